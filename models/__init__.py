@@ -1,0 +1,1 @@
+"""Detectors and clinical rules. Pure code: never imports Faust, Kafka or InfluxDB."""

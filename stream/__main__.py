@@ -1,0 +1,3 @@
+from stream.cli import run
+
+run()

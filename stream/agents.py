@@ -1,0 +1,216 @@
+"""The Faust app: the only module that touches Faust streams. Thin loops over the pure stages.
+
+Per batch of uploads (``take_events``): validate -> per-patient state -> features/detectors ->
+write everything to InfluxDB (awaited until durable) -> send rejections and anomalies to their
+topics (awaited) -> save patient state to the table. Faust acks the batch's events only after the
+loop body returns, and commits only acked offsets: at-least-once, with idempotent InfluxDB points.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+import aiohttp
+import faust
+import orjson
+from faust.types import EventT
+
+from stream.config import Settings
+from stream.pipeline import PatientState, Result, StateVersionError, process
+from stream.sinks.influx import (
+    InfluxRejectedError,
+    InfluxWriter,
+    pipeline_line,
+    rejection_line,
+    result_lines,
+)
+from stream.validation import Issue, Limits, Rejection, validate
+
+log = logging.getLogger(__name__)
+
+
+def finding_record(result: Result) -> list[dict[str, Any]]:
+    up = result.upload
+    return [
+        {
+            "patient_id": up.patient_id, "device_id": up.device_id, "t_ms": f.t_ms,
+            "detector": f.detector, "kind": f.kind, "severity": f.severity.value,
+            "score": f.score, "observed": f.observed, "baseline": f.baseline,
+            "explanation": f.explanation,
+        }
+        for f in result.findings
+    ]
+
+
+class BatchProcessor:
+    """Holds the worker's per-patient state cache and sinks; processes batches of events."""
+
+    def __init__(self, settings: Settings, table: Any, rejected: Any, anomalies: Any) -> None:
+        self.settings = settings
+        self.table = table
+        self.rejected_topic = rejected
+        self.anomalies_topic = anomalies
+        self.limits = Limits(
+            max_upload_bytes=settings.max_upload_bytes,
+            max_samples=settings.max_samples_per_upload,
+            max_clock_skew_ms=int(settings.max_clock_skew_s * 1000),
+        )
+        self.max_lateness_ms = int(settings.max_lateness_s * 1000)
+        self.cache: dict[str, PatientState] = {}
+        self.influx: InfluxWriter | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.started = False
+        self.worker_name = f"{socket.gethostname()}-{os.getpid()}"
+        self.totals = {"uploads": 0, "samples": 0, "rejected": 0, "duplicates": 0,
+                       "anomalies": 0, "points": 0}
+
+    async def start(self) -> None:
+        self.started = True
+        if self.settings.influx_url:
+            self.session = aiohttp.ClientSession()
+            self.influx = InfluxWriter(self.settings, self.session)
+            if self.settings.influx_create_db:
+                await self.influx.ensure_database()
+        else:
+            log.warning("WEARMON_INFLUX_URL is not set: results are not stored in InfluxDB")
+
+    async def stop(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    def forget_state(self) -> None:
+        """Partitions moved: reload patient state from the (recovered) table when next needed."""
+        self.cache.clear()
+
+    def _state(self, patient_id: str) -> PatientState:
+        state = self.cache.get(patient_id)
+        if state is None:
+            raw = self.table.get(patient_id.encode())
+            state = PatientState()
+            if raw is not None:
+                try:
+                    state = PatientState.from_json(orjson.loads(raw))
+                except (StateVersionError, ValueError, KeyError):
+                    log.warning("patient state could not be restored; starting a new baseline")
+            self.cache[patient_id] = state
+        return state
+
+    async def handle(self, events: list[EventT]) -> None:
+        if not self.started:
+            await self.start()
+        started = time.perf_counter()
+        lines: list[str] = []
+        rejections: list[Rejection] = []
+        findings: list[dict[str, Any]] = []
+        touched: set[str] = set()
+        counts = dict.fromkeys(self.totals, 0)
+        e2e_ms = 0.0
+        now_ms = time.time() * 1000
+        for event in events:
+            received_ms = int(event.message.timestamp * 1000)
+            e2e_ms = max(e2e_ms, now_ms - received_ms)
+            checked = validate(event.value, received_ms, self.limits)
+            if isinstance(checked, Rejection):
+                rejections.append(checked)
+                continue
+            up = checked.upload
+            state = self._state(up.patient_id)
+            result = process(state, up, self.max_lateness_ms, checked.issues)
+            if result.duplicate:
+                counts["duplicates"] += 1
+                rejections.append(Rejection(
+                    (Issue("upload_id", "duplicate_upload", "already processed; dropped"),),
+                    event.value, received_ms, up.patient_id, up.upload_id))
+                continue
+            if result.issues:
+                rejections.append(Rejection(tuple(result.issues), event.value, received_ms,
+                                            up.patient_id, up.upload_id, partial=True))
+            counts["uploads"] += 1
+            counts["samples"] += len(up.samples)
+            lines.extend(result_lines(result))
+            findings.extend(finding_record(result))
+            touched.add(up.patient_id)
+        counts["rejected"] = len(rejections) - counts["duplicates"]
+        counts["anomalies"] = len(findings)
+        lines.extend(rejection_line(r) for r in rejections)
+        if self.influx is not None:
+            health = {**counts, "batch_ms": (time.perf_counter() - started) * 1000,
+                      "e2e_latency_ms": e2e_ms}
+            lines.append(pipeline_line(self.worker_name, int(now_ms), health))
+            try:
+                counts["points"] = await self.influx.write(lines)
+            except InfluxRejectedError as exc:
+                log.error("%s", exc)
+        await self._publish(rejections, findings)
+        for patient_id in touched:  # only after the results are durable
+            self.table[patient_id.encode()] = orjson.dumps(self.cache[patient_id].to_json())
+        for name, value in counts.items():
+            self.totals[name] += value
+
+    async def _publish(self, rejections: list[Rejection], findings: list[dict[str, Any]]) -> None:
+        futures = []
+        for r in rejections:
+            record = r.to_record(self.settings.dead_letter_max_bytes)
+            futures.append(await self.rejected_topic.send(
+                key=(r.patient_id or "").encode() or None, value=orjson.dumps(record)))
+        for f in findings:
+            futures.append(await self.anomalies_topic.send(
+                key=f["patient_id"].encode(), value=orjson.dumps(f)))
+        for fut in futures:
+            await fut
+
+
+def create_app(settings: Settings) -> faust.App:
+    settings.require_broker()
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_urls,
+        autodiscover=False,
+        store="memory://",
+        datadir=settings.state_dir,
+        topic_partitions=settings.partitions,
+        topic_allow_declare=True,
+        table_standby_replicas=0,
+        broker_session_timeout=settings.broker_session_timeout_s,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
+        broker_rebalance_timeout=settings.broker_session_timeout_s,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_in_thread=False,
+    )
+    telemetry = app.topic(settings.topic_telemetry, partitions=settings.partitions,
+                          key_serializer="raw", value_serializer="raw")
+    rejected = app.topic(settings.topic_rejected, partitions=settings.partitions,
+                         key_serializer="raw", value_serializer="raw")
+    anomalies = app.topic(settings.topic_anomalies, partitions=settings.partitions,
+                          key_serializer="raw", value_serializer="raw")
+    # use_partitioner: the changelog partition comes from the key bytes, exactly as the gateways'
+    # default partitioner placed the telemetry (key = patient id), so state and data co-locate.
+    table = app.Table("patient-state", partitions=settings.partitions, use_partitioner=True,
+                      schema=faust.Schema(key_type=bytes, value_type=bytes,
+                                          key_serializer="raw", value_serializer="raw"))
+    processor = BatchProcessor(settings, table, rejected, anomalies)
+    app.wearmon = processor  # type: ignore[attr-defined]
+
+    @app.agent(telemetry, name="process-telemetry")
+    async def process_telemetry(stream: faust.StreamT[bytes]) -> None:
+        batches = stream.take_events(  # type: ignore[attr-defined]
+            settings.batch_max_uploads, within=settings.batch_within_s)
+        async for events in batches:
+            await processor.handle(list(events))
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        processor.forget_state()
+
+    @app.page("/health")
+    async def health(web: Any, request: Any) -> Any:
+        return web.json({"worker": processor.worker_name, **processor.totals})
+
+    return app

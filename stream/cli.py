@@ -1,0 +1,108 @@
+"""The ``wearmon`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from stream.config import ConfigError, load_settings
+
+CONTRACT_PATH = Path(__file__).parent / "contract" / "telemetry-v1.schema.json"
+
+
+@click.group()
+def main() -> None:
+    """Wearmon: wearable telemetry -> Kafka -> Faust + River -> InfluxDB / Grafana."""
+
+
+@main.command()
+def worker() -> None:
+    """Run a stream worker (scale out by starting more; partitions are shared)."""
+    import faust
+
+    from stream.agents import create_app
+    from stream.kafka import ensure_topics
+
+    settings = load_settings()
+    settings.require_broker()
+    asyncio.run(ensure_topics(settings))
+    app = create_app(settings)
+    faust.Worker(app, loglevel="INFO").execute_from_commandline()
+
+
+@main.command()
+@click.option("--patients", default=10, show_default=True, help="Number of synthetic patients")
+@click.option("--duration", "duration_s", default=3600.0, show_default=True,
+              help="Event-time span to simulate, seconds (ends now)")
+@click.option("--speed", default=60.0, show_default=True,
+              help="Event seconds per wall second (0 = as fast as possible)")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--event-every", "event_every_s", default=1800.0, show_default=True,
+              help="Mean event-time seconds between injected events per patient")
+@click.option("--labels", "labels_path", type=click.Path(path_type=Path), default=None,
+              help="Write the ground-truth event labels (JSON) here")
+def simulate(patients: int, duration_s: float, speed: float, seed: int, event_every_s: float,
+             labels_path: Path | None) -> None:
+    """Produce synthetic patients with labelled events to the telemetry topic."""
+    from stream.produce import simulate as run
+    from stream.simulator import Simulator
+
+    settings = load_settings()
+    settings.require_broker()
+    start_ms = int(time.time() * 1000 - duration_s * 1000)
+    sim = Simulator(patients, start_ms, duration_s, seed=seed, event_every_s=event_every_s)
+    stats = asyncio.run(run(settings, sim, speed, labels_path, show_progress=sys.stderr.isatty()))
+    click.echo(f"sent {stats.uploads} uploads, {stats.samples} samples "
+               f"({len(sim.labels)} labelled events)")
+
+
+@main.command()
+@click.option("--write", is_flag=True, help="Rewrite the checked-in JSON Schema file")
+def contract(write: bool) -> None:
+    """Print the telemetry contract v1 as JSON Schema."""
+    from stream.schema import json_schema
+
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if write:
+        CONTRACT_PATH.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {CONTRACT_PATH}")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.option("--duration", "duration_s", default=120.0, show_default=True,
+              help="Wall-clock seconds to run")
+@click.option("--patients", default=12, show_default=True)
+@click.option("--speed", default=60.0, show_default=True,
+              help="Event seconds per wall second for the simulator")
+@click.option("--seed", default=7, show_default=True)
+def demo(duration_s: float, patients: int, speed: float, seed: int) -> None:
+    """Run everything locally: embedded broker, InfluxDB if available, worker and simulator."""
+    from stream.demo import run_demo
+
+    sys.exit(run_demo(duration_s=duration_s, patients=patients, speed=speed, seed=seed))
+
+
+def _register_optional() -> None:
+    """Commands contributed by other modules."""
+    from stream.evaluation.cli import add_evaluate_command
+    from stream.grafana.cli import add_grafana_commands
+    from stream.replay import add_replay_command
+
+    add_replay_command(main)
+    add_evaluate_command(main)
+    add_grafana_commands(main)
+
+
+def run() -> None:
+    try:
+        main()
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)

@@ -1,0 +1,110 @@
+"""All runtime configuration, from ``WEARMON_*`` environment variables (or a ``.env`` file).
+
+Settings are validated at start-up: a bad value stops the process with a message that names the
+variable to set. Secrets are ``SecretStr`` and never logged.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(SystemExit):
+    """Raised (and exits the process) when settings are missing or invalid."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the worker, simulator, replay and demo. See the README's table."""
+
+    model_config = SettingsConfigDict(env_prefix="WEARMON_", env_file=".env", extra="ignore")
+
+    broker: str = Field(
+        "",
+        description="Kafka bootstrap servers, e.g. kafka://127.0.0.1:9092 (comma-separated)",
+    )
+    app_id: str = Field("wearmon", description="Faust app id = Kafka consumer group")
+    partitions: int = Field(4, ge=1, le=1024, description="Partitions of every Wearmon topic")
+    topic_telemetry: str = "wearmon.telemetry"
+    topic_rejected: str = "wearmon.rejected"
+    topic_anomalies: str = "wearmon.anomalies"
+
+    influx_url: str = Field("", description="InfluxDB base URL; empty = do not write to InfluxDB")
+    influx_db: str = Field("wearmon", description="Database (1.x, 3.x) or bucket (2.x)")
+    influx_token: SecretStr | None = Field(None, description="Token for 2.x/3.x")
+    influx_username: str = Field("", description="User for 1.x authentication")
+    influx_password: SecretStr | None = None
+    influx_create_db: bool = Field(False, description="Create the database at start-up (1.x/3.x)")
+    influx_timeout_s: float = Field(10.0, gt=0)
+
+    max_upload_bytes: int = Field(1_000_000, ge=1024)
+    max_samples_per_upload: int = Field(5_000, ge=1)
+    max_clock_skew_s: float = Field(300.0, ge=0, description="Samples further ahead: rejected")
+    max_lateness_s: float = Field(
+        172_800.0, ge=0, description="Samples older than the patient's newest minus this: rejected"
+    )
+    dead_letter_max_bytes: int = Field(65_536, ge=256, description="Bytes kept per rejection")
+
+    batch_max_uploads: int = Field(200, ge=1, description="Uploads per processing batch")
+    batch_within_s: float = Field(0.5, gt=0, description="Longest wait to fill a batch")
+
+    web_port: int = Field(6066, ge=1, le=65535)
+    web_host: str = "127.0.0.1"
+    data_dir: str = Field("../shared/data", description="Where the public datasets are")
+    state_dir: str = Field(".wearmon", description="Worker scratch directory (Faust datadir)")
+
+    broker_session_timeout_s: float = Field(6.0, gt=0)
+    broker_heartbeat_interval_s: float = Field(1.5, gt=0)
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_scheme(cls, value: str) -> str:
+        for url in filter(None, (part.strip() for part in value.split(","))):
+            if not url.startswith("kafka://"):
+                raise ValueError(f"'{url}' must start with kafka:// (e.g. kafka://127.0.0.1:9092)")
+        return value
+
+    @field_validator("influx_url")
+    @classmethod
+    def _influx_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"'{value}' must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _heartbeat_below_session(self) -> Settings:
+        if self.broker_heartbeat_interval_s >= self.broker_session_timeout_s:
+            raise ValueError(
+                "WEARMON_BROKER_HEARTBEAT_INTERVAL_S must be below WEARMON_BROKER_SESSION_TIMEOUT_S"
+            )
+        return self
+
+    @cached_property
+    def broker_urls(self) -> list[str]:
+        return [u.strip() for u in self.broker.split(",") if u.strip()]
+
+    @cached_property
+    def kafka_bootstrap(self) -> str:
+        """Bootstrap servers in aiokafka's host:port form."""
+        return ",".join(u.removeprefix("kafka://") for u in self.broker_urls)
+
+    def require_broker(self) -> None:
+        if not self.broker_urls:
+            raise ConfigError(
+                "No Kafka broker configured: set WEARMON_BROKER (e.g. kafka://127.0.0.1:9092), "
+                "or run `wearmon demo`, which starts an embedded broker."
+            )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load settings from the environment; exit with a readable message when invalid."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "WEARMON_" + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else ""
+            lines.append(f"  {name or 'settings'}: {err['msg']}")
+        raise ConfigError("Invalid Wearmon configuration:\n" + "\n".join(lines)) from None

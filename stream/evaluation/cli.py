@@ -1,0 +1,61 @@
+"""``wearmon evaluate``: the click command (wired into the main CLI by ``add_evaluate_command``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from stream.evaluation.run import DATASET_CHOICES, evaluate
+
+
+def add_evaluate_command(group: click.Group) -> None:
+    """Register ``evaluate`` on ``group``."""
+
+    @group.command("evaluate")
+    @click.option("--dataset", type=click.Choice(DATASET_CHOICES), required=True)
+    @click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="WEARMON_DATA_DIR",
+        default=Path("../shared/data"),
+        show_default=True,
+        help="Directory holding the public datasets (synthetic needs none).",
+    )
+    @click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        required=True,
+        help="Directory for report.html, plots/ and metrics.json.",
+    )
+    @click.option(
+        "--json",
+        "json_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Also write the metrics JSON here.",
+    )
+    @click.option(
+        "--max-patients",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Evaluate only the first N patients (quick runs, CI).",
+    )
+    @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+    def evaluate_command(
+        dataset: str,
+        data_dir: Path,
+        out_dir: Path,
+        json_path: Path | None,
+        max_patients: int | None,
+        no_progress: bool,
+    ) -> None:
+        """Replay a labelled dataset through the detectors and score the alerts."""
+        result = evaluate(
+            dataset, data_dir, out_dir, json_path, max_patients, show_progress=not no_progress
+        )
+        headline = {k: v for k, v in result.items() if not isinstance(v, (list, dict))}
+        click.echo(json.dumps(headline, indent=2))
+        click.echo(f"report: {out_dir / 'report.html'}")

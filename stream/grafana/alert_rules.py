@@ -1,0 +1,280 @@
+"""Grafana-managed alert rules (InfluxQL), the e-mail contact point and the notification policy.
+
+A second alerting path for care teams who live in Grafana (Wearmon's own alert lifecycle, with
+acknowledgement and escalation, is the first). Three rules:
+
+* **Critical anomaly** - a critical finding for a patient in the last 10 minutes.
+* **Device offline** - a patient who uploaded in the last 6 hours sent no ``quality`` point for
+  ``OFFLINE_MINUTES`` minutes.
+* **Pipeline stalled** - no ``pipeline`` point (no worker wrote a batch) for 5 minutes.
+
+The same objects feed the provisioning files (``provisioning_files``) and
+``wearmon grafana push`` (``api_rule_groups`` and friends), so both deployment paths install
+identical rules.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from grafana_foundation_sdk.builders import alerting, expr
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import alerting as am
+from grafana_foundation_sdk.models import dashboard as dm
+
+from stream.grafana.influxql import DATASOURCE_UID, InfluxQL
+from stream.grafana.queries import EXPRESSION_UID
+
+FOLDER_UID = "wearmon"
+FOLDER_TITLE = "Wearmon"
+ORG_ID = 1
+CONTACT_POINT_NAME = "Wearmon care team (e-mail)"
+CONTACT_POINT_UID = "wearmon-email"
+APP_LABEL = ("app", "wearmon")  # every rule carries it; the notification route matches on it
+OFFLINE_MINUTES = 30
+EMAIL_PLACEHOLDER = "$ALERT_EMAIL_TO"  # expanded by Grafana from its environment
+
+Comparison = Literal["gt", "lt"]
+
+
+def _expression_ref() -> dm.DataSourceRef:
+    return dm.DataSourceRef(type_val=EXPRESSION_UID, uid=EXPRESSION_UID)
+
+
+def _rule(
+    uid: str, title: str, query: str, range_s: int, comparison: Comparison, threshold: float
+) -> alerting.Rule:
+    """A rule: A = InfluxQL over the last ``range_s`` seconds, B = last value, C = threshold."""
+    source = (
+        alerting.Query("A")
+        .datasource_uid(DATASOURCE_UID)
+        .relative_time_range(am.RelativeTimeRange(from_val=range_s, to=0))
+        .model(InfluxQL(query).ref_id("A").for_alerting())
+    )
+    reduce = (
+        alerting.Query("B")
+        .datasource_uid(EXPRESSION_UID)
+        .model(
+            expr.TypeReduce()
+            .ref_id("B")
+            .expression("A")
+            .reducer("last")
+            .datasource(_expression_ref())
+            .settings(expr.ExprTypeReduceSettings().mode("dropNN"))
+        )
+    )
+    condition = (
+        alerting.Query("C")
+        .datasource_uid(EXPRESSION_UID)
+        .model(
+            expr.TypeThreshold()
+            .ref_id("C")
+            .expression("B")
+            .datasource(_expression_ref())
+            .conditions(
+                [
+                    expr.ExprTypeThresholdConditions().evaluator(
+                        expr.ExprTypeThresholdConditionsEvaluator()
+                        .type(comparison)
+                        .params([threshold])
+                    )
+                ]
+            )
+        )
+    )
+    return (
+        alerting.Rule(title)
+        .uid(uid)
+        .folder_uid(FOLDER_UID)
+        .org_id(ORG_ID)
+        .queries([source, reduce, condition])
+        .condition("C")
+        .exec_err_state("Error")
+        .is_paused(False)
+    )
+
+
+def clinical_rules() -> alerting.RuleGroup:
+    critical = (
+        _rule(
+            "wearmon-critical-anomaly",
+            "Critical anomaly",
+            'SELECT count("score") FROM "anomaly" '
+            'WHERE "severity" = \'critical\' AND $timeFilter GROUP BY "patient"',
+            range_s=600,
+            comparison="gt",
+            threshold=0,
+        )
+        .for_val("0s")
+        .no_data_state("OK")
+        .rule_group("Wearmon clinical")
+        .labels({APP_LABEL[0]: APP_LABEL[1], "team": "care", "severity": "critical"})
+        .annotations(
+            {
+                "summary": "Critical finding for patient {{ $labels.patient }}",
+                "description": "Wearmon recorded {{ $values.B }} critical finding(s) for patient "
+                "{{ $labels.patient }} in the last 10 minutes. Open the Patient "
+                "detail dashboard for the explanation.",
+            }
+        )
+    )
+    offline = (
+        _rule(
+            "wearmon-device-offline",
+            "Device offline",
+            f'SELECT moving_average(count("samples"), {OFFLINE_MINUTES}) FROM "quality" '
+            'WHERE $timeFilter GROUP BY time(1m), "patient" fill(0)',
+            range_s=6 * 3600,
+            comparison="lt",
+            threshold=0.001,
+        )
+        .for_val("0s")
+        .no_data_state("OK")
+        .rule_group("Wearmon clinical")
+        .labels({APP_LABEL[0]: APP_LABEL[1], "team": "care", "severity": "warning"})
+        .annotations(
+            {
+                "summary": "No data from patient {{ $labels.patient }}'s device",
+                "description": f"Patient {{{{ $labels.patient }}}} uploaded in the last 6 hours "
+                f"but nothing in the last {OFFLINE_MINUTES} minutes (device "
+                "off, out of range, or battery empty).",
+            }
+        )
+    )
+    return (
+        alerting.RuleGroup("Wearmon clinical")
+        .folder_uid(FOLDER_UID)
+        .interval(60)
+        .rules([critical, offline])
+    )
+
+
+def pipeline_rules() -> alerting.RuleGroup:
+    stalled = (
+        _rule(
+            "wearmon-pipeline-stalled",
+            "Pipeline stalled",
+            'SELECT count("uploads") FROM "pipeline" WHERE $timeFilter',
+            range_s=300,
+            comparison="lt",
+            threshold=1,
+        )
+        .for_val("1m")
+        .no_data_state("Alerting")
+        .rule_group("Wearmon pipeline")
+        .labels({APP_LABEL[0]: APP_LABEL[1], "team": "ops", "severity": "critical"})
+        .annotations(
+            {
+                "summary": "Wearmon wrote no pipeline batch for 5 minutes",
+                "description": "No worker reported a processed batch. Patients' data is not being "
+                "analysed: check the workers, Kafka and InfluxDB.",
+            }
+        )
+    )
+    return (
+        alerting.RuleGroup("Wearmon pipeline").folder_uid(FOLDER_UID).interval(60).rules([stalled])
+    )
+
+
+def contact_point(addresses: str = EMAIL_PLACEHOLDER) -> alerting.ContactPoint:
+    """E-mail to the care team; ``addresses`` is ';'-separated."""
+    return (
+        alerting.ContactPoint()
+        .uid(CONTACT_POINT_UID)
+        .name(CONTACT_POINT_NAME)
+        .type("email")
+        .settings({"addresses": addresses, "singleEmail": False})
+        .disable_resolve_message(False)
+    )
+
+
+def wearmon_route() -> alerting.NotificationPolicy:
+    """Wearmon's branch of the policy tree: clinical alerts fast and grouped per patient."""
+    matcher = [APP_LABEL[0], "=", APP_LABEL[1]]
+    return (
+        alerting.NotificationPolicy()
+        .receiver(CONTACT_POINT_NAME)
+        .object_matchers([matcher])
+        .group_by(["grafana_folder", "alertname", "patient"])
+        .group_wait("30s")
+        .group_interval("5m")
+        .repeat_interval("4h")
+        .routes(
+            [
+                alerting.NotificationPolicy()
+                .receiver(CONTACT_POINT_NAME)
+                .object_matchers([["severity", "=", "critical"]])
+                .group_wait("10s")
+                .group_interval("1m")
+                .repeat_interval("30m"),
+            ]
+        )
+    )
+
+
+def notification_policy() -> alerting.NotificationPolicy:
+    """The whole tree for a Grafana that only Wearmon uses (the compose stack)."""
+    return (
+        alerting.NotificationPolicy()
+        .receiver(CONTACT_POINT_NAME)
+        .group_by(["grafana_folder", "alertname"])
+        .routes([wearmon_route()])
+    )
+
+
+def _json(obj: object) -> Any:
+    return json.loads(JSONEncoder(sort_keys=True).encode(obj))
+
+
+# --- HTTP API payloads (wearmon grafana push) -------------------------------------------------
+
+
+def api_rule_groups() -> list[dict[str, Any]]:
+    """Rule groups as PUT /api/v1/provisioning/folder/{uid}/rule-groups/{group} expects them."""
+    return [_json(group.build()) for group in (clinical_rules(), pipeline_rules())]
+
+
+def api_contact_point(addresses: str) -> dict[str, Any]:
+    data: dict[str, Any] = _json(contact_point(addresses).build())
+    return data
+
+
+def api_route() -> dict[str, Any]:
+    data: dict[str, Any] = _json(wearmon_route().build())
+    return data
+
+
+# --- File provisioning (docker compose) ------------------------------------------------------
+
+API_ONLY_RULE_KEYS = ("folderUID", "ruleGroup", "orgID")
+
+
+def file_rule(api_rule: dict[str, Any]) -> dict[str, Any]:
+    """An alert rule in the file-provisioning format (the API format minus placement keys)."""
+    return {k: v for k, v in api_rule.items() if k not in API_ONLY_RULE_KEYS}
+
+
+def provisioning_files() -> dict[str, dict[str, Any]]:
+    """File name -> content of the alerting provisioning files."""
+    groups = [
+        {
+            "orgId": ORG_ID,
+            "name": group["title"],
+            "folder": FOLDER_TITLE,
+            "interval": f"{group['interval']}s",
+            "rules": [file_rule(rule) for rule in group["rules"]],
+        }
+        for group in api_rule_groups()
+    ]
+    point = api_contact_point(EMAIL_PLACEHOLDER)
+    receiver = {k: v for k, v in point.items() if k != "name"}
+    policy = _json(notification_policy().build())
+    return {
+        "rules.yaml": {"apiVersion": 1, "groups": groups},
+        "contact-points.yaml": {
+            "apiVersion": 1,
+            "contactPoints": [{"orgId": ORG_ID, "name": point["name"], "receivers": [receiver]}],
+        },
+        "policies.yaml": {"apiVersion": 1, "policies": [{"orgId": ORG_ID, **policy}]},
+    }

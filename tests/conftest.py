@@ -1,0 +1,152 @@
+"""Shared fixtures: real services (embedded Kafka-protocol broker, Debian influxd) and a worker.
+
+Tests that need a service *fail* when it cannot start (they never skip): CI installs everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from stream.services import Service, free_port, start_broker, start_influxd
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Services:
+    broker: Service
+    influx: Service
+
+    @property
+    def broker_url(self) -> str:
+        return self.broker.url
+
+    @property
+    def influx_url(self) -> str:
+        return self.influx.url
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    broker = start_broker()
+    try:
+        influx = start_influxd()
+    except Exception:
+        broker.stop()
+        raise
+    yield Services(broker, influx)
+    influx.stop()
+    broker.stop()
+
+
+def influx_query(url: str, db: str, query: str) -> list[dict[str, object]]:
+    """Run InfluxQL; return the series of the first statement (raises on errors)."""
+    params = urllib.parse.urlencode({"db": db, "q": query, "epoch": "ms"})
+    with urllib.request.urlopen(f"{url}/query?{params}", timeout=30) as resp:
+        doc = json.loads(resp.read())
+    result = doc["results"][0]
+    if "error" in result:
+        raise AssertionError(f"InfluxQL error for {query!r}: {result['error']}")
+    return list(result.get("series", []))
+
+
+@dataclass
+class Worker:
+    """A real ``wearmon worker`` process with its own topics, consumer group and database."""
+
+    env: dict[str, str]
+    web_port: int
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stream", "worker"], env=self.env, cwd=REPO,
+            stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT,
+        )
+
+    def health(self) -> dict[str, int] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/health",
+                                        timeout=2) as resp:
+                return dict(json.loads(resp.read()))
+        except OSError:
+            return None
+
+    def wait_processed(self, messages: int, timeout_s: float = 180.0) -> dict[str, int]:
+        """Block until the worker has handled ``messages`` telemetry messages."""
+        deadline = time.monotonic() + timeout_s
+        seen: dict[str, int] | None = None
+        while time.monotonic() < deadline:
+            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
+            seen = self.health()
+            if seen and seen["uploads"] + seen["rejected"] + seen["duplicates"] >= messages:
+                return seen
+            time.sleep(0.25)  # polling another process's HTTP endpoint: no event to await
+        raise AssertionError(f"worker handled {seen} of {messages} messages\n{self.log_tail()}")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+def new_worker(services: Services, directory: Path, **overrides: str) -> Worker:
+    """A worker env isolated by a unique app id, topic names and database."""
+    suffix = uuid.uuid4().hex[:8]
+    port = free_port()
+    env = {
+        **os.environ,
+        "WEARMON_BROKER": services.broker_url,
+        "WEARMON_INFLUX_URL": services.influx_url,
+        "WEARMON_INFLUX_DB": f"test_{suffix}",
+        "WEARMON_INFLUX_CREATE_DB": "true",
+        "WEARMON_APP_ID": f"wearmon-test-{suffix}",
+        "WEARMON_TOPIC_TELEMETRY": f"telemetry-{suffix}",
+        "WEARMON_TOPIC_REJECTED": f"rejected-{suffix}",
+        "WEARMON_TOPIC_ANOMALIES": f"anomalies-{suffix}",
+        "WEARMON_PARTITIONS": "2",
+        "WEARMON_STATE_DIR": str(directory / f"state-{suffix}"),
+        "WEARMON_WEB_PORT": str(port),
+        "WEARMON_BATCH_WITHIN_S": "0.2",
+        **overrides,
+    }
+    return Worker(env, port, directory / f"worker-{suffix}.log")
+
+
+@pytest.fixture
+def make_worker(services: Services, tmp_path: Path) -> Iterator[object]:
+    """Factory of isolated workers; all are stopped at the end of the test."""
+    created: list[Worker] = []
+
+    def factory(**overrides: str) -> Worker:
+        worker = new_worker(services, tmp_path, **overrides)
+        created.append(worker)
+        return worker
+
+    yield factory
+    for worker in created:
+        worker.stop()

@@ -1,0 +1,151 @@
+"""``pipeline_run``: one real run simulator -> Kafka -> worker -> InfluxDB, shared by tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from stream.config import Settings
+from stream.kafka import ensure_topics, make_producer
+from stream.simulator import Label, Simulator
+from stream.validation import Limits, Rejection, validate
+from tests.conftest import Services, Worker, new_worker
+
+HOUR_MS = 3_600_000
+
+
+@dataclass
+class PipelineRun:
+    influx_url: str
+    influx_db: str
+    patients: list[str]
+    labels: list[Label]
+    expected_samples: Counter[str]
+    expected_uploads: Counter[str]
+    bad_messages: dict[str, bytes]
+    rejections: list[dict[str, object]]
+    anomalies: list[dict[str, object]]
+    health: dict[str, int]
+    worker: Worker
+
+
+def settings_of(worker: Worker) -> Settings:
+    return Settings(**{k.removeprefix("WEARMON_").lower(): v for k, v in worker.env.items()
+                       if k.startswith("WEARMON_")})
+
+
+def bad_messages(now_ms: int, sim: Simulator) -> dict[str, bytes]:
+    """One malformed upload per failure mode, keyed by the reason the worker must report."""
+
+    def upload(patient: str, samples: list[dict[str, object]], **extra: object) -> bytes:
+        doc = {"schema_version": 1, "upload_id": f"bad-{patient}-{len(samples)}",
+               "device_id": "dev-bad", "patient_id": patient, "uploaded_at_ms": now_ms,
+               "samples": samples, **extra}
+        return orjson.dumps(doc)
+
+    first = sim.patients[0]
+    return {
+        "not_json": b"{this is not json",
+        "wrong_type": b"[1, 2, 3]",
+        "missing_field": orjson.dumps({"schema_version": 1, "upload_id": "x1", "device_id": "d1",
+                                       "uploaded_at_ms": now_ms, "samples": []}),
+        "unknown_schema_version": upload("test-ver-01", [{"t_ms": now_ms}], schema_version=99),
+        "not_finite": upload("test-nan-01", [{"t_ms": now_ms - 10_000, "steps": 3}]).replace(
+            b'"steps":3', b'"steps":3,"hr_bpm":NaN'),
+        "out_of_range": upload("test-range-01", [{"t_ms": now_ms - 5_000, "hr_bpm": 400,
+                                                  "steps": 1}]),
+        "future_sample": upload("test-future-01", [{"t_ms": now_ms - 1_000, "hr_bpm": 70},
+                                                   {"t_ms": now_ms + 86_400_000, "hr_bpm": 71}]),
+        "too_large": upload("test-big-01", [{"t_ms": now_ms - i * 1000, "hr_bpm": 70}
+                                             for i in range(1, 4000)]),
+        "late_sample": orjson.dumps({
+            "schema_version": 1, "upload_id": "late-upload-1", "device_id": first.device_id,
+            "patient_id": first.patient_id, "uploaded_at_ms": now_ms,
+            "samples": [{"t_ms": sim.start_ms - 2 * HOUR_MS, "hr_bpm": 66, "steps": 0}]}),
+    }
+
+
+async def _produce(settings: Settings, messages: list[tuple[bytes | None, bytes]]) -> None:
+    await ensure_topics(settings)
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        futures = [await producer.send(settings.topic_telemetry, value, key=key)
+                   for key, value in messages]
+        for fut in futures:
+            await fut
+    finally:
+        await producer.stop()
+
+
+async def consume(settings: Settings, topic: str, count: int,
+                  timeout_s: float = 60.0) -> list[dict[str, object]]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    records: list[dict[str, object]] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while len(records) < count and time.monotonic() < deadline:
+            for messages in (await consumer.getmany(timeout_ms=500)).values():
+                records.extend(orjson.loads(m.value) for m in messages)
+    finally:
+        await consumer.stop()
+    return records
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(services: Services, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[PipelineRun]:
+    directory = tmp_path_factory.mktemp("pipeline")
+    worker = new_worker(services, directory, WEARMON_MAX_LATENESS_S="3600",
+                        WEARMON_MAX_UPLOAD_BYTES="100000")
+    settings = settings_of(worker)
+    now_ms = int(time.time() * 1000)
+    sim = Simulator(6, now_ms - 3 * HOUR_MS, 3 * 3600, seed=11, event_every_s=2400)
+    valid = [(key, value) for key, value, _ in sim.uploads_until(now_ms)]
+    bad = bad_messages(now_ms, sim)
+    messages: list[tuple[bytes | None, bytes]] = []
+    bad_iter = iter(bad.items())
+    for index, message in enumerate(valid):
+        messages.append(message)
+        if index % 25 == 10:
+            reason_and_bytes = next(bad_iter, None)
+            if reason_and_bytes is not None:
+                messages.append((None, reason_and_bytes[1]))
+    messages.extend((None, value) for _, value in bad_iter)
+    messages.extend(valid[:3])  # re-sent batches: must be dropped, not double-counted
+    messages.append((sim.patients[0].patient_id.encode(), bad["late_sample"]))
+    bad_count = len(bad) + 3
+
+    expected_samples: Counter[str] = Counter()
+    expected_uploads: Counter[str] = Counter()
+    limits = Limits(max_upload_bytes=100_000)
+    for _, value in valid:
+        checked = validate(value, now_ms, limits)
+        assert not isinstance(checked, Rejection)
+        expected_samples[checked.upload.patient_id] += len(checked.upload.samples)
+        expected_uploads[checked.upload.patient_id] += 1
+
+    asyncio.run(_produce(settings, messages))
+    worker.start()
+    try:
+        health = worker.wait_processed(len(messages))
+        rejections = asyncio.run(consume(settings, settings.topic_rejected, bad_count))
+        anomalies = asyncio.run(consume(settings, settings.topic_anomalies, 1))
+        yield PipelineRun(
+            influx_url=services.influx_url, influx_db=settings.influx_db,
+            patients=[p.patient_id for p in sim.patients], labels=sim.labels,
+            expected_samples=expected_samples, expected_uploads=expected_uploads,
+            bad_messages=bad, rejections=rejections, anomalies=anomalies, health=health,
+            worker=worker,
+        )
+    finally:
+        worker.stop()
