@@ -13,7 +13,7 @@ API::
 
 Every reader takes the data directory as an argument and raises ``DataNotFoundError`` (a
 ``FileNotFoundError``) naming the missing path. One patient is read at a time into numpy columns
-(``PatientSeries``, ~40 bytes per sample), then handed out as ``stream.schema.Sample`` objects.
+(``PatientSeries``, 32 bytes per sample), then handed out as ``stream.schema.Sample`` objects.
 
 Conventions, the same for every dataset:
 
@@ -187,6 +187,11 @@ class StanfordEvent:
     def start_ms(self) -> int:
         """Midnight at the start of ``start_date``, in the samples' time base."""
         return _date_ms(self.start_date)
+
+    @property
+    def end_ms(self) -> int | None:
+        """Midnight at the start of ``end_date`` (None without one), in the same time base."""
+        return None if self.end_date is None else _date_ms(self.end_date)
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,26 @@ async def _run(settings: Settings, duration_s: float, patients: int, speed: floa
     return view, produced.uploads, produced.samples
 
 
+def _worker_totals(port: int) -> dict[str, int] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+            return dict(orjson.loads(resp.read()))
+    except OSError:
+        return None
+
+
+def _wait_for_worker(port: int, uploads: int, timeout_s: float = 60.0) -> dict[str, int] | None:
+    """Give the worker time to finish what was sent, so the summary counts everything."""
+    deadline = time.monotonic() + timeout_s
+    totals = None
+    while time.monotonic() < deadline:
+        totals = _worker_totals(port)
+        if totals and totals["uploads"] + totals["rejected"] + totals["duplicates"] >= uploads:
+            break
+        time.sleep(0.5)
+    return totals
+
+
 def sim_uploads(task: asyncio.Task[object]) -> int:
     return 0 if not task.done() else getattr(task.result(), "uploads", 0)
 
@@ -167,8 +187,12 @@ def run_demo(duration_s: float, patients: int, speed: float, seed: int) -> int:
         labels = workdir / "labels.json"
         view, uploads, samples = asyncio.run(
             _run(settings, duration_s, patients, speed, seed, console, labels))
+        totals = _wait_for_worker(settings.web_port, uploads) or {}
         console.print("\n[bold]Summary[/bold]")
         console.print(f"  uploads sent: {uploads}, samples sent: {samples}")
+        console.print(f"  worker processed: {totals.get('uploads', '?')} uploads, "
+                      f"{totals.get('samples', '?')} samples, wrote "
+                      f"{totals.get('points', '?')} points")
         console.print(f"  labelled events injected: {len(orjson.loads(labels.read_bytes()))} "
                       f"({labels})")
         console.print(f"  anomalies: {sum(view.anomalies.values())} {dict(view.anomalies)}")

@@ -200,7 +200,7 @@ async def replay(
     """Replay ``dataset`` from ``data_dir`` into ``settings.topic_telemetry``."""
     patients = list_patients(dataset, data_dir)[:max_patients]
     series = []
-    for patient in patients:  # all patients are merged, so all are held (~40 bytes/sample)
+    for patient in patients:  # all patients are merged, so all are held (32 bytes/sample)
         one = await asyncio.to_thread(load_patient, dataset, data_dir, patient)
         one = one.first_days(max_days) if max_days is not None else one
         if len(one):

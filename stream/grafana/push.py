@@ -223,7 +223,7 @@ def push(
                 disable_provenance=editable,
             ),
         )
-        log(f"saved rule group {group['title']} ({len(group['rules'])} rules)")
+        log(f"saved rule group {group['title']} (rules: {len(group['rules'])})")
 
     route = plan.notification_route
     if route is not None:

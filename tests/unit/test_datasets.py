@@ -241,6 +241,8 @@ def test_real_stanford_events_share_the_samples_time_base(
         e for e in events if e.patient == "stanford-AV2GF3B" and e.event == "symptom_onset"
     )
     assert onset.start_date == date(2020, 8, 2) and onset.inside_data_span
+    episode = next(e for e in events if e.end_date is not None)
+    assert episode.end_ms is not None and episode.end_ms - episode.start_ms >= 0
     assert av2gf3b.first_t_ms < onset.start_ms < av2gf3b.last_t_ms
     kinds = {e.event for e in events}
     assert {"symptom_onset", "covid_diagnosis", "recovery"} <= kinds

@@ -1,0 +1,108 @@
+"""Every dashboard and alert-rule query runs on the real InfluxDB after a real pipeline run.
+
+The ``pipeline_run`` fixture (tests/conftest.py) has run simulator -> Kafka -> worker -> InfluxDB.
+Each InfluxQL query is taken from the provisioning files, Grafana's macros are substituted as
+Grafana would (``$timeFilter``, ``$__interval``, ``$__interval_ms``, ``$patient``), and the query is
+sent to InfluxDB's ``/query`` endpoint: it must not fail, and the panels a care team relies on
+must return data.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import pytest
+import yaml
+
+from stream.grafana.files import PROVISIONING_DIR
+from stream.grafana.queries import (
+    FoundQuery,
+    alerting_queries,
+    dashboard_queries,
+    substitute_macros,
+)
+
+pytestmark = pytest.mark.integration
+
+PANEL_TIME_FILTER = "time > now() - 30d"
+INTERVAL = "1m"
+
+# (dashboard uid, panel or variable title) -> refIds of the queries that must return values
+MUST_HAVE_DATA: dict[tuple[str, str], set[str]] = {
+    ("wearmon-ward", "Patients reporting"): {"A"},
+    ("wearmon-ward", "Patients"): {"STATUS", "VITALS", "DEVICE"},
+    ("wearmon-patient", "patient"): {"patient"},
+    ("wearmon-patient", "Heart rate"): {"A"},
+    ("wearmon-patient", "Status"): {"A"},
+    ("wearmon-patient", "Last upload"): {"A"},
+    ("wearmon-patient", "Heart rate and personal baseline"): {"A"},
+    ("wearmon-patient", "Steps (activity)"): {"A"},
+    ("wearmon-patient", "Data-quality status"): {"A"},
+    ("wearmon-patient", "Wear and battery"): {"A"},
+    ("wearmon-pipeline", "Uploads"): {"A"},
+    ("wearmon-pipeline", "Samples"): {"A"},
+    ("wearmon-pipeline", "Uploads and samples per second"): {"A"},
+    ("wearmon-pipeline", "End-to-end latency"): {"A"},
+    ("wearmon-pipeline", "Batch duration"): {"A"},
+    ("wearmon-pipeline", "Worker activity"): {"A"},
+    ("wearmon-pipeline", "Workers"): {"A"},
+}
+
+
+def provisioned_queries() -> list[FoundQuery]:
+    found = []
+    for path in sorted((PROVISIONING_DIR / "dashboards").glob("*.json")):
+        found += dashboard_queries(json.loads(path.read_text(encoding="utf-8")))
+    rules = yaml.safe_load((PROVISIONING_DIR / "alerting" / "rules.yaml").read_text("utf-8"))
+    return found + alerting_queries(rules)
+
+
+QUERIES = provisioned_queries()
+
+
+def run_influxql(base_url: str, database: str, query: str) -> dict[str, Any]:
+    url = f"{base_url.rstrip('/')}/query?" + urllib.parse.urlencode({"db": database, "q": query})
+    with urllib.request.urlopen(url, timeout=60) as response:
+        body: dict[str, Any] = json.load(response)
+    return body
+
+
+def values_in(result: dict[str, Any]) -> int:
+    """Non-null values (time excluded) in one statement's result."""
+    return sum(
+        1
+        for series in result.get("series", [])
+        for row in series.get("values", [])
+        for value in row[1:]
+        if value is not None
+    )
+
+
+def test_the_provisioning_has_queries_to_check() -> None:
+    kinds = {query.kind for query in QUERIES}
+    assert kinds == {"panel", "annotation", "variable", "alert rule"}
+    present = {(query.where, query.title, query.ref_id) for query in QUERIES}
+    required = {(uid, title, ref) for (uid, title), refs in MUST_HAVE_DATA.items() for ref in refs}
+    assert required <= present, required - present
+
+
+@pytest.mark.parametrize("found", QUERIES, ids=[f"{q.where}:{q.title}:{q.ref_id}" for q in QUERIES])
+def test_query_runs_on_influxdb(pipeline_run: Any, found: FoundQuery) -> None:
+    assert pipeline_run.patients, "the pipeline run wrote no patient data"
+    time_filter = f"time > now() - {found.range_s}s" if found.range_s else PANEL_TIME_FILTER
+    query = substitute_macros(
+        found.query,
+        {"patient": pipeline_run.patients[0]},
+        time_filter=time_filter,
+        interval=INTERVAL,
+    )
+    body = run_influxql(pipeline_run.influx_url, pipeline_run.influx_db, query)
+    assert "error" not in body, (query, body["error"])
+    (result,) = body["results"]
+    assert "error" not in result, (query, result["error"])
+
+    if found.ref_id in MUST_HAVE_DATA.get((found.where, found.title), set()):
+        assert values_in(result) > 0, f"{found.title} ({found.ref_id}) shows no data: {query}"

@@ -1,0 +1,174 @@
+"""docker-compose.yml, .env.example and deploy/Dockerfile, checked by reading them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stream.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = {"kafka", "influxdb", "grafana", "worker", "simulator", "mailpit"}
+INTERPOLATION = re.compile(r"\$\{(\w+)(?:[:?+-][^}]*)?\}")
+
+
+@pytest.fixture(scope="module")
+def compose_text() -> str:
+    return (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def compose(compose_text: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(compose_text)
+    return data
+
+
+@pytest.fixture(scope="module")
+def env_example() -> dict[str, str]:
+    pairs = {}
+    for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            pairs[name.strip()] = value.strip()
+    return pairs
+
+
+def strings(data: object) -> list[str]:
+    """Every string value in parsed YAML."""
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [s for value in data.values() for s in strings(value)]
+    if isinstance(data, list):
+        return [s for value in data for s in strings(value)]
+    return []
+
+
+def setting_env_names() -> set[str]:
+    return {f"WEARMON_{name.upper()}" for name in Settings.model_fields}
+
+
+def test_compose_has_every_service(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == SERVICES
+
+
+def test_images_are_pinned(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        image = service["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository and tag and "/" not in tag, f"{name}: {image} has no tag"
+        assert tag != "latest", f"{name}: {image}"
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    (base,) = re.findall(r"^FROM\s+(\S+)", dockerfile, flags=re.MULTILINE)
+    assert re.fullmatch(r"python:3\.11[\w.]*-slim-bookworm", base), base
+
+
+def test_dockerfile_runs_as_a_non_root_user_and_installs_the_package() -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, flags=re.MULTILINE)
+    assert users and users[-1] not in {"root", "0"}
+    assert re.search(r"^RUN pip install \.", dockerfile, flags=re.MULTILINE)
+
+
+def test_infrastructure_has_healthchecks_and_dependents_wait_for_them(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    for name in ("kafka", "influxdb", "grafana", "mailpit", "worker"):
+        assert services[name]["healthcheck"]["test"], name
+    for name, needs in {
+        "worker": {"kafka", "influxdb"},
+        "grafana": {"influxdb", "mailpit"},
+        "simulator": {"kafka"},
+    }.items():
+        depends = services[name]["depends_on"]
+        for dependency in needs:
+            assert depends[dependency]["condition"] == "service_healthy", (name, dependency)
+
+
+def test_every_port_is_bound_to_localhost(compose: dict[str, Any]) -> None:
+    published = 0
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert isinstance(port, str) and port.startswith("127.0.0.1:"), (name, port)
+            published += 1
+    assert published >= 4
+
+
+def test_worker_is_scalable(compose: dict[str, Any]) -> None:
+    worker = compose["services"]["worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert worker["command"] == ["wearmon", "worker"]
+    assert compose["services"]["simulator"]["command"][:3] == ["wearmon", "simulate", "--patients"]
+
+
+def test_grafana_mounts_the_provisioning(compose: dict[str, Any]) -> None:
+    grafana = compose["services"]["grafana"]
+    assert grafana["image"].startswith("grafana/grafana:11.3.")
+    mounts = {volume.split(":")[1] for volume in grafana["volumes"]}
+    for kind in ("datasources", "dashboards", "alerting"):
+        assert f"/etc/grafana/provisioning/{kind}" in mounts
+        assert (ROOT / "deploy" / "grafana" / "provisioning" / kind).is_dir()
+    environment = grafana["environment"]
+    assert environment["GF_SMTP_HOST"] == "mailpit:1025"
+    # the provisioning files read these from Grafana's environment
+    for path in (ROOT / "deploy" / "grafana" / "provisioning").rglob("*.yaml"):
+        for value in strings(yaml.safe_load(path.read_text(encoding="utf-8"))):
+            for variable in re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", value):
+                assert variable in environment, (path.name, variable)
+
+
+def test_influxdb_is_initialised_with_the_wearmon_bucket_and_token(
+    compose: dict[str, Any],
+) -> None:
+    environment = compose["services"]["influxdb"]["environment"]
+    assert compose["services"]["influxdb"]["image"].startswith("influxdb:2.")
+    assert environment["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
+    assert "WEARMON_INFLUX_DB" in environment["DOCKER_INFLUXDB_INIT_BUCKET"]
+    assert "WEARMON_INFLUX_TOKEN" in environment["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
+
+
+def test_kafka_runs_kraft_on_the_official_image(compose: dict[str, Any]) -> None:
+    kafka = compose["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+
+
+def test_env_example_documents_every_compose_variable(
+    compose_text: str, env_example: dict[str, str]
+) -> None:
+    used = set(INTERPOLATION.findall(compose_text))
+    assert used, "compose uses no variables?"
+    assert used <= set(env_example), sorted(used - set(env_example))
+
+
+def test_wearmon_variables_are_settings_fields(
+    compose: dict[str, Any], compose_text: str, env_example: dict[str, str]
+) -> None:
+    names = set(INTERPOLATION.findall(compose_text)) | set(env_example)
+    for service in compose["services"].values():
+        environment = service.get("environment") or {}
+        names |= set(environment)
+    wearmon = {name for name in names if name.startswith("WEARMON_")}
+    assert {
+        "WEARMON_BROKER",
+        "WEARMON_INFLUX_URL",
+        "WEARMON_INFLUX_DB",
+        "WEARMON_INFLUX_TOKEN",
+    } <= wearmon
+    assert wearmon <= setting_env_names(), sorted(wearmon - setting_env_names())
+
+
+def test_env_example_values_are_valid_settings(env_example: dict[str, str]) -> None:
+    values = {
+        name.removeprefix("WEARMON_").lower(): value
+        for name, value in env_example.items()
+        if name.startswith("WEARMON_")
+    }
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    assert settings.broker_urls == ["kafka://kafka:9092"]
+    assert settings.influx_url == "http://influxdb:8086"
