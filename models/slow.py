@@ -111,6 +111,8 @@ class SlowDeviation:
     steps_history: deque[int] = field(default_factory=deque)
     streak: int = 0
     cusum: float = 0.0
+    repeat_daily: bool = False  # one finding per episode (False) or per day of it (True)
+    alarm_open: bool = False
     flagged_days: int = 0
     last_value: float | None = None  # the last judged day's resting heart rate
 
@@ -205,7 +207,12 @@ class SlowDeviation:
         if rise < limit and not cusum_alarm:
             self._learn(value)
         if not (rule or cusum_alarm):
+            if rise < limit:
+                self.alarm_open = False  # back to baseline: the next rise is a new episode
             return None
+        if self.alarm_open and not self.repeat_daily:
+            return None  # the episode's alert is already out; days of it are not new alerts
+        self.alarm_open = True
         if cusum_alarm:
             self.cusum = 0.0
         self.flagged_days += 1
@@ -260,6 +267,7 @@ class SlowDeviation:
             "streak": self.streak,
             "cusum": self.cusum,
             "flagged": self.flagged_days,
+            "open": self.alarm_open,
             "last": self.last_value,
         }
 
@@ -277,6 +285,7 @@ class SlowDeviation:
         det.steps_history = deque(int(v) for v in st["steps_history"])
         det.streak, det.cusum = int(st["streak"]), float(st["cusum"])
         det.flagged_days = int(st["flagged"])
+        det.alarm_open = bool(st["open"])
         det.last_value = None if st["last"] is None else float(st["last"])
         return det
 

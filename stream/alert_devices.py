@@ -1,5 +1,10 @@
 """Device and wear alerts: device offline, battery low, and "can't assess" (not worn).
 
+One episode is one alert: an outage is identified by the last upload before it, a can't-assess
+stretch by the last worn upload, a low-battery stretch by its first low reading (it ends when the
+battery is back at ``battery_ok_pct``). These times also make the alert ids, so ids are unique
+and the same after a restart.
+
 Each has reminders (bounded by the repeat limit) and a recovery notice. Offline and can't assess
 run on processing time (when uploads *arrive*); battery uses the level each upload reports, with
 hysteresis (low below ``battery_low_pct``, recovered at ``battery_ok_pct`` or above).
@@ -36,11 +41,13 @@ def on_upload(
     policy = settings.policy
     battery = quality.battery_pct
     if battery is not None and battery < policy.battery_low_pct:
+        since_ms = state.episodes.get(BATTERY_LOW, quality.t_ms)
         events += open_simple(
-            state, settings, Category.DEVICE, BATTERY_LOW, Severity.INFO, quality.t_ms, now_ms,
+            state, settings, Category.DEVICE, BATTERY_LOW, Severity.INFO, since_ms, now_ms,
             "device battery low",
         )  # fmt: skip
     elif battery is not None and battery >= policy.battery_ok_pct:
+        state.episodes.pop(BATTERY_LOW, None)  # charged: the next low battery is a new episode
         events += recover(state, settings, Category.DEVICE, BATTERY_LOW, now_ms, "battery ok")
     if quality.worn_samples > 0:
         state.last_assessable_rx_ms = now_ms
@@ -69,12 +76,15 @@ def next_check_ms(state: PatientAlerts, settings: PatientSettings) -> list[int]:
     """When ``on_tick`` could next open something (for idle-patient skipping)."""
     policy = settings.policy
     active = {a.kind for a in state.active() if a.category is not Category.CLINICAL}
-    times = []
-    if state.last_rx_ms is not None and DEVICE_OFFLINE not in active:
-        times.append(state.last_rx_ms + int(policy.device_offline_after_s * 1000))
-    if state.last_assessable_rx_ms is not None and CANT_ASSESS not in active:
-        times.append(state.last_assessable_rx_ms + int(policy.cant_assess_after_s * 1000))
-    return times
+    checks = [
+        (DEVICE_OFFLINE, state.last_rx_ms, policy.device_offline_after_s),
+        (CANT_ASSESS, state.last_assessable_rx_ms, policy.cant_assess_after_s),
+    ]
+    return [
+        basis_ms + int(after_s * 1000)
+        for kind, basis_ms, after_s in checks
+        if basis_ms is not None and kind not in active and state.episodes.get(kind) != basis_ms
+    ]
 
 
 def open_simple(
@@ -87,11 +97,16 @@ def open_simple(
     now_ms: int,
     note: str,
 ) -> list[AlertEvent]:
-    """Open (or reopen within the cooldown) a device/wear alert; nothing if already active."""
+    """Open (or reopen within the cooldown) a device/wear alert for the episode ``basis_ms``.
+
+    Nothing happens while one is active, or when this episode (this outage, this stretch of low
+    battery) already had its alert — e.g. a nurse resolved it while the device stayed offline.
+    """
     key = f"{category}:{kind}"
     alert = state.alerts.get(key)
-    if alert is not None and alert.active:
+    if (alert is not None and alert.active) or state.episodes.get(kind) == basis_ms:
         return []
+    state.episodes[kind] = basis_ms
     policy = settings.policy
     cooldown_ms = int(policy.cooldown_s * 1000)
     if alert is not None and alert.ended_within(now_ms, cooldown_ms):

@@ -48,6 +48,7 @@ class PatientAlerts:
     run_last_ms: int | None = None
     windows: dict[str, list[list[int]]] = field(default_factory=dict)  # kind → [[window, rank]]
     alerts: dict[str, Alert] = field(default_factory=dict)  # dedup key → active/recent alert
+    episodes: dict[str, int] = field(default_factory=dict)  # device/wear kind → episode alerted
 
     @classmethod
     def new(cls, patient: str, now_ms: int) -> PatientAlerts:
@@ -70,6 +71,7 @@ class PatientAlerts:
             "run": [self.run_start_ms, self.run_last_ms],
             "windows": self.windows,
             "alerts": [alert.to_json() for alert in self.alerts.values()],
+            "episodes": self.episodes,
         }
 
     @classmethod
@@ -86,4 +88,5 @@ class PatientAlerts:
             run_last_ms=doc["run"][1],
             windows={k: [list(w) for w in v] for k, v in doc["windows"].items()},
             alerts={a.dedup_key: a for a in alerts},
+            episodes={k: int(v) for k, v in doc["episodes"].items()},
         )

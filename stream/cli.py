@@ -100,6 +100,9 @@ def _register_optional() -> None:
     add_grafana_commands(main)
 
 
+_register_optional()
+
+
 def run() -> None:
     try:
         main()

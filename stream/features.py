@@ -8,6 +8,7 @@ patient's newest event time has moved past them by a grace period.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
@@ -61,22 +62,18 @@ class MinuteRollup:
         return self.spo2_sum / self.spo2_n if self.spo2_n else None
 
     def to_list(self) -> list[Any]:
-        return [
-            self.minute_ms,
-            self.hr_n,
-            self.hr_sum,
-            self.hr_min,
-            self.hr_max,
-            self.steps,
-            self.steps_n,
-            self.spo2_n,
-            self.spo2_sum,
-            self.spo2_min,
-        ]
+        """JSON-safe: infinities (no value yet) become None."""
+        values = [self.minute_ms, self.hr_n, self.hr_sum, self.hr_min, self.hr_max, self.steps,
+                  self.steps_n, self.spo2_n, self.spo2_sum, self.spo2_min]
+        return [None if isinstance(v, float) and math.isinf(v) else v for v in values]
 
     @classmethod
     def from_list(cls, v: list[Any]) -> MinuteRollup:
-        return cls(*v)
+        r = cls(*v)
+        r.hr_min = math.inf if r.hr_min is None else r.hr_min
+        r.hr_max = -math.inf if r.hr_max is None else r.hr_max
+        r.spo2_min = math.inf if r.spo2_min is None else r.spo2_min
+        return r
 
 
 @dataclass(slots=True)

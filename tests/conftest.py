@@ -74,14 +74,18 @@ class Worker:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stream", "worker"], env=self.env, cwd=REPO,
-            stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "stream", "worker"],
+            env=self.env,
+            cwd=REPO,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
         )
 
     def health(self) -> dict[str, int] | None:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/health",
-                                        timeout=2) as resp:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.web_port}/health", timeout=2
+            ) as resp:
                 return dict(json.loads(resp.read()))
         except OSError:
             return None

@@ -210,8 +210,8 @@ def patient_detail() -> dm.Dashboard:
                 tags_column="kind",
             ).icon_color("orange")
         )
-        .with_panel(stat_panel("Heart rate", latest("hr_bpm", "vitals"), "bpm"))
-        .with_panel(stat_panel("SpO2", latest("spo2_pct", "vitals"), "percent"))
+        .with_panel(stat_panel("Heart rate (latest)", latest("hr_bpm", "vitals"), "bpm"))
+        .with_panel(stat_panel("SpO2 (latest)", latest("spo2_pct", "vitals"), "percent"))
         .with_panel(
             stat_panel("Resting heart rate (baseline)", latest("resting_hr_bpm", "baseline"), "bpm")
         )

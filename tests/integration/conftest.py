@@ -37,38 +37,67 @@ class PipelineRun:
 
 
 def settings_of(worker: Worker) -> Settings:
-    return Settings(**{k.removeprefix("WEARMON_").lower(): v for k, v in worker.env.items()
-                       if k.startswith("WEARMON_")})
+    return Settings(
+        **{
+            k.removeprefix("WEARMON_").lower(): v
+            for k, v in worker.env.items()
+            if k.startswith("WEARMON_")
+        }
+    )
 
 
 def bad_messages(now_ms: int, sim: Simulator) -> dict[str, bytes]:
     """One malformed upload per failure mode, keyed by the reason the worker must report."""
 
     def upload(patient: str, samples: list[dict[str, object]], **extra: object) -> bytes:
-        doc = {"schema_version": 1, "upload_id": f"bad-{patient}-{len(samples)}",
-               "device_id": "dev-bad", "patient_id": patient, "uploaded_at_ms": now_ms,
-               "samples": samples, **extra}
+        doc = {
+            "schema_version": 1,
+            "upload_id": f"bad-{patient}-{len(samples)}",
+            "device_id": "dev-bad",
+            "patient_id": patient,
+            "uploaded_at_ms": now_ms,
+            "samples": samples,
+            **extra,
+        }
         return orjson.dumps(doc)
 
     first = sim.patients[0]
     return {
         "not_json": b"{this is not json",
         "wrong_type": b"[1, 2, 3]",
-        "missing_field": orjson.dumps({"schema_version": 1, "upload_id": "x1", "device_id": "d1",
-                                       "uploaded_at_ms": now_ms, "samples": []}),
+        "missing_field": orjson.dumps(
+            {
+                "schema_version": 1,
+                "upload_id": "x1",
+                "device_id": "d1",
+                "uploaded_at_ms": now_ms,
+                "samples": [],
+            }
+        ),
         "unknown_schema_version": upload("test-ver-01", [{"t_ms": now_ms}], schema_version=99),
         "not_finite": upload("test-nan-01", [{"t_ms": now_ms - 10_000, "steps": 3}]).replace(
-            b'"steps":3', b'"steps":3,"hr_bpm":NaN'),
-        "out_of_range": upload("test-range-01", [{"t_ms": now_ms - 5_000, "hr_bpm": 400,
-                                                  "steps": 1}]),
-        "future_sample": upload("test-future-01", [{"t_ms": now_ms - 1_000, "hr_bpm": 70},
-                                                   {"t_ms": now_ms + 86_400_000, "hr_bpm": 71}]),
-        "too_large": upload("test-big-01", [{"t_ms": now_ms - i * 1000, "hr_bpm": 70}
-                                             for i in range(1, 4000)]),
-        "late_sample": orjson.dumps({
-            "schema_version": 1, "upload_id": "late-upload-1", "device_id": first.device_id,
-            "patient_id": first.patient_id, "uploaded_at_ms": now_ms,
-            "samples": [{"t_ms": sim.start_ms - 2 * HOUR_MS, "hr_bpm": 66, "steps": 0}]}),
+            b'"steps":3', b'"steps":3,"hr_bpm":NaN'
+        ),
+        "out_of_range": upload(
+            "test-range-01", [{"t_ms": now_ms - 5_000, "hr_bpm": 400, "steps": 1}]
+        ),
+        "future_sample": upload(
+            "test-future-01",
+            [{"t_ms": now_ms - 1_000, "hr_bpm": 70}, {"t_ms": now_ms + 86_400_000, "hr_bpm": 71}],
+        ),
+        "too_large": upload(
+            "test-big-01", [{"t_ms": now_ms - i * 1000, "hr_bpm": 70} for i in range(1, 4000)]
+        ),
+        "late_sample": orjson.dumps(
+            {
+                "schema_version": 1,
+                "upload_id": "late-upload-1",
+                "device_id": first.device_id,
+                "patient_id": first.patient_id,
+                "uploaded_at_ms": now_ms,
+                "samples": [{"t_ms": sim.start_ms - 2 * HOUR_MS, "hr_bpm": 66, "steps": 0}],
+            }
+        ),
     }
 
 
@@ -77,18 +106,24 @@ async def _produce(settings: Settings, messages: list[tuple[bytes | None, bytes]
     producer = make_producer(settings)
     await producer.start()
     try:
-        futures = [await producer.send(settings.topic_telemetry, value, key=key)
-                   for key, value in messages]
+        futures = [
+            await producer.send(settings.topic_telemetry, value, key=key) for key, value in messages
+        ]
         for fut in futures:
             await fut
     finally:
         await producer.stop()
 
 
-async def consume(settings: Settings, topic: str, count: int,
-                  timeout_s: float = 60.0) -> list[dict[str, object]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+async def consume(
+    settings: Settings, topic: str, count: int, timeout_s: float = 60.0
+) -> list[dict[str, object]]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     records: list[dict[str, object]] = []
     try:
@@ -102,11 +137,13 @@ async def consume(settings: Settings, topic: str, count: int,
 
 
 @pytest.fixture(scope="session")
-def pipeline_run(services: Services, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[PipelineRun]:
+def pipeline_run(
+    services: Services, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PipelineRun]:
     directory = tmp_path_factory.mktemp("pipeline")
-    worker = new_worker(services, directory, WEARMON_MAX_LATENESS_S="3600",
-                        WEARMON_MAX_UPLOAD_BYTES="100000")
+    worker = new_worker(
+        services, directory, WEARMON_MAX_LATENESS_S="3600", WEARMON_MAX_UPLOAD_BYTES="100000"
+    )
     settings = settings_of(worker)
     now_ms = int(time.time() * 1000)
     sim = Simulator(6, now_ms - 3 * HOUR_MS, 3 * 3600, seed=11, event_every_s=2400)
@@ -141,10 +178,16 @@ def pipeline_run(services: Services, tmp_path_factory: pytest.TempPathFactory
         rejections = asyncio.run(consume(settings, settings.topic_rejected, bad_count))
         anomalies = asyncio.run(consume(settings, settings.topic_anomalies, 1))
         yield PipelineRun(
-            influx_url=services.influx_url, influx_db=settings.influx_db,
-            patients=[p.patient_id for p in sim.patients], labels=sim.labels,
-            expected_samples=expected_samples, expected_uploads=expected_uploads,
-            bad_messages=bad, rejections=rejections, anomalies=anomalies, health=health,
+            influx_url=services.influx_url,
+            influx_db=settings.influx_db,
+            patients=[p.patient_id for p in sim.patients],
+            labels=sim.labels,
+            expected_samples=expected_samples,
+            expected_uploads=expected_uploads,
+            bad_messages=bad,
+            rejections=rejections,
+            anomalies=anomalies,
+            health=health,
             worker=worker,
         )
     finally:

@@ -42,15 +42,24 @@ def test_injected_clinical_events_produce_anomalies(pipeline_run: PipelineRun) -
     labels = [lab for lab in pipeline_run.labels if lab.kind in DETECTED_KINDS]
     assert labels, "the simulation must inject clinical events"
     series = influx_query(
-        pipeline_run.influx_url, pipeline_run.influx_db,
+        pipeline_run.influx_url,
+        pipeline_run.influx_db,
         "SELECT score, kind FROM anomaly GROUP BY patient",
     )
-    found = {(s["tags"]["patient"], row[2], row[0])  # type: ignore[index]
-             for s in series for row in s["values"]}  # type: ignore[union-attr]
+    found = {
+        (s["tags"]["patient"], row[2], row[0])  # type: ignore[index]
+        for s in series
+        for row in s["values"]
+    }  # type: ignore[union-attr]
     missed = [
-        lab for lab in labels
-        if not any(p == lab.patient_id and kind in DETECTED_KINDS[lab.kind]
-                   and lab.start_ms <= t <= lab.end_ms + 2 * MINUTE_MS for p, kind, t in found)
+        lab
+        for lab in labels
+        if not any(
+            p == lab.patient_id
+            and kind in DETECTED_KINDS[lab.kind]
+            and lab.start_ms <= t <= lab.end_ms + 2 * MINUTE_MS
+            for p, kind, t in found
+        )
     ]
     assert not missed
 
@@ -81,7 +90,10 @@ def test_partially_bad_uploads_keep_their_good_values(pipeline_run: PipelineRun)
 
 def test_pipeline_health_and_anomalies_topic(pipeline_run: PipelineRun) -> None:
     assert pipeline_run.anomalies and pipeline_run.anomalies[0]["explanation"]
-    series = influx_query(pipeline_run.influx_url, pipeline_run.influx_db,
-                          "SELECT sum(uploads), sum(samples) FROM pipeline")
+    series = influx_query(
+        pipeline_run.influx_url,
+        pipeline_run.influx_db,
+        "SELECT sum(uploads), sum(samples) FROM pipeline",
+    )
     uploads = int(series[0]["values"][0][1])  # type: ignore[index]
     assert uploads == pipeline_run.health["uploads"]

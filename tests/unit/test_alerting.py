@@ -79,6 +79,10 @@ def finding(
     )
 
 
+def of(events: list[AlertEvent], kind: str = "tachycardia_at_rest") -> list[AlertEvent]:
+    return [e for e in events if e.kind == kind]
+
+
 @dataclass
 class Sim:
     """Drives one patient's alert state through a timeline and keeps every event."""
@@ -326,7 +330,7 @@ def test_escalation_walks_the_care_team_then_repeats_then_stops() -> None:
     assert sim.tick(t + 29 * MIN) == []
     steps = []
     for k in range(1, 6):
-        steps += sim.tick(t + k * 30 * MIN)
+        steps += of(sim.tick(t + k * 30 * MIN))
     assert [(e.action, e.level, e.notify_levels) for e in steps] == [
         (Action.ESCALATED, 1, (1,)),
         (Action.ESCALATED, 2, (2,)),
@@ -335,7 +339,7 @@ def test_escalation_walks_the_care_team_then_repeats_then_stops() -> None:
         (Action.EXHAUSTED, 2, ()),
     ]
     assert [e.step for e in [opened, *steps]] == [0, 1, 2, 3, 4, 5]
-    assert sim.tick(t + 10 * HOUR) == []
+    assert of(sim.tick(t + 10 * HOUR)) == []
 
 
 def test_critical_escalates_faster() -> None:
@@ -347,9 +351,9 @@ def test_critical_escalates_faster() -> None:
 def test_a_late_tick_escalates_one_step_not_a_burst() -> None:
     sim = Sim()
     [opened] = sim.minutes(T0, 3, Severity.WARNING)
-    [step] = sim.tick(opened.at_ms + 5 * HOUR)  # the worker was down for hours
+    [step] = of(sim.tick(opened.at_ms + 5 * HOUR))  # the worker was down for hours
     assert step.level == 1
-    assert sim.tick(opened.at_ms + 5 * HOUR + 29 * MIN) == []
+    assert of(sim.tick(opened.at_ms + 5 * HOUR + 29 * MIN)) == []
 
 
 def test_ack_stops_escalation_and_tells_those_already_paged() -> None:
@@ -359,7 +363,7 @@ def test_ack_stops_escalation_and_tells_those_already_paged() -> None:
     [ack] = sim.act(opened.alert_id, "ack", opened.at_ms + 31 * MIN, note="calling patient")
     assert ack.state is AlertState.ACKNOWLEDGED and ack.actor == "nurse.jo"
     assert ack.note == "calling patient" and ack.notify_levels == (0, 1)
-    assert sim.tick(opened.at_ms + 10 * HOUR) == []
+    assert of(sim.tick(opened.at_ms + 10 * HOUR)) == []
     assert sim.act(opened.alert_id, "ack", opened.at_ms + 32 * MIN) == []  # idempotent
 
 
@@ -377,14 +381,14 @@ def test_snooze_until_then_remind_then_escalate() -> None:
     until = t + 2 * HOUR
     [snoozed] = sim.act(opened.alert_id, "snooze", t + MIN, until_ms=until, note="reviewing")
     assert snoozed.state is AlertState.SNOOZED
-    assert sim.tick(until - 1) == []
-    [ended] = sim.tick(until)
+    assert of(sim.tick(until - 1)) == []
+    [ended] = of(sim.tick(until))
     assert (ended.action, ended.state, ended.notify_levels) == (
         Action.SNOOZE_ENDED,
         AlertState.OPEN,
         (0,),
     )
-    assert [e.action for e in sim.tick(until + 30 * MIN)] == [Action.ESCALATED]
+    assert [e.action for e in of(sim.tick(until + 30 * MIN))] == [Action.ESCALATED]
 
 
 def test_worsening_after_ack_pages_again() -> None:
@@ -406,7 +410,7 @@ def test_manual_resolve_with_note_and_patient_hears_it_was_reviewed() -> None:
         "known arrhythmia",
         True,
     )
-    assert sim.tick(T0 + 10 * HOUR) == []
+    assert of(sim.tick(T0 + 10 * HOUR)) == []
 
 
 @pytest.mark.parametrize(
@@ -498,6 +502,7 @@ def test_quiet_hours_hold_a_warning_for_the_patient_until_morning() -> None:
     assert opened.notify_levels == (0,) and not opened.notify_patient
     for i in range(3, 60, 5):  # still abnormal through the night
         sim.upload(NIGHT + i * MIN, finding(NIGHT + i * MIN))
+    sim.upload(MORNING - 2 * MIN)  # keep the device online
     assert sim.tick(MORNING - 1) == []
     assert next_due_ms(sim.state, sim.settings, MORNING - HOUR) == MORNING
     [notice] = sim.tick(MORNING)
@@ -514,20 +519,21 @@ def test_an_episode_over_before_morning_never_reaches_the_patient() -> None:
     sim.state = PatientAlerts.new(PATIENT, NIGHT)
     episode(sim, NIGHT)
     sim.tick(MORNING)
-    assert not any(e.notify_patient for e in sim.events)
-    assert sim.events[-1].action is Action.RESOLVED
+    assert [e.action for e in of(sim.events)] == [Action.OPENED, Action.RESOLVED]
+    assert not any(e.notify_patient for e in of(sim.events))
 
 
 def test_quiet_hours_hold_the_all_clear_too() -> None:
     sim = Sim(settings=make_settings(quiet=QUIET))
     evening = NIGHT - 2 * HOUR  # 21:00, before quiet hours
     sim.state = PatientAlerts.new(PATIENT, evening)
-    [opened] = sim.minutes(evening, 3, Severity.WARNING)
+    [opened] = sim.minutes(evening, 56, Severity.WARNING)  # abnormal until 21:55
     assert opened.notify_patient
-    sim.minutes(evening + 3 * MIN, 120)  # normal until 23:03: the all-clear falls in quiet hours
+    sim.minutes(evening + 56 * MIN, 20)  # the all-clear comes at 22:10, in quiet hours
     resolved = [e for e in sim.events if e.action is Action.RESOLVED]
     assert len(resolved) == 1 and not resolved[0].notify_patient
-    [notice] = sim.tick(MORNING)
+    assert resolved[0].at_ms == evening + 70 * MIN
+    [notice] = of(sim.tick(MORNING))
     assert notice.state is AlertState.RESOLVED and notice.notify_patient
 
 
@@ -567,6 +573,18 @@ def test_device_offline_reminders_are_limited_and_recovery_is_announced() -> Non
         "data received",
         True,
     )
+
+
+def test_a_resolved_outage_is_not_alerted_again_until_data_arrives() -> None:
+    sim = Sim()
+    sim.minutes(T0, 1)
+    [offline] = sim.tick(T0 + HOUR)
+    sim.act(offline.alert_id, "resolve", T0 + HOUR + MIN, note="patient in hospital")
+    assert sim.tick(T0 + 5 * HOUR) == []
+    assert next_due_ms(sim.state, sim.settings, T0 + 5 * HOUR) is None
+    sim.upload(T0 + 6 * HOUR)
+    [again] = sim.tick(T0 + 7 * HOUR)
+    assert again.action is Action.OPENED and again.alert_id != offline.alert_id
 
 
 def test_enrolled_device_that_never_sends_is_offline() -> None:

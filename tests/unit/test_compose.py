@@ -169,6 +169,6 @@ def test_env_example_values_are_valid_settings(env_example: dict[str, str]) -> N
         for name, value in env_example.items()
         if name.startswith("WEARMON_")
     }
-    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    settings = Settings.model_validate(values)
     assert settings.broker_urls == ["kafka://kafka:9092"]
     assert settings.influx_url == "http://influxdb:8086"

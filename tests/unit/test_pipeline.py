@@ -14,8 +14,14 @@ HOUR_MS = 3_600_000
 
 
 def make_upload(upload_id: str, times: list[int], hr: float = 70.0) -> Upload:
-    return Upload(upload_id, "dev-1", "p-0001", times[-1], times[-1],
-                  [Sample(t_ms=t, hr_bpm=hr, steps=0) for t in times])
+    return Upload(
+        upload_id,
+        "dev-1",
+        "p-0001",
+        times[-1],
+        times[-1],
+        [Sample(t_ms=t, hr_bpm=hr, steps=0) for t in times],
+    )
 
 
 def test_duplicate_upload_is_dropped_and_state_unchanged() -> None:
@@ -73,8 +79,9 @@ def test_lines_are_deterministic_for_idempotent_writes() -> None:
 
 
 def test_vitals_line_format() -> None:
-    up = Upload("u", "dev-1", "p-0001", 0, 0,
-                [Sample(t_ms=1000, hr_bpm=71.5, steps=3, rr_ms=[800, 810])])
+    up = Upload(
+        "u", "dev-1", "p-0001", 0, 0, [Sample(t_ms=1000, hr_bpm=71.5, steps=3, rr_ms=[800, 810])]
+    )
     result = process(PatientState(), up, HOUR_MS)
     assert vitals_lines(result) == [
         "vitals,patient=p-0001,device=dev-1 hr_bpm=71.5,steps=3i 1000",
@@ -86,7 +93,8 @@ def test_vitals_line_format() -> None:
 def test_rejection_line_escapes_field_names() -> None:
     r = Rejection((Issue("samples[0].hr bpm", "out_of_range", "x"),), b"", 5)
     assert rejection_line(r) == (
-        'rejected,partial=false,reason=out_of_range count=1i,field="samples[0].hr bpm" 5')
+        'rejected,partial=false,reason=out_of_range count=1i,field="samples[0].hr bpm" 5'
+    )
 
 
 def test_bad_settings_fail_fast_with_the_variable_name(monkeypatch: pytest.MonkeyPatch) -> None:
