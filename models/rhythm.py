@@ -10,9 +10,11 @@ two irregularity measures are computed every ``stride`` beats:
   normalised to 0-1: a regular or bigeminal rhythm fills few bins, AF fills many.
 
 The rhythm is irregular when both exceed their thresholds; it returns to regular only after
-``exit_evaluations`` regular evaluations in a row (hysteresis). Thresholds are set for all patients
-(tuned on the MIT-BIH AF database as a whole, never per record). There is nothing to learn per
-patient, so a flagged window is never learned. Cost: one window computation per ``stride`` beats.
+``exit_evaluations`` regular evaluations in a row (hysteresis). ``irregular`` is the decision at
+each moment; findings (alerts) are emitted once it has lasted ``alert_after_ms``. Thresholds are
+set for all patients (tuned on the MIT-BIH AF database as a whole, never per record). There is
+nothing to learn per patient, so a flagged window is never learned. Cost: one window computation
+per ``stride`` beats.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ class IrregularRhythm:
     >>> det.irregular
     False
     >>> out = []
-    >>> for _ in range(80):
+    >>> for _ in range(600):
     ...     rr = rng.randint(400, 1100); t += rr
     ...     out.append(det.score_then_learn(Context(t_ms=t, rr_ms=(rr,))))
     >>> det.irregular, [f for f in out if f][-1].kind
@@ -92,6 +94,7 @@ class IrregularRhythm:
     entropy_threshold: float = 0.75
     exit_evaluations: int = 2
     min_beats: int = 32
+    alert_after_ms: int = 5 * 60_000  # findings only once irregular this long (AF burden)
     beats: deque[int] = field(default_factory=deque)
     new_beats: int = 0
     irregular: bool = False
@@ -133,7 +136,7 @@ class IrregularRhythm:
                 self.regular_run += 1
                 if self.regular_run >= self.exit_evaluations:
                     self.irregular, self.since_ms = False, -1
-        if not self.irregular:
+        if not self.irregular or ctx.t_ms - self.since_ms < self.alert_after_ms:
             return None
         mean_rr = sum(self.beats) / len(self.beats)
         return Finding(

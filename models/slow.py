@@ -86,13 +86,13 @@ class SlowDeviation:
 
     name: str = "slow_deviation"
     day_start_hour: int = 7
-    min_days: int = 7
+    min_days: int = 10
     history_days: int = 28
-    rise_bpm: float = 4.0
-    rise_with_steps_bpm: float = 3.0
+    rise_bpm: float = 3.0
+    rise_with_steps_bpm: float = 2.5
     days_in_a_row: int = 2
     cusum_k: float = 0.5
-    cusum_h: float = 5.0
+    cusum_h: float = 8.0
     min_sd_bpm: float = 1.5
     min_night_minutes: int = 60
     min_rest_minutes: int = 120

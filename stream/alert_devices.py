@@ -76,15 +76,19 @@ def next_check_ms(state: PatientAlerts, settings: PatientSettings) -> list[int]:
     """When ``on_tick`` could next open something (for idle-patient skipping)."""
     policy = settings.policy
     active = {a.kind for a in state.active() if a.category is not Category.CLINICAL}
-    checks = [
-        (DEVICE_OFFLINE, state.last_rx_ms, policy.device_offline_after_s),
-        (CANT_ASSESS, state.last_assessable_rx_ms, policy.cant_assess_after_s),
-    ]
-    return [
-        basis_ms + int(after_s * 1000)
-        for kind, basis_ms, after_s in checks
-        if basis_ms is not None and kind not in active and state.episodes.get(kind) != basis_ms
-    ]
+    times = []
+    offline_ms = None
+    if state.last_rx_ms is not None:
+        offline_ms = state.last_rx_ms + int(policy.device_offline_after_s * 1000)
+        if DEVICE_OFFLINE not in active and state.episodes.get(DEVICE_OFFLINE) != state.last_rx_ms:
+            times.append(offline_ms)
+    last_worn = state.last_assessable_rx_ms
+    if last_worn is not None and CANT_ASSESS not in active:
+        cant_ms = last_worn + int(policy.cant_assess_after_s * 1000)
+        online_then = offline_ms is None or cant_ms < offline_ms
+        if online_then and state.episodes.get(CANT_ASSESS) != last_worn:
+            times.append(cant_ms)
+    return times
 
 
 def open_simple(

@@ -89,6 +89,23 @@ def demo(duration_s: float, patients: int, speed: float, seed: int) -> None:
     sys.exit(run_demo(duration_s=duration_s, patients=patients, speed=speed, seed=seed))
 
 
+@main.command()
+@click.option("--patients", default=50, show_default=True)
+@click.option("--hours", default=6.0, show_default=True, help="Event time per patient")
+def bench(patients: int, hours: float) -> None:
+    """Measure the stream stage against a decode-only baseline (same uploads, one run)."""
+    from stream.bench import run_bench
+
+    r = run_bench(patients, hours)
+    click.echo(f"uploads {r.uploads}, samples {r.samples}")
+    click.echo(f"baseline (orjson decode only): {r.samples / r.baseline_s:,.0f} samples/s")
+    click.echo(f"wearmon (validate + features + detectors + line protocol): "
+               f"{r.samples / r.wearmon_s:,.0f} samples/s")
+    click.echo(f"ratio wearmon/baseline time: {r.ratio:.1f}x")
+    click.echo(f"patient state: {r.state_bytes_per_patient / 1024:.1f} KiB serialised, "
+               f"{r.memory_bytes_per_patient / 1024:.1f} KiB in memory per patient")
+
+
 def _register_optional() -> None:
     """Commands contributed by other modules."""
     from stream.evaluation.cli import add_evaluate_command

@@ -116,7 +116,7 @@ def afdb_record(run: PatientRun, af_episodes: Sequence[tuple[int, int]]) -> dict
     >>> run.rhythm.t_ms = [0, 5_000, 10_000, 15_000]
     >>> run.rhythm.span_ms = [5_000] * 4
     >>> run.rhythm.irregular = [False, False, True, True]
-    >>> r = afdb_record(run, [(5_000, 20_000)])
+    >>> r = afdb_record(run, [(5_000, 65_000)])
     >>> r["tp_s"], r["fn_s"], r["tn_s"], r["fp_s"], r["delays_s"]
     (10.0, 5.0, 5.0, 0.0, [5.0])
     """

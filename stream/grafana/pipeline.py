@@ -111,7 +111,7 @@ def pipeline_health() -> dm.Dashboard:
                 "Rejected uploads by reason",
                 "none",
                 InfluxQL(
-                    'SELECT sum("count") AS "rejected" FROM "rejected" WHERE $timeFilter '
+                    'SELECT count("count") AS "rejected" FROM "rejected" WHERE $timeFilter '
                     'GROUP BY time($__interval), "reason" fill(0)'
                 ).alias("$tag_reason"),
             )
@@ -123,7 +123,7 @@ def pipeline_health() -> dm.Dashboard:
             table_panel(
                 "Rejections by reason",
                 InfluxQL(
-                    'SELECT sum("count") AS "uploads" FROM "rejected" WHERE $timeFilter '
+                    'SELECT count("count") AS "uploads" FROM "rejected" WHERE $timeFilter '
                     'GROUP BY "reason"'
                 ).table(),
             )
@@ -136,15 +136,15 @@ def pipeline_health() -> dm.Dashboard:
                 "none",
                 InfluxQL(
                     'SELECT count("alert_id") AS "notifications" FROM "notification" '
-                    'WHERE $timeFilter GROUP BY time($__interval), "outcome" fill(0)'
-                ).alias("$tag_outcome"),
+                    'WHERE $timeFilter GROUP BY time($__interval), "status" fill(0)'
+                ).alias("$tag_status"),
             )
             .draw_style(cm.GraphDrawStyle.BARS)
             .fill_opacity(60)
             .stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL))
             .override_by_name("failed", [prop("color", {"mode": "fixed", "fixedColor": "red"})])
             .override_by_name(
-                "delivered", [prop("color", {"mode": "fixed", "fixedColor": "green"})]
+                "sent", [prop("color", {"mode": "fixed", "fixedColor": "green"})]
             )
         )
         .with_panel(

@@ -158,7 +158,7 @@ def pipeline_run(
             if reason_and_bytes is not None:
                 messages.append((None, reason_and_bytes[1]))
     messages.extend((None, value) for _, value in bad_iter)
-    messages.extend(valid[:3])  # re-sent batches: must be dropped, not double-counted
+    messages.extend(valid[-3:])  # re-sent recent batches: dropped, not double-counted
     messages.append((sim.patients[0].patient_id.encode(), bad["late_sample"]))
     bad_count = len(bad) + 3
 

@@ -33,7 +33,8 @@ EXPECTED_PANELS = {
         "Patients",
     },
     "wearmon-patient": {
-        "Heart rate",
+        "Heart rate (latest)",
+        "SpO2 (latest)",
         "SpO2",
         "Resting heart rate (baseline)",
         "Status",
