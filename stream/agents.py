@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -64,6 +65,7 @@ class BatchProcessor:
         self.influx: InfluxWriter | None = None
         self.session: aiohttp.ClientSession | None = None
         self.started = False
+        self.highwater: Callable[[Any], int] | None = None
         self.worker_name = f"{socket.gethostname()}-{os.getpid()}"
         self.totals = {"uploads": 0, "samples": 0, "rejected": 0, "duplicates": 0,
                        "anomalies": 0, "points": 0}
@@ -110,7 +112,9 @@ class BatchProcessor:
         counts = dict.fromkeys(self.totals, 0)
         e2e_ms = 0.0
         now_ms = time.time() * 1000
+        last_offsets: dict[Any, int] = {}
         for event in events:
+            last_offsets[event.message.tp] = event.message.offset
             received_ms = int(event.message.timestamp * 1000)
             e2e_ms = max(e2e_ms, now_ms - received_ms)
             checked = validate(event.value, received_ms, self.limits)
@@ -138,8 +142,11 @@ class BatchProcessor:
         counts["anomalies"] = len(findings)
         lines.extend(rejection_line(r) for r in rejections)
         if self.influx is not None:
-            health = {**counts, "batch_ms": (time.perf_counter() - started) * 1000,
-                      "e2e_latency_ms": e2e_ms}
+            health: dict[str, float] = {**counts, "e2e_latency_ms": e2e_ms,
+                                        "batch_ms": (time.perf_counter() - started) * 1000}
+            lag = self._lag(last_offsets)
+            if lag is not None:
+                health["lag_messages"] = lag
             lines.append(pipeline_line(self.worker_name, int(now_ms), health))
             try:
                 counts["points"] = await self.influx.write(lines)
@@ -150,6 +157,16 @@ class BatchProcessor:
             self.table[patient_id.encode()] = orjson.dumps(self.cache[patient_id].to_json())
         for name, value in counts.items():
             self.totals[name] += value
+
+    def _lag(self, last_offsets: dict[Any, int]) -> int | None:
+        """Messages behind the end of the partitions this batch came from."""
+        if self.highwater is None:
+            return None
+        try:
+            return sum(max(0, self.highwater(tp) - offset - 1) for tp, offset in
+                       last_offsets.items())
+        except (KeyError, TypeError):
+            return None
 
     async def _publish(self, rejections: list[Rejection], findings: list[dict[str, Any]]) -> None:
         futures = []
@@ -196,6 +213,7 @@ def create_app(settings: Settings) -> faust.App:
                       schema=faust.Schema(key_type=bytes, value_type=bytes,
                                           key_serializer="raw", value_serializer="raw"))
     processor = BatchProcessor(settings, table, rejected, anomalies)
+    processor.highwater = lambda tp: app.consumer.highwater(tp)
     app.wearmon = processor  # type: ignore[attr-defined]
 
     @app.agent(telemetry, name="process-telemetry")

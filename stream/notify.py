@@ -45,6 +45,7 @@ from stream.patients import PatientDirectory, PatientSettings
 log = logging.getLogger(__name__)
 
 RECORD_VERSION = 1
+INVALID_URL = "invalid_url"  # a transport error that retrying cannot fix
 
 
 class Audience(StrEnum):
@@ -329,7 +330,7 @@ async def apprise_transport(url: str, message: Message, timeout_s: float) -> str
     asset = apprise.AppriseAsset(app_id="Wearmon", app_desc="Wearmon alerts", storage_mode="memory")
     sender = apprise.Apprise(asset=asset)
     if not sender.add(url):
-        return "invalid_url"
+        return INVALID_URL
     try:
         result = await sender.async_notify(
             body=message.body,
@@ -420,7 +421,7 @@ class Deliverer:
             if not error:
                 self._sent.mark_sent(record.key, self._clock_ms())
                 return self._result(record, DeliveryStatus.SENT, attempt)
-            if error == "invalid_url":
+            if error == INVALID_URL:
                 return self._result(record, DeliveryStatus.FAILED, attempt, error)
             log.warning(
                 "delivery attempt %d/%d failed (%s) to recipient %s",

@@ -143,9 +143,7 @@ def pipeline_health() -> dm.Dashboard:
             .fill_opacity(60)
             .stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL))
             .override_by_name("failed", [prop("color", {"mode": "fixed", "fixedColor": "red"})])
-            .override_by_name(
-                "sent", [prop("color", {"mode": "fixed", "fixedColor": "green"})]
-            )
+            .override_by_name("sent", [prop("color", {"mode": "fixed", "fixedColor": "green"})])
         )
         .with_panel(
             timeseries_panel(

@@ -12,7 +12,7 @@ import email
 import re
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
 from email.message import EmailMessage
 from email.policy import default as email_policy
@@ -22,6 +22,7 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from pydantic import SecretStr
 
 from models.base import Finding, Severity
 from stream.alerting import Action, PatientAlerts, act, observe, tick
@@ -167,12 +168,12 @@ def enrol(smtp: SmtpServer, hook: Hook, **changes: Any) -> PatientSettings:
         "devices": ["watch-42"],
         "display_name": "Sam",
         "care_team": [
-            Recipient(id="nurse", url=smtp.url("nurse@example.org")),
-            Recipient(id="oncall", url=hook.url("oncall")),
+            Recipient(id="nurse", url=SecretStr(smtp.url("nurse@example.org"))),
+            Recipient(id="oncall", url=SecretStr(hook.url("oncall"))),
         ],
         "patient_recipients": [
-            Recipient(id="sam-mail", url=smtp.url("sam@example.org")),
-            Recipient(id="sam-phone", url=hook.url("patient")),
+            Recipient(id="sam-mail", url=SecretStr(smtp.url("sam@example.org"))),
+            Recipient(id="sam-phone", url=SecretStr(hook.url("patient"))),
         ],
     }
     base.update(changes)
@@ -376,7 +377,9 @@ async def test_a_failed_delivery_is_recorded_and_can_be_retried_later(
 
 async def test_an_unreachable_mail_server_fails_cleanly(smtp: SmtpServer, hook: Hook) -> None:
     dead = SmtpServer(free_port(), asyncio.Queue())  # nothing listens there
-    settings = enrol(smtp, hook, care_team=[Recipient(id="nurse", url=dead.url("n@example.org"))])
+    settings = enrol(
+        smtp, hook, care_team=[Recipient(id="nurse", url=SecretStr(dead.url("n@example.org")))]
+    )
     result = await deliverer(settings, MemorySentStore(), max_attempts=2).deliver(
         sentinel(settings, "nurse")
     )
@@ -393,7 +396,11 @@ async def test_quiet_hours_defer_non_critical_patient_messages(
     state = PatientAlerts.new(settings.patient_id, night)
     [low] = observe(state, settings, [], Q(night, battery_pct=9), night)  # battery: patient only
     assert not low.notify_patient  # the policy holds it back already ...
-    forced = [r for r in plan(_with_patient(low), settings, night) if r.audience == "patient"]
+    forced = [
+        r
+        for r in plan(replace(low, notify_patient=True), settings, night)
+        if r.audience == "patient"
+    ]
     assert forced and all(r.not_before_ms == morning for r in forced)  # ... and so does the plan
 
     store = MemorySentStore()
@@ -405,17 +412,10 @@ async def test_quiet_hours_defer_non_critical_patient_messages(
     in_the_morning = deliverer(settings, store, clock_ms=lambda: morning)
     assert {r.status for r in await in_the_morning.deliver_all(forced)} == {DeliveryStatus.SENT}
     mail = await smtp.next()
-    assert mail.subject == "Battery low" and mail.text == (
-        "Hi Sam. Your device battery is low. Please charge it soon so that monitoring can "
-        "continue.\n"
+    assert mail.subject == "Battery low" and mail.text.strip() == (
+        "Hi Sam. Your device battery is low. Please charge it soon so that monitoring can continue."
     )
     assert (await hook.next())[2]["title"] == "Battery low"
-
-
-def _with_patient(event: Any) -> Any:
-    from dataclasses import replace
-
-    return replace(event, notify_patient=True)
 
 
 async def test_a_removed_recipient_is_reported_not_sent(smtp: SmtpServer, hook: Hook) -> None:

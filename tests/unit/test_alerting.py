@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from models.base import Finding, Severity, Status
 from stream.alerting import (
@@ -47,9 +48,12 @@ def make_settings(
         patient_id=PATIENT,
         devices=["watch-1"],
         care_team=[
-            Recipient(id=f"nurse{i}", url=f"json://127.0.0.1/n{i}") for i in range(care_team)
+            Recipient(id=f"nurse{i}", url=SecretStr(f"json://127.0.0.1/n{i}"))
+            for i in range(care_team)
         ],
-        patient_recipients=[Recipient(id="me", url="json://127.0.0.1/me")] if patient else [],
+        patient_recipients=[Recipient(id="me", url=SecretStr("json://127.0.0.1/me"))]
+        if patient
+        else [],
         quiet_hours=quiet,
         policy=AlertPolicy(**policy),
     )
@@ -713,6 +717,8 @@ def test_lifecycle_invariants(ops: list[Any], care_team: int, quiet: bool) -> No
             assert key not in active
             active[key] = e.alert_id
             level[e.alert_id] = 0
+        elif e.action is Action.PATIENT_NOTICE and e.state is AlertState.RESOLVED:
+            assert active.get(key) != e.alert_id  # a held-back all-clear, after the end
         else:
             assert active.get(key) == e.alert_id
         if e.state is AlertState.RESOLVED and e.action is Action.RESOLVED:

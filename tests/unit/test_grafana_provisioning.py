@@ -491,3 +491,14 @@ def test_push_explains_an_unreachable_grafana() -> None:
             build_plan("x"),
             log=lambda line: None,
         )
+
+
+def test_docs_list_every_panel_and_query(
+    dashboards: dict[str, dict[str, Any]], rules_doc: dict[str, Any]
+) -> None:
+    docs = (PROVISIONING_DIR.parents[2] / "docs" / "dashboards.md").read_text(encoding="utf-8")
+    for query in [q for d in dashboards.values() for q in dashboard_queries(d)]:
+        assert f"**{query.title}**" in docs or f"**${query.title}**" in docs, query.title
+        assert f"`{query.query}`" in docs, query.query
+    for query in alerting_queries(rules_doc):
+        assert f"`{query.query}`" in docs, query.query

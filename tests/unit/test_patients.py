@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from models.base import Severity
 from stream.patients import (
@@ -219,5 +220,5 @@ def test_directory_maps_devices_and_refuses_a_device_on_two_patients() -> None:
 
 
 def test_recipient_model_directly() -> None:
-    r = Recipient(id="ward3", url=SECRET_URL)
+    r = Recipient(id="ward3", url=SecretStr(SECRET_URL))
     assert "s3cr3t" not in repr(r) and r.url.get_secret_value() == SECRET_URL
