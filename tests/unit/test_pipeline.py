@@ -6,8 +6,8 @@ import pytest
 from stream.config import ConfigError, load_settings
 from stream.pipeline import PatientState, process
 from stream.schema import Sample, Upload
-from stream.sinks.influx import rejection_line, result_lines, vitals_lines
 from stream.simulator import Simulator
+from stream.sinks.influx import rejection_line, result_lines, vitals_lines
 from stream.validation import Issue, Limits, Rejection, validate
 
 HOUR_MS = 3_600_000
@@ -103,7 +103,7 @@ def test_bad_settings_fail_fast_with_the_variable_name(monkeypatch: pytest.Monke
         load_settings()
     monkeypatch.delenv("WEARMON_PARTITIONS")
     monkeypatch.setenv("WEARMON_BROKER", "127.0.0.1:9092")
-    with pytest.raises(ConfigError, match="WEARMON_BROKER.*kafka://"):
+    with pytest.raises(ConfigError, match=r"WEARMON_BROKER.*kafka://"):
         load_settings()
     monkeypatch.setenv("WEARMON_BROKER", "")
     with pytest.raises(ConfigError, match="set WEARMON_BROKER"):
