@@ -6,6 +6,7 @@ says otherwise, and ``now_ms`` equals the data's event time unless the test is a
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
@@ -696,8 +697,8 @@ def run_ops(ops: list[Any], care_team: int, quiet: bool, roundtrip: bool) -> lis
                 alert = active[op[1] % len(active)]
                 until = now + (op[2] % 600 + 1) * MIN
                 sim.act(alert.alert_id, op[0], now, until_ms=until)
-        if roundtrip:
-            sim.state = PatientAlerts.from_json(sim.state.to_json())
+        if roundtrip:  # through JSON text, as a Faust table stores it
+            sim.state = PatientAlerts.from_json(json.loads(json.dumps(sim.state.to_json())))
     return sim.events
 
 
