@@ -1,9 +1,15 @@
 """The Faust app: the only module that touches Faust streams. Thin loops over the pure stages.
 
 Per batch of uploads (``take_events``): validate -> per-patient state -> features/detectors ->
-write everything to InfluxDB (awaited until durable) -> send rejections and anomalies to their
-topics (awaited) -> save patient state to the table. Faust acks the batch's events only after the
+alert policy (``stream.alerting.observe``) -> write everything to InfluxDB (awaited until durable)
+-> send rejections, anomalies and alert events to their topics (awaited) -> save patient state and
+alert state to their tables. Faust acks the batch's events only after the
 loop body returns, and commits only acked offsets: at-least-once, with idempotent InfluxDB points.
+
+Time-driven alert transitions (``stream.alerting.tick``: escalation, reminders, snooze end, device
+offline) run at the start of each batch for the patients cached on this worker whose next due time
+has passed. Faust tables may only be changed inside stream iteration, so there is no separate
+timer: a limit is that escalation for a silent worker waits for its next batch (any patient).
 """
 
 from __future__ import annotations
@@ -12,19 +18,26 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
 import faust
 import orjson
 from faust.types import EventT
+from pydantic import SecretStr
 
+from stream import alerting
+from stream.alert_lifecycle import AlertEvent
+from stream.alert_state import PatientAlerts
+from stream.alert_state import StateVersionError as AlertStateVersionError
 from stream.config import Settings
+from stream.patients import PatientSettings, Recipient
 from stream.pipeline import PatientState, Result, StateVersionError, process
 from stream.sinks.influx import (
     InfluxRejectedError,
     InfluxWriter,
+    alert_line,
     pipeline_line,
     rejection_line,
     result_lines,
@@ -32,6 +45,15 @@ from stream.sinks.influx import (
 from stream.validation import Issue, Limits, Rejection, validate
 
 log = logging.getLogger(__name__)
+
+# Until per-patient settings are wired in (a ``patients`` table), every patient gets the default
+# policy and one placeholder care-team recipient (notifications are not delivered by the worker).
+DEFAULT_CARE_TEAM = Recipient(
+    id="care-team", url=SecretStr("json://localhost"), label="Default care team")
+
+
+def default_settings(patient_id: str) -> PatientSettings:
+    return PatientSettings(patient_id=patient_id, care_team=[DEFAULT_CARE_TEAM])
 
 
 def finding_record(result: Result) -> list[dict[str, Any]]:
@@ -50,11 +72,16 @@ def finding_record(result: Result) -> list[dict[str, Any]]:
 class BatchProcessor:
     """Holds the worker's per-patient state cache and sinks; processes batches of events."""
 
-    def __init__(self, settings: Settings, table: Any, rejected: Any, anomalies: Any) -> None:
+    def __init__(self, settings: Settings, table: Any, rejected: Any, anomalies: Any,
+                 alert_table: Any = None, alerts: Any = None) -> None:
         self.settings = settings
         self.table = table
         self.rejected_topic = rejected
         self.anomalies_topic = anomalies
+        self.alert_table = alert_table if alert_table is not None else {}
+        self.alerts_topic = alerts
+        self.alert_cache: dict[str, PatientAlerts] = {}
+        self.patient_settings: dict[str, PatientSettings] = {}
         self.limits = Limits(
             max_upload_bytes=settings.max_upload_bytes,
             max_samples=settings.max_samples_per_upload,
@@ -68,7 +95,7 @@ class BatchProcessor:
         self.highwater: Callable[[Any], int] | None = None
         self.worker_name = f"{socket.gethostname()}-{os.getpid()}"
         self.totals = {"uploads": 0, "samples": 0, "rejected": 0, "duplicates": 0,
-                       "anomalies": 0, "points": 0}
+                       "anomalies": 0, "alert_events": 0, "points": 0}
 
     async def start(self) -> None:
         self.started = True
@@ -87,6 +114,7 @@ class BatchProcessor:
     def forget_state(self) -> None:
         """Partitions moved: reload patient state from the (recovered) table when next needed."""
         self.cache.clear()
+        self.alert_cache.clear()
 
     def _state(self, patient_id: str) -> PatientState:
         state = self.cache.get(patient_id)
@@ -101,6 +129,39 @@ class BatchProcessor:
             self.cache[patient_id] = state
         return state
 
+    def _settings_for(self, patient_id: str) -> PatientSettings:
+        settings = self.patient_settings.get(patient_id)
+        if settings is None:
+            settings = self.patient_settings[patient_id] = default_settings(patient_id)
+        return settings
+
+    def _alerts(self, patient_id: str, now_ms: int) -> PatientAlerts:
+        state = self.alert_cache.get(patient_id)
+        if state is None:
+            raw = self.alert_table.get(patient_id.encode())
+            state = PatientAlerts.new(patient_id, now_ms)
+            if raw is not None:
+                try:
+                    state = PatientAlerts.from_json(orjson.loads(raw))
+                except (AlertStateVersionError, ValueError, KeyError):
+                    log.warning("alert state could not be restored; starting afresh")
+            self.alert_cache[patient_id] = state
+        return state
+
+    def _tick_due(self, now_ms: int) -> tuple[list[AlertEvent], set[str]]:
+        """Time-driven transitions for cached patients whose next due time has passed."""
+        events: list[AlertEvent] = []
+        ticked: set[str] = set()
+        for patient_id, state in self.alert_cache.items():
+            settings = self._settings_for(patient_id)
+            due = alerting.next_due_ms(state, settings, now_ms)
+            if due is not None and due <= now_ms:
+                new = alerting.tick(state, settings, now_ms)
+                if new:
+                    events.extend(new)
+                    ticked.add(patient_id)
+        return events, ticked
+
     async def handle(self, events: list[EventT]) -> None:
         if not self.started:
             await self.start()
@@ -113,6 +174,7 @@ class BatchProcessor:
         e2e_ms = 0.0
         now_ms = time.time() * 1000
         last_offsets: dict[Any, int] = {}
+        alert_events, alert_touched = self._tick_due(int(now_ms))
         for event in events:
             last_offsets[event.message.tp] = event.message.offset
             received_ms = int(event.message.timestamp * 1000)
@@ -138,8 +200,13 @@ class BatchProcessor:
             lines.extend(result_lines(result))
             findings.extend(finding_record(result))
             touched.add(up.patient_id)
+            alert_events.extend(alerting.observe(
+                self._alerts(up.patient_id, received_ms), self._settings_for(up.patient_id),
+                result.findings, result.quality, now_ms=received_ms))
+            alert_touched.add(up.patient_id)
         counts["rejected"] = len(rejections) - counts["duplicates"]
         counts["anomalies"] = len(findings)
+        counts["alert_events"] = len(alert_events)
         lines.extend(rejection_line(r) for r in rejections)
         if self.influx is not None:
             health: dict[str, float] = {**counts, "e2e_latency_ms": e2e_ms,
@@ -152,9 +219,17 @@ class BatchProcessor:
                 counts["points"] = await self.influx.write(lines)
             except InfluxRejectedError as exc:
                 log.error("%s", exc)
-        await self._publish(rejections, findings)
+            try:
+                counts["points"] += await self.influx.write(
+                    [alert_line(e) for e in alert_events], precision="us")
+            except InfluxRejectedError as exc:
+                log.error("%s", exc)
+        await self._publish(rejections, findings, alert_events)
         for patient_id in touched:  # only after the results are durable
             self.table[patient_id.encode()] = orjson.dumps(self.cache[patient_id].to_json())
+        for patient_id in alert_touched:
+            self.alert_table[patient_id.encode()] = orjson.dumps(
+                self.alert_cache[patient_id].to_json())
         for name, value in counts.items():
             self.totals[name] += value
 
@@ -168,7 +243,8 @@ class BatchProcessor:
         except (KeyError, TypeError):
             return None
 
-    async def _publish(self, rejections: list[Rejection], findings: list[dict[str, Any]]) -> None:
+    async def _publish(self, rejections: list[Rejection], findings: list[dict[str, Any]],
+                       alert_events: Sequence[AlertEvent] = ()) -> None:
         futures = []
         for r in rejections:
             record = r.to_record(self.settings.dead_letter_max_bytes)
@@ -177,6 +253,10 @@ class BatchProcessor:
         for f in findings:
             futures.append(await self.anomalies_topic.send(
                 key=f["patient_id"].encode(), value=orjson.dumps(f)))
+        if self.alerts_topic is not None:
+            for e in alert_events:
+                futures.append(await self.alerts_topic.send(
+                    key=e.patient.encode(), value=orjson.dumps(e.to_json())))
         for fut in futures:
             await fut
 
@@ -207,12 +287,17 @@ def create_app(settings: Settings) -> faust.App:
                          key_serializer="raw", value_serializer="raw")
     anomalies = app.topic(settings.topic_anomalies, partitions=settings.partitions,
                           key_serializer="raw", value_serializer="raw")
+    alerts = app.topic(settings.topic_alerts, partitions=settings.partitions,
+                       key_serializer="raw", value_serializer="raw")
     # use_partitioner: the changelog partition comes from the key bytes, exactly as the gateways'
     # default partitioner placed the telemetry (key = patient id), so state and data co-locate.
     table = app.Table("patient-state", partitions=settings.partitions, use_partitioner=True,
                       schema=faust.Schema(key_type=bytes, value_type=bytes,
                                           key_serializer="raw", value_serializer="raw"))
-    processor = BatchProcessor(settings, table, rejected, anomalies)
+    alert_table = app.Table("alert-state", partitions=settings.partitions, use_partitioner=True,
+                            schema=faust.Schema(key_type=bytes, value_type=bytes,
+                                                key_serializer="raw", value_serializer="raw"))
+    processor = BatchProcessor(settings, table, rejected, anomalies, alert_table, alerts)
     processor.highwater = lambda tp: app.consumer.highwater(tp)
     app.wearmon = processor  # type: ignore[attr-defined]
 

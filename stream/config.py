@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     topic_telemetry: str = "wearmon.telemetry"
     topic_rejected: str = "wearmon.rejected"
     topic_anomalies: str = "wearmon.anomalies"
+    topic_alerts: str = "wearmon.alerts"
 
     influx_url: str = Field("", description="InfluxDB base URL; empty = do not write to InfluxDB")
     influx_db: str = Field("wearmon", description="Database (1.x, 3.x) or bucket (2.x)")

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 
 def topic_names(settings: Settings) -> list[str]:
-    return [settings.topic_telemetry, settings.topic_rejected, settings.topic_anomalies]
+    return [settings.topic_telemetry, settings.topic_rejected, settings.topic_anomalies,
+            settings.topic_alerts]
 
 
 async def ensure_topics(settings: Settings, extra: list[str] | None = None,

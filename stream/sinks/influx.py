@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import aiohttp
 from influxdb_client import Point, WritePrecision
 
+from stream.alert_lifecycle import ACTIVE, AlertEvent
 from stream.config import Settings
 from stream.pipeline import Result
 from stream.validation import Rejection
@@ -99,6 +100,26 @@ def rejection_line(rejection: Rejection) -> str:
     return str(p.to_line_protocol())
 
 
+def alert_title(event: AlertEvent) -> str:
+    """Nurse-readable, no vitals: e.g. "Tachycardia: escalated (critical)"."""
+    kind = event.kind.replace("_", " ").capitalize()
+    return f"{kind}: {event.action.value.replace('_', ' ')} ({event.severity.value})"
+
+
+def alert_line(event: AlertEvent) -> str:
+    """One alert lifecycle event; microsecond timestamp ``at_ms * 1000 + step`` (write with
+    ``precision="us"``) so several transitions of one alert in the same millisecond stay apart.
+    ``code``: 2 while the alert is active, 0 once resolved (the dashboards' status codes)."""
+    p = Point("alert").time(event.at_ms * 1000 + min(event.step, 999), WritePrecision.US)
+    p.tag("patient", event.patient).tag("kind", event.kind).tag("category", event.category.value)
+    p.tag("severity", event.severity.value).tag("state", event.state.value)
+    p.tag("action", event.action.value)
+    p.field("alert_id", event.alert_id).field("title", alert_title(event))
+    p.field("step", event.step).field("level", event.level)
+    p.field("code", 2 if event.state in ACTIVE else 0)
+    return str(p.to_line_protocol())
+
+
 def pipeline_line(worker: str, t_ms: int, counts: dict[str, float]) -> str:
     p = _point("pipeline", t_ms).tag("worker", worker)
     for name, value in counts.items():
@@ -132,7 +153,8 @@ class InfluxWriter:
             if resp.status >= 300:
                 raise InfluxRejectedError(f"CREATE DATABASE failed: HTTP {resp.status}")
 
-    async def write(self, lines: Iterable[str], max_backoff_s: float = 10.0) -> int:
+    async def write(self, lines: Iterable[str], max_backoff_s: float = 10.0,
+                    precision: str = "ms") -> int:
         """Write lines; retry transient failures until they are durable. Returns points written.
 
         Transient failures (connection errors, 5xx, 429) block and retry: backpressure instead of
@@ -142,11 +164,12 @@ class InfluxWriter:
         if not body:
             return 0
         count = body.count("\n") + 1
+        params = {**self._params, "precision": precision}
         delay_s = 0.2
         timeout = aiohttp.ClientTimeout(total=self._settings.influx_timeout_s)
         while True:
             try:
-                async with self._session.post(self._url, params=self._params, data=body.encode(),
+                async with self._session.post(self._url, params=params, data=body.encode(),
                                               headers=self._headers, timeout=timeout) as resp:
                     if resp.status in (200, 204):
                         self.points_written += count
