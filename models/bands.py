@@ -209,7 +209,7 @@ class ClinicalBands:
 
     name: str = "clinical_bands"
     settings: BandSettings = field(default_factory=BandSettings)
-    persist_ms: int = 3 * 60_000
+    persist_ms: int = 60_000
     spo2_persist_ms: int = 2 * 60_000
     _since: dict[str, int] = field(default_factory=dict)
 

@@ -292,11 +292,9 @@ def create_app(settings: Settings) -> faust.App:
     # use_partitioner: the changelog partition comes from the key bytes, exactly as the gateways'
     # default partitioner placed the telemetry (key = patient id), so state and data co-locate.
     table = app.Table("patient-state", partitions=settings.partitions, use_partitioner=True,
-                      schema=faust.Schema(key_type=bytes, value_type=bytes,
-                                          key_serializer="raw", value_serializer="raw"))
+                      key_type=bytes, value_type=bytes)
     alert_table = app.Table("alert-state", partitions=settings.partitions, use_partitioner=True,
-                            schema=faust.Schema(key_type=bytes, value_type=bytes,
-                                                key_serializer="raw", value_serializer="raw"))
+                            key_type=bytes, value_type=bytes)
     processor = BatchProcessor(settings, table, rejected, anomalies, alert_table, alerts)
     processor.highwater = lambda tp: app.consumer.highwater(tp)
     app.wearmon = processor  # type: ignore[attr-defined]
@@ -306,7 +304,15 @@ def create_app(settings: Settings) -> faust.App:
         batches = stream.take_events(  # type: ignore[attr-defined]
             settings.batch_max_uploads, within=settings.batch_within_s)
         async for events in batches:
-            await processor.handle(list(events))
+            try:
+                await processor.handle(list(events))
+            except Exception:
+                # Fail-stop: Faust's take() acks a batch even when its body raises, which would
+                # commit offsets of results that were never stored. Exit at once instead; the
+                # uncommitted batch is redelivered to the restarted worker.
+                log.critical("unexpected error while processing a batch; stopping the worker "
+                             "so that nothing is committed", exc_info=True)
+                os._exit(70)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:

@@ -89,13 +89,13 @@ def influxd_binary() -> str | None:
     return shutil.which("influxd")
 
 
-def start_influxd(timeout_s: float = 60.0) -> Service:
+def start_influxd(timeout_s: float = 60.0, port: int | None = None) -> Service:
     """Start Debian's influxd (1.x) with a private temporary data directory."""
     binary = influxd_binary()
     if binary is None:
         raise ServiceError("influxd is not installed (apt-get install -y influxdb)")
     workdir = Path(tempfile.mkdtemp(prefix="wearmon-influx-"))
-    port = free_port()
+    port = port or free_port()
     config = workdir / "influxdb.conf"
     config.write_text(
         "reporting-disabled = true\n"

@@ -138,7 +138,7 @@ def new_worker(services: Services, directory: Path, **overrides: str) -> Worker:
         "WEARMON_BATCH_WITHIN_S": "0.2",
         **overrides,
     }
-    return Worker(env, port, directory / f"worker-{suffix}.log")
+    return Worker(env, int(env["WEARMON_WEB_PORT"]), directory / f"worker-{suffix}.log")
 
 
 @pytest.fixture

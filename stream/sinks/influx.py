@@ -148,13 +148,9 @@ class InfluxWriter:
         """``CREATE DATABASE`` (idempotent) on 1.x; 2.x/3.x create buckets/dbs themselves."""
         params = {k: v for k, v in self._params.items() if k in ("u", "p")}
         params["q"] = f'CREATE DATABASE "{self._settings.influx_db}"'
-        async with self._session.post(f"{self._settings.influx_url}/query", params=params,
-                                      headers=self._headers) as resp:
-            if resp.status >= 300:
-                raise InfluxRejectedError(f"CREATE DATABASE failed: HTTP {resp.status}")
+        await self._post(f"{self._settings.influx_url}/query", params, b"", "CREATE DATABASE")
 
-    async def write(self, lines: Iterable[str], max_backoff_s: float = 10.0,
-                    precision: str = "ms") -> int:
+    async def write(self, lines: Iterable[str], precision: str = "ms") -> int:
         """Write lines; retry transient failures until they are durable. Returns points written.
 
         Transient failures (connection errors, 5xx, 429) block and retry: backpressure instead of
@@ -164,22 +160,27 @@ class InfluxWriter:
         if not body:
             return 0
         count = body.count("\n") + 1
-        params = {**self._params, "precision": precision}
+        await self._post(self._url, {**self._params, "precision": precision}, body.encode(),
+                         "write")
+        self.points_written += count
+        return count
+
+    async def _post(self, url: str, params: dict[str, str], body: bytes, what: str,
+                    max_backoff_s: float = 10.0) -> None:
         delay_s = 0.2
         timeout = aiohttp.ClientTimeout(total=self._settings.influx_timeout_s)
         while True:
             try:
-                async with self._session.post(self._url, params=params, data=body.encode(),
+                async with self._session.post(url, params=params, data=body,
                                               headers=self._headers, timeout=timeout) as resp:
                     if resp.status in (200, 204):
-                        self.points_written += count
-                        return count
+                        return
                     text = (await resp.text())[:300]
                     if 400 <= resp.status < 500 and resp.status != 429:
-                        raise InfluxRejectedError(f"InfluxDB refused a batch: HTTP {resp.status} "
+                        raise InfluxRejectedError(f"InfluxDB refused {what}: HTTP {resp.status} "
                                                   f"{text}")
-                    log.warning("InfluxDB write failed (HTTP %s); retrying in %.1f s",
-                                resp.status, delay_s)
+                    log.warning("InfluxDB %s failed (HTTP %s); retrying in %.1f s",
+                                what, resp.status, delay_s)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning("InfluxDB unreachable (%s); retrying in %.1f s",
                             type(exc).__name__, delay_s)

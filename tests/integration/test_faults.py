@@ -1,0 +1,131 @@
+"""Failures: a worker killed mid-stream, InfluxDB down, two workers sharing the partitions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from stream.config import Settings
+from stream.services import free_port, start_influxd
+from stream.simulator import Simulator
+from stream.validation import Limits, Rejection, validate
+from tests.conftest import influx_query
+from tests.integration.conftest import _produce, consume, settings_of
+
+pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
+HOUR_MS = 3_600_000
+
+
+def _simulated(patients: int, hours: float, seed: int) -> tuple[list[tuple[bytes, bytes]],
+                                                                 Counter[str]]:
+    now_ms = int(time.time() * 1000)
+    sim = Simulator(patients, now_ms - int(hours * HOUR_MS), hours * 3600, seed=seed)
+    messages = [(key, value) for key, value, _ in sim.uploads_until(now_ms)]
+    expected: Counter[str] = Counter()
+    for _, value in messages:
+        checked = validate(value, now_ms, Limits())
+        assert not isinstance(checked, Rejection)
+        expected[checked.upload.patient_id] += len(checked.upload.samples)
+    return messages, expected
+
+
+def _wait_stored(url: str, db: str, expected: Counter[str], timeout_s: float = 120.0) -> None:
+    """Poll InfluxDB until every patient has exactly the expected number of samples."""
+    deadline = time.monotonic() + timeout_s
+    stored: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        try:
+            series = influx_query(url, db, "SELECT count(steps) FROM vitals GROUP BY patient")
+        except (AssertionError, OSError):
+            series = []
+        stored = {s["tags"]["patient"]: int(s["values"][0][1]) for s in series}  # type: ignore[index]
+        if stored == dict(expected):
+            return
+        assert all(stored.get(p, 0) <= n for p, n in expected.items()), "duplicated samples"
+        time.sleep(0.5)  # polling another process's results: no event to await
+    raise AssertionError(f"stored {stored}, expected {dict(expected)}")
+
+
+async def _wait_state_saved(settings: Settings, uploads: list[tuple[bytes, bytes]],
+                            timeout_s: float = 60.0) -> None:
+    """Await the state changelog entries that record each patient's last upload."""
+    last_upload = {key.decode(): orjson.loads(value)["upload_id"] for key, value in uploads}
+    consumer = AIOKafkaConsumer(f"{settings.app_id}-patient-state-changelog",
+                                bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while last_upload and time.monotonic() < deadline:
+            for messages in (await consumer.getmany(timeout_ms=500)).values():
+                for m in messages:
+                    patient = m.key.decode()
+                    if last_upload.get(patient) in orjson.loads(m.value)["uploads"]:
+                        del last_upload[patient]
+    finally:
+        await consumer.stop()
+    assert not last_upload, f"state never saved for {sorted(last_upload)}"
+
+
+def test_killed_worker_loses_nothing_and_keeps_patient_state(make_worker) -> None:  # type: ignore[no-untyped-def]
+    messages, expected = _simulated(4, 2, seed=21)
+    first_half, second_half = messages[: len(messages) // 2], messages[len(messages) // 2:]
+    worker = make_worker()
+    settings = settings_of(worker)
+    asyncio.run(_produce(settings, first_half))
+    worker.start()
+    worker.wait_processed(len(first_half))
+    asyncio.run(_wait_state_saved(settings, first_half))
+    worker.stop(kill=True)  # SIGKILL: no clean shutdown, no final commit
+
+    resent = first_half[-3:]  # re-sent by a gateway after the crash
+    asyncio.run(_produce(settings, second_half + resent))
+    restarted = make_worker(**{k: v for k, v in worker.env.items() if k.startswith("WEARMON_")
+                               and k != "WEARMON_WEB_PORT"}, WEARMON_WEB_PORT=str(free_port()))
+    restarted.start()
+    _wait_stored(settings.influx_url, settings.influx_db, expected)
+    # the restored table remembers the uploads processed before the crash
+    records = asyncio.run(consume(settings, settings.topic_rejected, 3))
+    assert sum(r["reason"] == "duplicate_upload" for r in records) >= 3
+
+
+def test_influxdb_outage_blocks_and_then_delivers_everything(make_worker) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    messages, expected = _simulated(3, 1, seed=22)
+    worker = make_worker(WEARMON_INFLUX_URL=f"http://127.0.0.1:{port}")
+    settings = settings_of(worker)
+    asyncio.run(_produce(settings, messages))
+    worker.start()
+    # InfluxDB is down: the worker must hold the batch (retrying), not drop it or crash
+    deadline = time.monotonic() + 60
+    while "InfluxDB unreachable" not in worker.log_tail() and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert "InfluxDB unreachable" in worker.log_tail()
+    health = worker.health()
+    assert health is not None and health["uploads"] == 0
+    influx = start_influxd(port=port)
+    try:
+        _wait_stored(influx.url, settings.influx_db, expected)
+    finally:
+        influx.stop()
+
+
+def test_two_workers_share_partitions_without_duplicates(make_worker) -> None:  # type: ignore[no-untyped-def]
+    messages, expected = _simulated(8, 1, seed=23)
+    first = make_worker(WEARMON_PARTITIONS="4")
+    settings = settings_of(first)
+    env = {k: v for k, v in first.env.items() if k.startswith("WEARMON_")}
+    env["WEARMON_WEB_PORT"] = str(free_port())
+    second = make_worker(**env)
+    asyncio.run(_produce(settings, messages))
+    first.start()
+    second.start()
+    _wait_stored(settings.influx_url, settings.influx_db, expected, timeout_s=180)
+    handled = [w.health() for w in (first, second)]
+    assert all(h is not None for h in handled)
+    assert sum(h["uploads"] for h in handled if h) >= len(messages)

@@ -1,0 +1,27 @@
+"""The ``alert`` measurement: one point per lifecycle step, microsecond timestamp, no vitals."""
+
+from __future__ import annotations
+
+from models.base import Severity
+from stream.alert_lifecycle import Action, AlertEvent, AlertState, Category
+from stream.sinks.influx import alert_line
+
+
+def _event(step: int, state: AlertState, action: Action) -> AlertEvent:
+    return AlertEvent(
+        alert_id="a-1", patient="p-0001", kind="tachycardia_at_rest", severity=Severity.WARNING,
+        state=state, at_ms=1_700_000_000_000, actor="system", note="HR 130 bpm", step=step,
+        action=action, category=Category.CLINICAL,
+    )
+
+
+def test_alert_line_tags_fields_and_unique_timestamp() -> None:
+    opened = alert_line(_event(0, AlertState.OPEN, Action.OPENED))
+    resolved = alert_line(_event(1, AlertState.RESOLVED, Action.RESOLVED))
+    assert opened.startswith("alert,action=opened,category=clinical,kind=tachycardia_at_rest,")
+    assert "patient=p-0001" in opened and "severity=warning" in opened and "state=open" in opened
+    assert 'alert_id="a-1"' in opened and "code=2i" in opened and "step=0i" in opened
+    assert 'title="Tachycardia at rest: opened (warning)"' in opened
+    assert "130" not in opened  # the note (with vitals) is not written
+    assert opened.endswith(" 1700000000000000") and resolved.endswith(" 1700000000000001")
+    assert "code=0i" in resolved
