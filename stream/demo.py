@@ -48,6 +48,18 @@ class DemoView:
     by_patient: dict[str, list[str]] = field(default_factory=dict)
     rejected: Counter[str] = field(default_factory=Counter)
     recent: list[str] = field(default_factory=list)
+    alert_actions: Counter[str] = field(default_factory=Counter)
+    alerts_by_patient: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def add_alert(self, event: dict[str, object]) -> str:
+        action = str(event["action"])
+        self.alert_actions[action] += 1
+        alerts = self.alerts_by_patient.setdefault(str(event["patient"]), {})
+        alerts[str(event["kind"])] = str(event["state"])
+        line = (f"ALERT {event['patient']} {event['kind']} ({event['severity']}): {action} "
+                f"-> {event['state']}")
+        self.recent = [*self.recent[-7:], line]
+        return line
 
     def add_anomaly(self, record: dict[str, object]) -> str:
         kind = str(record["kind"])
@@ -60,10 +72,13 @@ class DemoView:
     def table(self, produced: int) -> Table:
         table = Table(title=f"Wearmon demo — {produced} uploads sent", expand=True)
         table.add_column("patient")
+        table.add_column("alerts (state)")
         table.add_column("anomalies")
-        for patient in sorted(self.by_patient):
-            kinds = Counter(self.by_patient[patient])
-            table.add_row(patient, ", ".join(f"{k}×{n}" for k, n in kinds.items()))
+        for patient in sorted(self.by_patient.keys() | self.alerts_by_patient.keys()):
+            kinds = Counter(self.by_patient.get(patient, []))
+            alerts = self.alerts_by_patient.get(patient, {})
+            table.add_row(patient, ", ".join(f"{k}: {v}" for k, v in alerts.items()),
+                          ", ".join(f"{k}×{n}" for k, n in kinds.items()))
         if self.recent:
             table.caption = "\n".join(self.recent[-4:])
         return table
@@ -72,7 +87,7 @@ class DemoView:
 async def _watch(settings: Settings, view: DemoView, console: Console, live: bool,
                  stop: asyncio.Event) -> None:
     consumer = AIOKafkaConsumer(
-        settings.topic_anomalies, settings.topic_rejected,
+        settings.topic_anomalies, settings.topic_rejected, settings.topic_alerts,
         bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
@@ -87,6 +102,10 @@ async def _watch(settings: Settings, view: DemoView, console: Console, live: boo
                         line = view.add_anomaly(record)
                         if not live:
                             console.print(f"anomaly: {line}")
+                    elif tp.topic == settings.topic_alerts:
+                        line = view.add_alert(record)
+                        if not live:
+                            console.print(line)
                     else:
                         view.rejected[record["reason"]] += 1
     finally:
@@ -196,12 +215,15 @@ def run_demo(duration_s: float, patients: int, speed: float, seed: int) -> int:
         console.print(f"  labelled events injected: {len(orjson.loads(labels.read_bytes()))} "
                       f"({labels})")
         console.print(f"  anomalies: {sum(view.anomalies.values())} {dict(view.anomalies)}")
+        console.print(f"  alert events: {sum(view.alert_actions.values())} "
+                      f"{dict(view.alert_actions)}")
         console.print(f"  rejected uploads: {sum(view.rejected.values())} {dict(view.rejected)}")
         if influx_url:
             db = settings.influx_db
             points = _influx_count(influx_url, db, "SELECT count(hr_bpm) FROM vitals")
             console.print(f"  heart-rate points in InfluxDB {influx_url} db={db}: {points}")
-        console.print(f"  topics: {settings.topic_anomalies}, {settings.topic_rejected} "
+        console.print(f"  topics: {settings.topic_alerts}, {settings.topic_anomalies}, "
+                      f"{settings.topic_rejected} "
                       f"at {broker_url}")
         return 0
     except ServiceError as exc:
