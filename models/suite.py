@@ -16,7 +16,7 @@ from typing import Any
 
 from models.activity import ActivityPattern
 from models.bands import BandSettings, ClinicalBands
-from models.base import Context, Finding, Status
+from models.base import Context, Detector, Finding, Status
 from models.contextual_hr import ContextualHeartRate
 from models.quality import DataQuality
 from models.rhythm import IrregularRhythm
@@ -52,16 +52,14 @@ class PatientModels:
         """Detectors for a patient with clinical overrides (e.g. beta-blockers, SpO2 scale 2)."""
         return cls(bands=ClinicalBands(settings=settings))
 
+    @property
+    def detectors(self) -> tuple[Detector, ...]:
+        return (self.quality, self.bands, self.contextual_hr, self.slow, self.activity,
+                self.rhythm)
+
     def observe(self, ctx: Context) -> list[Finding]:
         findings = []
-        for detector in (
-            self.quality,
-            self.bands,
-            self.contextual_hr,
-            self.slow,
-            self.activity,
-            self.rhythm,
-        ):
+        for detector in self.detectors:
             finding = detector.score_then_learn(ctx)
             if finding is not None:
                 findings.append(finding)
@@ -80,17 +78,7 @@ class PatientModels:
 
     def statuses(self) -> dict[str, Status]:
         """Each detector's own status (what can and cannot be assessed yet)."""
-        return {
-            d.name: d.status()
-            for d in (
-                self.quality,
-                self.bands,
-                self.contextual_hr,
-                self.slow,
-                self.activity,
-                self.rhythm,
-            )
-        }
+        return {d.name: d.status() for d in self.detectors}
 
     def baseline(self) -> tuple[float, float] | None:
         """(resting HR, sd) in bpm once the personal baseline is established."""
