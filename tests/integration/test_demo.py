@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,23 +14,23 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _service_pids() -> set[int]:
+def _processes_with(marker: bytes) -> set[int]:
+    """Processes whose environment carries ``marker`` (inherited by everything the demo starts)."""
     pids = set()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        if b"tansu" in cmdline or b"influxd" in cmdline or b"stream worker" in cmdline:
-            pids.add(int(entry.name))
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "environ").read_bytes():
+                    pids.add(int(entry.name))
+            except OSError:
+                continue
     return pids
 
 
 def test_demo_runs_with_no_configuration_and_cleans_up(tmp_path: Path) -> None:
-    before = _service_pids()
+    marker = f"DEMO_TEST_MARKER={uuid.uuid4().hex}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEARMON_")}
+    env["DEMO_TEST_MARKER"] = marker.split("=")[1]
     done = subprocess.run(
         [sys.executable, "-m", "stream", "demo", "--duration", "45", "--patients", "8"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
@@ -43,4 +44,4 @@ def test_demo_runs_with_no_configuration_and_cleans_up(tmp_path: Path) -> None:
     sent = next(line for line in out.splitlines() if "uploads sent" in line)
     assert sent.split()[2].rstrip(",") == processed.split()[2]
     assert "heart-rate points in InfluxDB" in out
-    assert _service_pids() <= before, "the demo left processes behind"
+    assert not _processes_with(marker.encode()), "the demo left processes behind"
