@@ -47,6 +47,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from stream.config import Settings, load_settings
 from stream.datasets import DATASETS, DAY_MS, DataNotFoundError, list_patients, load_patient
+from stream.kafka import ensure_topics
 from stream.schema import SCHEMA_VERSION, VALUE_FIELDS, Sample
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,7 @@ async def replay(
         )
         for s in series
     ]
+    await ensure_topics(settings)
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=f"{settings.app_id}-replay",
