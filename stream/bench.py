@@ -7,13 +7,24 @@ the same simulated uploads in the same process; the ratio is what the stream sta
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
+import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
+from aiokafka import AIOKafkaConsumer
 
+from stream.config import Settings, load_settings
 from stream.pipeline import PatientState, process
+from stream.produce import simulate
+from stream.services import free_port, start_broker, start_influxd
 from stream.simulator import Simulator
 from stream.sinks.influx import result_lines
 from stream.validation import Limits, Rejection, validate
@@ -63,3 +74,78 @@ def run_bench(patients: int = 50, hours: float = 6.0, seed: int = 1) -> BenchRes
     state_bytes = sum(len(orjson.dumps(s.to_json())) for s in copies) / len(copies)
     return BenchResult(len(uploads), samples, baseline_s, wearmon_s, state_bytes,
                        memory / len(copies))
+
+
+@dataclass(slots=True)
+class EndToEndResult:
+    uploads: int
+    samples: int
+    consume_s: float  # baseline: aiokafka consume + JSON decode of the same topic
+    worker_s: float  # a real worker: consume, process, InfluxDB write, commit
+
+    @property
+    def ratio(self) -> float:
+        return self.worker_s / self.consume_s
+
+
+async def _consume_all(settings: Settings, count: int) -> None:
+    consumer = AIOKafkaConsumer(settings.topic_telemetry,
+                                bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    seen = 0
+    try:
+        while seen < count:
+            for messages in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                for m in messages:
+                    orjson.loads(m.value)
+                seen += len(messages)
+    finally:
+        await consumer.stop()
+
+
+def run_end_to_end(patients: int = 50, hours: float = 6.0) -> EndToEndResult:
+    """Real broker + real influxd + a real worker process, timed against a plain consumer."""
+    broker, influx = start_broker(), start_influxd()
+    workdir = Path(tempfile.mkdtemp(prefix="wearmon-bench-"))
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        port = free_port()
+        settings = load_settings(broker=broker.url, influx_url=influx.url, influx_create_db=True,
+                                 state_dir=str(workdir), web_port=port)
+        end_ms = int(time.time() * 1000)
+        sim = Simulator(patients, end_ms - int(hours * 3_600_000), hours * 3600, seed=3)
+        stats = asyncio.run(simulate(settings, sim, speed=0))
+        started = time.perf_counter()
+        asyncio.run(_consume_all(settings, stats.uploads))
+        consume_s = time.perf_counter() - started
+        env = {**os.environ, "WEARMON_BROKER": broker.url, "WEARMON_INFLUX_URL": influx.url,
+               "WEARMON_INFLUX_CREATE_DB": "true", "WEARMON_STATE_DIR": str(workdir),
+               "WEARMON_WEB_PORT": str(port)}
+        worker = subprocess.Popen([sys.executable, "-m", "stream", "worker"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        first: float | None = None
+        while True:
+            totals = _health(port)
+            handled = 0 if totals is None else totals["uploads"] + totals["rejected"]
+            if first is None and handled > 0:
+                first = time.perf_counter()  # group join and recovery are not throughput
+            if handled >= stats.uploads:
+                break
+            time.sleep(0.05)
+        assert first is not None
+        return EndToEndResult(stats.uploads, stats.samples, consume_s, time.perf_counter() - first)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        influx.stop()
+        broker.stop()
+
+
+def _health(port: int) -> dict[str, int] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+            return dict(orjson.loads(resp.read()))
+    except OSError:
+        return None
