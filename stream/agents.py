@@ -8,12 +8,16 @@ loop body returns, and commits only acked offsets: at-least-once, with idempoten
 
 Time-driven alert transitions (``stream.alerting.tick``: escalation, reminders, snooze end, device
 offline) run at the start of each batch for the patients cached on this worker whose next due time
-has passed. Faust tables may only be changed inside stream iteration, so there is no separate
-timer: a limit is that escalation for a silent worker waits for its next batch (any patient).
+has passed, and from a timer through the alert-commands agent (``stream.alert_agents``), which
+also applies the care team's actions from the HTTP API (``stream.api``). Notifications are planned
+and delivered by ``stream.notify_agents``; enrolled patients' settings come from the patients
+topic (``stream.directory``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -27,11 +31,16 @@ import orjson
 from faust.types import EventT
 from pydantic import SecretStr
 
+from models.bands import BandSettings
 from stream import alerting
+from stream.alert_agents import add_alert_agents
 from stream.alert_lifecycle import AlertEvent
 from stream.alert_state import PatientAlerts
 from stream.alert_state import StateVersionError as AlertStateVersionError
+from stream.api import add_api
 from stream.config import Settings
+from stream.directory import PatientsView
+from stream.notify_agents import add_notify_agents
 from stream.patients import PatientSettings, Recipient
 from stream.pipeline import PatientState, Result, StateVersionError, process
 from stream.sinks.influx import (
@@ -82,6 +91,9 @@ class BatchProcessor:
         self.alerts_topic = alerts
         self.alert_cache: dict[str, PatientAlerts] = {}
         self.patient_settings: dict[str, PatientSettings] = {}
+        self.directory: PatientsView | None = None  # enrolled patients' settings
+        self.lock = asyncio.Lock()  # one writer of the alert state at a time (batches, commands)
+        self._start_lock = asyncio.Lock()
         self.limits = Limits(
             max_upload_bytes=settings.max_upload_bytes,
             max_samples=settings.max_samples_per_upload,
@@ -107,6 +119,14 @@ class BatchProcessor:
         else:
             log.warning("WEARMON_INFLUX_URL is not set: results are not stored in InfluxDB")
 
+    async def ready(self) -> None:
+        """Start once (sinks) and wait until the patients' settings have been read."""
+        async with self._start_lock:
+            if not self.started:
+                await self.start()
+        if self.directory is not None:
+            await self.directory.wait_ready()
+
     async def stop(self) -> None:
         if self.session is not None:
             await self.session.close()
@@ -130,6 +150,9 @@ class BatchProcessor:
         return state
 
     def _settings_for(self, patient_id: str) -> PatientSettings:
+        enrolled = self.directory.get(patient_id) if self.directory is not None else None
+        if enrolled is not None:
+            return enrolled
         settings = self.patient_settings.get(patient_id)
         if settings is None:
             settings = self.patient_settings[patient_id] = default_settings(patient_id)
@@ -162,9 +185,25 @@ class BatchProcessor:
                     ticked.add(patient_id)
         return events, ticked
 
+    def _apply_thresholds(self, patient_id: str, state: PatientState) -> None:
+        """An enrolled patient's thresholds (and SpO2 scale) drive the clinical bands."""
+        enrolled = self.directory.get(patient_id) if self.directory is not None else None
+        if enrolled is None:
+            return
+        bands = state.models.bands
+        wanted = dataclasses.replace(
+            BandSettings(), spo2_scale=enrolled.spo2_scale,
+            skin_temp_offset_c=bands.settings.skin_temp_offset_c,
+            news2_alert_total=bands.settings.news2_alert_total, **enrolled.band_overrides())
+        if bands.settings != wanted:
+            bands.settings = wanted
+
     async def handle(self, events: list[EventT]) -> None:
-        if not self.started:
-            await self.start()
+        async with self.lock:
+            await self._handle(events)
+
+    async def _handle(self, events: list[EventT]) -> None:
+        await self.ready()
         started = time.perf_counter()
         lines: list[str] = []
         rejections: list[Rejection] = []
@@ -185,6 +224,7 @@ class BatchProcessor:
                 continue
             up = checked.upload
             state = self._state(up.patient_id)
+            self._apply_thresholds(up.patient_id, state)
             result = process(state, up, self.max_lateness_ms, checked.issues)
             if result.duplicate:
                 counts["duplicates"] += 1
@@ -219,19 +259,29 @@ class BatchProcessor:
                 counts["points"] = await self.influx.write(lines)
             except InfluxRejectedError as exc:
                 log.error("%s", exc)
-            try:
-                counts["points"] += await self.influx.write(
-                    [alert_line(e) for e in alert_events], precision="us")
-            except InfluxRejectedError as exc:
-                log.error("%s", exc)
+            counts["points"] += await self.write_alert_points(alert_events)
         await self._publish(rejections, findings, alert_events)
         for patient_id in touched:  # only after the results are durable
             self.table[patient_id.encode()] = orjson.dumps(self.cache[patient_id].to_json())
-        for patient_id in alert_touched:
-            self.alert_table[patient_id.encode()] = orjson.dumps(
-                self.alert_cache[patient_id].to_json())
+        self.save_alerts(alert_touched)
         for name, value in counts.items():
             self.totals[name] += value
+
+    async def write_alert_points(self, events: Sequence[AlertEvent]) -> int:
+        """``alert`` points for lifecycle events (awaited until durable); points written."""
+        if self.influx is None or not events:
+            return 0
+        try:
+            return await self.influx.write([alert_line(e) for e in events], precision="us")
+        except InfluxRejectedError as exc:
+            log.error("%s", exc)
+            return 0
+
+    def save_alerts(self, patients: set[str]) -> None:
+        """Persist the cached alert state of these patients (inside an agent's iteration)."""
+        for patient_id in patients:
+            self.alert_table[patient_id.encode()] = orjson.dumps(
+                self.alert_cache[patient_id].to_json())
 
     def _lag(self, last_offsets: dict[Any, int]) -> int | None:
         """Messages behind the end of the partitions this batch came from."""
@@ -298,6 +348,10 @@ def create_app(settings: Settings) -> faust.App:
     processor = BatchProcessor(settings, table, rejected, anomalies, alert_table, alerts)
     processor.highwater = lambda tp: app.consumer.highwater(tp)
     app.wearmon = processor  # type: ignore[attr-defined]
+    processor.directory = PatientsView(settings)
+    add_alert_agents(app, settings, processor, alert_table, alerts)
+    add_notify_agents(app, settings, processor, alerts)
+    add_api(app, settings, processor)
 
     @app.agent(telemetry, name="process-telemetry")
     async def process_telemetry(stream: faust.StreamT[bytes]) -> None:

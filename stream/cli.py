@@ -108,6 +108,7 @@ def bench(patients: int, hours: float) -> None:
 
 def _register_optional() -> None:
     """Commands contributed by other modules."""
+    from stream.admin_cli import add_alerts_commands, add_patients_commands
     from stream.evaluation.cli import add_evaluate_command
     from stream.grafana.cli import add_grafana_commands
     from stream.replay import add_replay_command
@@ -115,6 +116,8 @@ def _register_optional() -> None:
     add_replay_command(main)
     add_evaluate_command(main)
     add_grafana_commands(main)
+    add_patients_commands(main)
+    add_alerts_commands(main)
 
 
 _register_optional()

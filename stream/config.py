@@ -31,6 +31,24 @@ class Settings(BaseSettings):
     topic_rejected: str = "wearmon.rejected"
     topic_anomalies: str = "wearmon.anomalies"
     topic_alerts: str = "wearmon.alerts"
+    topic_patients: str = Field(
+        "wearmon.patients", description="Patient settings by patient id (tombstone = unenrol)"
+    )
+    topic_alert_commands: str = Field(
+        "wearmon.alert-commands", description="Acknowledge/snooze/resolve and timer ticks"
+    )
+    topic_outbox: str = Field("wearmon.outbox", description="Notifications to deliver")
+    topic_deliveries: str = Field("wearmon.deliveries", description="Delivery results")
+
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token of the alerts API; unset = the API answers 503"
+    )
+    api_url: str = Field("", description="Alerts API base URL for the CLI (default: web port)")
+    api_wait_s: float = Field(10.0, ge=0, description="How long the API waits for an action")
+    alert_tick_s: float = Field(5.0, gt=0, description="Timer period for escalation checks")
+    notify_max_attempts: int = Field(4, ge=1, le=20, description="Delivery attempts per message")
+    notify_backoff_s: float = Field(1.0, ge=0, description="First retry wait (doubles)")
+    notify_timeout_s: float = Field(30.0, gt=0, description="Timeout of one delivery attempt")
 
     influx_url: str = Field("", description="InfluxDB base URL; empty = do not write to InfluxDB")
     influx_db: str = Field("wearmon", description="Database (1.x, 3.x) or bucket (2.x)")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import aiohttp
 from influxdb_client import Point, WritePrecision
@@ -20,6 +22,9 @@ from stream.alert_lifecycle import ACTIVE, AlertEvent
 from stream.config import Settings
 from stream.pipeline import Result
 from stream.validation import Rejection
+
+if TYPE_CHECKING:
+    from stream.notify import DeliveryResult
 
 log = logging.getLogger(__name__)
 _VITAL_FIELDS = ("hr_bpm", "spo2_pct", "resp_rate_brpm", "skin_temp_c")
@@ -117,6 +122,21 @@ def alert_line(event: AlertEvent) -> str:
     p.field("alert_id", event.alert_id).field("title", alert_title(event))
     p.field("step", event.step).field("level", event.level)
     p.field("code", 2 if event.state in ACTIVE else 0)
+    return str(p.to_line_protocol())
+
+
+def notification_line(result: DeliveryResult) -> str:
+    """One delivery result (no content). Microsecond timestamp ``at_ms * 1000 + n`` with ``n``
+    from the idempotency key (write with ``precision="us"``) so results in one millisecond stay
+    apart; ``status`` is a tag (the pipeline dashboard groups by it)."""
+    p = Point("notification").time(
+        result.at_ms * 1000 + zlib.crc32(result.key.encode()) % 1000, WritePrecision.US)
+    p.tag("patient", result.patient).tag("audience", result.audience.value)
+    p.tag("status", result.status.value).tag("recipient_id", result.recipient_id)
+    p.field("alert_id", result.alert_id).field("step", result.step)
+    p.field("attempts", result.attempts).field("latency_ms", result.latency_ms)
+    if result.error:
+        p.field("error", result.error)
     return str(p.to_line_protocol())
 
 

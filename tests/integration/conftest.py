@@ -17,6 +17,7 @@ from stream.kafka import ensure_topics, make_producer
 from stream.simulator import Label, Simulator
 from stream.validation import Limits, Rejection, validate
 from tests.conftest import Services, Worker, new_worker
+from tests.integration.test_notify_delivery import hook, smtp  # noqa: F401 (fixtures)
 
 HOUR_MS = 3_600_000
 

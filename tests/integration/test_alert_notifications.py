@@ -1,0 +1,245 @@
+"""End to end: broker → worker → alert policy → outbox → Apprise → real SMTP and HTTP servers.
+
+A patient is enrolled on the patients topic with a care team (an e-mail to the SMTP server, then
+a webhook) and a patient recipient (a webhook). Crafted uploads (heart rate 150 at rest) are the
+clinical event. Assertions read what the servers received; every wait awaits an arrival queue
+(or the deliveries topic) with a timeout, never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+from pydantic import SecretStr
+
+from stream.config import Settings
+from stream.directory import publish_patient
+from stream.patients import AlertPolicy, PatientSettings, Recipient
+from stream.services import free_port
+from tests.integration.conftest import _produce, settings_of
+from tests.integration.test_notify_delivery import Hook, Mail, SmtpServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+TOKEN = "wearmon-test-token"
+MIN = 60_000
+SLOW_ARRIVAL_S = 120.0  # escalation waits for the ack timeout; a restart adds Faust start-up
+
+
+def enrol(smtp: SmtpServer, hook: Hook, patient: str, escalate_s: float) -> PatientSettings:
+    return PatientSettings(
+        patient_id=patient,
+        devices=[f"watch-{patient}"],
+        display_name="Sam",
+        care_team=[
+            Recipient(id="nurse", url=SecretStr(smtp.url("nurse@example.org"))),
+            Recipient(id="oncall", url=SecretStr(hook.url("oncall"))),
+        ],
+        patient_recipients=[Recipient(id="sam-phone", url=SecretStr(hook.url("patient")))],
+        policy=AlertPolicy(
+            ack_timeout_critical_s=escalate_s,
+            ack_timeout_warning_s=escalate_s,
+            all_clear_after_s=120,
+        ),
+    )
+
+
+def uploads(patient: str, start_ms: int, minutes: int, hr: float, tag: str
+            ) -> list[tuple[bytes | None, bytes]]:
+    """One upload per minute, a sample every 10 s, at rest (no steps)."""
+    out: list[tuple[bytes | None, bytes]] = []
+    for m in range(minutes):
+        t0 = start_ms + m * MIN
+        samples = [{"t_ms": t0 + k * 10_000, "hr_bpm": hr, "steps": 0} for k in range(6)]
+        doc = {
+            "schema_version": 1,
+            "upload_id": f"{tag}-{m}",
+            "device_id": f"watch-{patient}",
+            "patient_id": patient,
+            "uploaded_at_ms": t0 + 50_000,
+            "samples": samples,
+        }
+        out.append((patient.encode(), orjson.dumps(doc)))
+    return out
+
+
+async def api(worker_port: int, method: str, path: str, token: str | None = TOKEN,
+              body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession() as session, session.request(
+        method, f"http://127.0.0.1:{worker_port}{path}", json=body, headers=headers
+    ) as resp:
+        return resp.status, dict(await resp.json())
+
+
+async def next_post(hook: Hook, timeout_s: float = 30.0) -> tuple[str, dict[str, Any]]:
+    path, _, payload = await asyncio.wait_for(hook.arrivals.get(), timeout_s)
+    return path, payload
+
+
+async def next_mail(smtp: SmtpServer, timeout_s: float = 30.0) -> Mail:
+    return await asyncio.wait_for(smtp.inbox.get(), timeout_s)
+
+
+async def deliveries(settings: Settings, sent: int, timeout_s: float = 60.0
+                     ) -> list[dict[str, Any]]:
+    """The delivery results on the topic, read until ``sent`` of them say "sent"."""
+    consumer = AIOKafkaConsumer(settings.topic_deliveries,
+                                bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    records: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while sum(r["status"] == "sent" for r in records) < sent:
+            assert time.monotonic() < deadline, records
+            for messages in (await consumer.getmany(timeout_ms=500)).values():
+                records.extend(orjson.loads(m.value) for m in messages)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def no_vitals(patient: str) -> re.Pattern[str]:
+    return re.compile(rf"\d|{patient}|heart|bpm|tachy|pulse|%", re.IGNORECASE)
+
+
+async def open_episode(smtp: SmtpServer, hook: Hook, worker: Any, patient: str,
+                       escalate_s: float) -> tuple[Settings, int]:
+    """Enrol, inject the event, start the worker; the first two messages have arrived."""
+    settings = settings_of(worker)
+    await publish_patient(settings, patient, enrol(smtp, hook, patient, escalate_s).to_json())
+    t0 = int(time.time() * 1000) - 10 * MIN
+    await _produce(settings, uploads(patient, t0, 3, 150.0, "episode"))
+    await asyncio.to_thread(worker.start)
+
+    nurse = await next_mail(smtp, SLOW_ARRIVAL_S)  # the worker starts up first
+    assert nurse.to == ["nurse@example.org"]
+    assert nurse.subject.startswith(
+        f"[CRITICAL] Tachycardia at rest · patient {patient} · new alert"), nurse.subject
+    assert "150" in nurse.text and "wearmon alerts ack" in nurse.text  # the explanation
+    path, phone = await next_post(hook)
+    assert path == "/patient" and phone["type"] == "failure"
+    assert phone["message"].startswith("Hi Sam. Your care team has been alerted")
+    assert not no_vitals(patient).search(phone["title"] + phone["message"]), phone
+    return settings, t0
+
+
+async def test_event_escalates_until_acknowledged_then_all_clear(
+    smtp: SmtpServer, hook: Hook, make_worker: Any
+) -> None:
+    patient = "p-7101"
+    worker = make_worker(WEARMON_API_TOKEN=TOKEN, WEARMON_ALERT_TICK_S="1")
+    settings, t0 = await open_episode(smtp, hook, worker, patient, escalate_s=8)
+
+    # nobody acknowledged: the second person on the list, with the explanation
+    path, oncall = await next_post(hook, SLOW_ARRIVAL_S)
+    assert path == "/oncall" and "escalated to you" in oncall["title"], oncall
+    assert "150" in oncall["message"]
+
+    # the API refuses requests without the token, and lists the open alert with it
+    assert (await api(worker.web_port, "GET", "/alerts", token=None))[0] == 401
+    assert (await api(worker.web_port, "GET", "/alerts", token="wrong"))[0] == 401
+    status, doc = await api(worker.web_port, "GET", "/alerts")
+    assert status == 200
+    [alert] = doc["alerts"]
+    assert (alert["patient"], alert["state"], alert["level"]) == (patient, "escalated", 1)
+    status, doc = await api(worker.web_port, "POST", f"/alerts/{alert['alert_id']}/ack",
+                            body={"note": "no actor"})
+    assert status == 400
+
+    # acknowledged through the API: both people paged so far hear it; no further escalation
+    status, doc = await api(worker.web_port, "POST", f"/alerts/{alert['alert_id']}/ack",
+                            body={"actor": "nurse.jo", "note": "on my way"})
+    assert status == 200, doc
+    assert [e["action"] for e in doc["events"]] == ["acknowledged"]
+    ack_mail = await next_mail(smtp)
+    assert "acknowledged" in ack_mail.subject and "Note (nurse.jo): on my way" in ack_mail.text
+    path, oncall = await next_post(hook)
+    assert path == "/oncall" and "acknowledged" in oncall["title"]
+    status, doc = await api(worker.web_port, "GET", "/alerts")
+    [alert] = doc["alerts"]
+    assert alert["state"] == "acknowledged" and alert["due_ms"] is None  # nothing scheduled
+
+    # recovery: normal worn data after the episode brings the all-clear to everyone involved
+    await _produce(settings, uploads(patient, t0 + 3 * MIN, 4, 70.0, "recovery"))
+    resolved = await next_mail(smtp, SLOW_ARRIVAL_S)
+    assert "resolved" in resolved.subject
+    posts = sorted([await next_post(hook), await next_post(hook)], key=lambda p: p[0])
+    assert [p[0] for p in posts] == ["/oncall", "/patient"]
+    assert "resolved" in posts[0][1]["title"]
+    assert posts[1][1]["title"] == "All clear" and posts[1][1]["type"] == "success"
+    assert not no_vitals(patient).search(posts[1][1]["message"])
+
+    # exactly these eight messages, each recorded once as sent (topic and InfluxDB)
+    records = await deliveries(settings, 8)
+    sent = [r["key"] for r in records if r["status"] == "sent"]
+    assert len(sent) == len(set(sent)) == 8, records
+    assert smtp.inbox.empty() and hook.arrivals.empty()
+
+
+@pytest.mark.fault
+async def test_worker_killed_during_escalation_sends_each_step_once(
+    smtp: SmtpServer, hook: Hook, make_worker: Any
+) -> None:
+    patient = "p-7102"
+    worker = make_worker(WEARMON_API_TOKEN=TOKEN, WEARMON_ALERT_TICK_S="1")
+    settings, _ = await open_episode(smtp, hook, worker, patient, escalate_s=20)
+    await deliveries(settings, 2)  # both results recorded: the sent marks are durable
+    await asyncio.to_thread(worker.stop, True)  # SIGKILL while the escalation is pending
+
+    env = {k: v for k, v in worker.env.items() if k.startswith("WEARMON_")}
+    env["WEARMON_WEB_PORT"] = str(free_port())
+    restarted = make_worker(**env)
+    await asyncio.to_thread(restarted.start)
+
+    # the next arrival is the escalation: the opening messages were not sent again
+    path, oncall = await next_post(hook, SLOW_ARRIVAL_S)
+    assert path == "/oncall" and "escalated to you" in oncall["title"], oncall
+    status, doc = await api(restarted.web_port, "GET", "/alerts")
+    [alert] = doc["alerts"]
+    status, doc = await api(restarted.web_port, "POST", f"/alerts/{alert['alert_id']}/ack",
+                            body={"actor": "nurse.jo"})
+    assert status == 200, doc
+    assert "acknowledged" in (await next_mail(smtp)).subject  # the nurse's next mail
+    path, oncall = await next_post(hook)
+    assert path == "/oncall" and "acknowledged" in oncall["title"]
+
+    records = await deliveries(settings, 5)
+    sent = [r["key"] for r in records if r["status"] == "sent"]
+    assert len(sent) == len(set(sent)) == 5, records
+    assert smtp.inbox.empty() and hook.arrivals.empty()
+
+
+def test_patients_cli_enrols_shows_lists_and_removes(services: Any, tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from stream.cli import main
+
+    env = {"WEARMON_BROKER": services.broker_url, "WEARMON_PARTITIONS": "2",
+           "WEARMON_TOPIC_PATIENTS": f"patients-cli-{free_port()}"}
+    url = "mailto://u:secret@127.0.0.1:2525?from=w@example.org&to=n@example.org"
+    doc = {"patient_id": "p-7201", "devices": ["w-7201"],
+           "care_team": [{"id": "nurse", "url": url}]}
+    path = tmp_path / "p.json"
+    path.write_text(orjson.dumps(doc).decode())
+    runner = CliRunner()
+    assert runner.invoke(main, ["patients", "set", "--file", str(path)], env=env).output \
+        == "enrolled p-7201\n"
+    clash = tmp_path / "clash.json"
+    clash.write_text(orjson.dumps({**doc, "patient_id": "p-7202"}).decode())
+    result = runner.invoke(main, ["patients", "set", "--file", str(clash)], env=env)
+    assert result.exit_code == 1 and "devices: ['w-7201'] already enrolled" in result.output
+    shown = runner.invoke(main, ["patients", "show", "p-7201"], env=env).output
+    assert '"patient_id": "p-7201"' in shown and "secret" not in shown  # URLs are masked
+    assert runner.invoke(main, ["patients", "list"], env=env).output.startswith("p-7201\t")
+    assert runner.invoke(main, ["patients", "remove", "p-7201"], env=env).output \
+        == "removed p-7201\n"
+    assert runner.invoke(main, ["patients", "list"], env=env).output == ""
