@@ -82,11 +82,15 @@ def contract(write: bool) -> None:
 @click.option("--speed", default=60.0, show_default=True,
               help="Event seconds per wall second for the simulator")
 @click.option("--seed", default=7, show_default=True)
-def demo(duration_s: float, patients: int, speed: float, seed: int) -> None:
+@click.option("--notify-url", default="", envvar="WEARMON_DEMO_NOTIFY_URL",
+              help="Apprise URL (e.g. ntfy://topic, json://host/path): enrol every simulated "
+                   "patient with it, so alerts are delivered there")
+def demo(duration_s: float, patients: int, speed: float, seed: int, notify_url: str) -> None:
     """Run everything locally: embedded broker, InfluxDB if available, worker and simulator."""
     from stream.demo import run_demo
 
-    sys.exit(run_demo(duration_s=duration_s, patients=patients, speed=speed, seed=seed))
+    sys.exit(run_demo(duration_s=duration_s, patients=patients, speed=speed, seed=seed,
+                      notify_url=notify_url))
 
 
 @main.command()

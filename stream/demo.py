@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,11 +24,15 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from stream.config import Settings, load_settings
+from stream.directory import publish_patient
+from stream.kafka import ensure_topics
+from stream.patients import PatientSettings, Recipient
 from stream.produce import simulate
 from stream.services import (
     Service,
@@ -120,8 +125,20 @@ def _influx_count(url: str, db: str, query: str) -> int:
     return sum(int(s["values"][0][1]) for s in series)
 
 
+async def _enrol(settings: Settings, sim: Simulator, notify_url: str) -> None:
+    """Enrol every simulated patient with ``notify_url`` for the care team and the patient."""
+    await ensure_topics(settings)
+    for p in sim.patients:
+        url = SecretStr(notify_url)
+        enrolment = PatientSettings(
+            patient_id=p.patient_id, devices=[p.device_id],
+            care_team=[Recipient(id="demo-care-team", url=url, label="Demo care team")],
+            patient_recipients=[Recipient(id="demo-patient", url=url, label="Demo patient")])
+        await publish_patient(settings, p.patient_id, enrolment.to_json())
+
+
 async def _run(settings: Settings, duration_s: float, patients: int, speed: float, seed: int,
-               console: Console, labels: Path) -> tuple[DemoView, int, int]:
+               console: Console, labels: Path, notify_url: str) -> tuple[DemoView, int, int]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -130,6 +147,9 @@ async def _run(settings: Settings, duration_s: float, patients: int, speed: floa
     sim_span_s = duration_s * speed * 0.8
     sim = Simulator(patients, int(time.time() * 1000 - sim_span_s * 1000), sim_span_s, seed=seed,
                     event_every_s=max(600.0, sim_span_s / 3))
+    if notify_url:
+        await _enrol(settings, sim, notify_url)
+        console.print(f"enrolled {len(sim.patients)} patients; notifications go to the URL given")
     live = console.is_terminal
     watcher = asyncio.create_task(_watch(settings, view, console, live, stop))
     producer = asyncio.create_task(simulate(settings, sim, speed, labels, stop=stop))
@@ -170,7 +190,8 @@ def sim_uploads(task: asyncio.Task[object]) -> int:
     return 0 if not task.done() else getattr(task.result(), "uploads", 0)
 
 
-def run_demo(duration_s: float, patients: int, speed: float, seed: int) -> int:
+def run_demo(duration_s: float, patients: int, speed: float, seed: int,
+             notify_url: str = "") -> int:
     console = Console()
     started: list[Service] = []
     worker: subprocess.Popen[bytes] | None = None
@@ -195,9 +216,10 @@ def run_demo(duration_s: float, patients: int, speed: float, seed: int) -> int:
         settings = load_settings(broker=broker_url, influx_url=influx_url,
                                  influx_create_db=True, state_dir=str(workdir / "state"),
                                  web_port=free_port())
+        api_token = os.environ.get("WEARMON_API_TOKEN") or secrets.token_urlsafe(24)
         env = {**os.environ, "WEARMON_BROKER": broker_url, "WEARMON_INFLUX_URL": influx_url,
                "WEARMON_INFLUX_CREATE_DB": "true", "WEARMON_STATE_DIR": settings.state_dir,
-               "WEARMON_WEB_PORT": str(settings.web_port)}
+               "WEARMON_WEB_PORT": str(settings.web_port), "WEARMON_API_TOKEN": api_token}
         log_path = workdir / "worker.log"
         worker = subprocess.Popen([sys.executable, "-m", "stream", "worker"], env=env,
                                   stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
@@ -205,7 +227,7 @@ def run_demo(duration_s: float, patients: int, speed: float, seed: int) -> int:
                       f"for {duration_s:.0f} s at {speed:g}x")
         labels = workdir / "labels.json"
         view, uploads, samples = asyncio.run(
-            _run(settings, duration_s, patients, speed, seed, console, labels))
+            _run(settings, duration_s, patients, speed, seed, console, labels, notify_url))
         totals = _wait_for_worker(settings.web_port, uploads) or {}
         console.print("\n[bold]Summary[/bold]")
         console.print(f"  uploads sent: {uploads}, samples sent: {samples}")
@@ -222,6 +244,8 @@ def run_demo(duration_s: float, patients: int, speed: float, seed: int) -> int:
             db = settings.influx_db
             points = _influx_count(influx_url, db, "SELECT count(hr_bpm) FROM vitals")
             console.print(f"  heart-rate points in InfluxDB {influx_url} db={db}: {points}")
+        if notify_url:
+            console.print(f"  notification deliveries: see topic {settings.topic_deliveries}")
         console.print(f"  topics: {settings.topic_alerts}, {settings.topic_anomalies}, "
                       f"{settings.topic_rejected} "
                       f"at {broker_url}")
