@@ -29,7 +29,6 @@ import aiohttp
 import faust
 import orjson
 from faust.types import EventT
-from pydantic import SecretStr
 
 from models.bands import BandSettings
 from stream import alerting
@@ -41,7 +40,7 @@ from stream.api import add_api
 from stream.config import Settings
 from stream.directory import PatientsView
 from stream.notify_agents import add_notify_agents
-from stream.patients import PatientSettings, Recipient
+from stream.patients import PatientSettings, default_settings
 from stream.pipeline import PatientState, Result, StateVersionError, process
 from stream.sinks.influx import (
     InfluxRejectedError,
@@ -55,14 +54,6 @@ from stream.validation import Issue, Limits, Rejection, validate
 
 log = logging.getLogger(__name__)
 
-# Until per-patient settings are wired in (a ``patients`` table), every patient gets the default
-# policy and one placeholder care-team recipient (notifications are not delivered by the worker).
-DEFAULT_CARE_TEAM = Recipient(
-    id="care-team", url=SecretStr("json://localhost"), label="Default care team")
-
-
-def default_settings(patient_id: str) -> PatientSettings:
-    return PatientSettings(patient_id=patient_id, care_team=[DEFAULT_CARE_TEAM])
 
 
 def finding_record(result: Result) -> list[dict[str, Any]]:

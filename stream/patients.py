@@ -348,3 +348,15 @@ class PatientDirectory:
 
     def __len__(self) -> int:
         return len(self._by_patient)
+
+
+#: Patients who are not enrolled are analysed with the default policy; this placeholder recipient
+#: is never notified (notifications are planned only for enrolled patients).
+UNENROLLED_CARE_TEAM = Recipient(
+    id="care-team", url=SecretStr("json://localhost"), label="Not enrolled: nobody is notified"
+)
+
+
+def default_settings(patient_id: str) -> PatientSettings:
+    """The settings used for a patient who is not enrolled."""
+    return PatientSettings(patient_id=patient_id, care_team=[UNENROLLED_CARE_TEAM])

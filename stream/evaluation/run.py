@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import statistics
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ from rich.progress import (
 
 from stream import datasets
 from stream.evaluation import metrics
+from stream.evaluation.policy import policy_effect
 from stream.evaluation.replay import DAY_MS, Alert, PatientRun, alerts_of, replay_patient
 from stream.schema import Sample
 
@@ -299,9 +301,14 @@ def _normal(
     ages = _mmash_ages(root)
     overall = progress.add_task("normal patients", total=len(patients))
     rows, results = [], []
+    stream_counts: Counter[str] = Counter()
+    stream_days = 0.0
     for ds, patient in patients:
         series = datasets.load_patient(ds, root, patient, plausible_only=True)
         run = _replay_series(progress, patient, series.samples(), len(series), 600_000)
+        raw = datasets.load_patient(ds, root, patient)  # as the stream sees it, artefacts included
+        stream_counts += policy_effect(patient, raw.samples())
+        stream_days += run.monitored_days
         alerts = alerts_of(run.findings)
         row = metrics.normal_patient(run, alerts)
         row.update(
@@ -315,8 +322,18 @@ def _normal(
         rows.append(row)
         results.append(PatientResult(run, alerts, row))
         progress.advance(overall)
+    per_day = {k: round(v / stream_days, 4) if stream_days else None
+               for k, v in stream_counts.items()}
     return {
         **metrics.normal_summary(rows),
+        "stream_policy": {
+            "note": "the stream path (validation, pipeline, alert policy with default settings): "
+                    "anomaly findings versus alerts opened, per patient-day",
+            "anomalies_per_patient_day": per_day.get("anomalies", 0.0),
+            "actionable_anomalies_per_patient_day": per_day.get("anomalies_actionable", 0.0),
+            "alerts_opened_per_patient_day": per_day.get("alerts", 0.0),
+            "clinical_alerts_opened_per_patient_day": per_day.get("clinical_alerts", 0.0),
+        },
         "per_patient": rows,
         "subgroups": {
             "dataset": metrics.subgroups(rows, "dataset", metrics.normal_summary),

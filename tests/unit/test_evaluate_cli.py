@@ -13,7 +13,7 @@ from tests.unit.test_evaluation import DATA_DIR
 
 KEYS = {
     "synthetic": ("recall", "false_alerts_per_patient_day", "median_latency_s", "per_event_type"),
-    "normal": ("alerts_per_patient_day", "subgroups"),
+    "normal": ("alerts_per_patient_day", "subgroups", "stream_policy"),
     "stanford": ("events", "detected", "sensitivity", "median_lead_days",
                  "false_alert_days_per_30d", "subgroups"),
 }
