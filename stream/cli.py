@@ -96,9 +96,11 @@ def demo(duration_s: float, patients: int, speed: float, seed: int, notify_url: 
 @main.command()
 @click.option("--patients", default=50, show_default=True)
 @click.option("--hours", default=6.0, show_default=True, help="Event time per patient")
-def bench(patients: int, hours: float) -> None:
+@click.option("--e2e", is_flag=True,
+              help="Also time a real worker (embedded broker + local influxd) end to end")
+def bench(patients: int, hours: float, e2e: bool) -> None:
     """Measure the stream stage against a decode-only baseline (same uploads, one run)."""
-    from stream.bench import run_bench
+    from stream.bench import run_bench, run_end_to_end
 
     r = run_bench(patients, hours)
     click.echo(f"uploads {r.uploads}, samples {r.samples}")
@@ -108,6 +110,12 @@ def bench(patients: int, hours: float) -> None:
     click.echo(f"ratio wearmon/baseline time: {r.ratio:.1f}x")
     click.echo(f"patient state: {r.state_bytes_per_patient / 1024:.1f} KiB serialised, "
                f"{r.memory_bytes_per_patient / 1024:.1f} KiB in memory per patient")
+    if e2e:
+        e = run_end_to_end(patients, hours)
+        click.echo(f"end to end, {e.uploads} uploads: plain consumer + decode "
+                   f"{e.samples / e.consume_s:,.0f} samples/s; worker (process, InfluxDB, "
+                   f"alerts, commit) {e.samples / e.worker_s:,.0f} samples/s; "
+                   f"ratio {e.ratio:.1f}x")
 
 
 def _register_optional() -> None:
