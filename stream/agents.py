@@ -23,7 +23,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import faust
@@ -35,13 +35,12 @@ from stream import alerting
 from stream.alert_agents import add_alert_agents
 from stream.alert_lifecycle import AlertEvent
 from stream.alert_state import PatientAlerts
-from stream.alert_state import StateVersionError as AlertStateVersionError
 from stream.api import add_api
 from stream.config import Settings
 from stream.directory import PatientsView
 from stream.notify_agents import add_notify_agents
 from stream.patients import PatientSettings, default_settings
-from stream.pipeline import PatientState, Result, StateVersionError, process
+from stream.pipeline import PatientState, Result, process
 from stream.sinks.influx import (
     InfluxRejectedError,
     InfluxWriter,
@@ -53,6 +52,7 @@ from stream.sinks.influx import (
 from stream.validation import Issue, Limits, Rejection, validate
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 
@@ -67,6 +67,22 @@ def finding_record(result: Result) -> list[dict[str, Any]]:
         }
         for f in result.findings
     ]
+
+
+def _cached(cache: dict[str, T], table: Any, patient_id: str, fresh: Callable[[], T],
+            decode: Callable[[dict[str, Any]], T], what: str) -> T:
+    """A patient's state from the cache, else from its table, else new (when unreadable too)."""
+    state = cache.get(patient_id)
+    if state is None:
+        raw = table.get(patient_id.encode())
+        state = fresh()
+        if raw is not None:
+            try:
+                state = decode(orjson.loads(raw))
+            except (ValueError, KeyError, TypeError):  # incl. state version errors
+                log.warning("%s could not be restored; starting afresh", what)
+        cache[patient_id] = state
+    return state
 
 
 class BatchProcessor:
@@ -128,17 +144,8 @@ class BatchProcessor:
         self.alert_cache.clear()
 
     def _state(self, patient_id: str) -> PatientState:
-        state = self.cache.get(patient_id)
-        if state is None:
-            raw = self.table.get(patient_id.encode())
-            state = PatientState()
-            if raw is not None:
-                try:
-                    state = PatientState.from_json(orjson.loads(raw))
-                except (StateVersionError, ValueError, KeyError):
-                    log.warning("patient state could not be restored; starting a new baseline")
-            self.cache[patient_id] = state
-        return state
+        return _cached(self.cache, self.table, patient_id, PatientState, PatientState.from_json,
+                       "patient state")
 
     def _settings_for(self, patient_id: str) -> PatientSettings:
         enrolled = self.directory.get(patient_id) if self.directory is not None else None
@@ -150,17 +157,9 @@ class BatchProcessor:
         return settings
 
     def _alerts(self, patient_id: str, now_ms: int) -> PatientAlerts:
-        state = self.alert_cache.get(patient_id)
-        if state is None:
-            raw = self.alert_table.get(patient_id.encode())
-            state = PatientAlerts.new(patient_id, now_ms)
-            if raw is not None:
-                try:
-                    state = PatientAlerts.from_json(orjson.loads(raw))
-                except (AlertStateVersionError, ValueError, KeyError):
-                    log.warning("alert state could not be restored; starting afresh")
-            self.alert_cache[patient_id] = state
-        return state
+        return _cached(self.alert_cache, self.alert_table, patient_id,
+                       lambda: PatientAlerts.new(patient_id, now_ms), PatientAlerts.from_json,
+                       "alert state")
 
     def _tick_due(self, now_ms: int) -> tuple[list[AlertEvent], set[str]]:
         """Time-driven transitions for cached patients whose next due time has passed."""
