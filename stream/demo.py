@@ -33,7 +33,7 @@ from stream.config import Settings, load_settings
 from stream.directory import publish_patient
 from stream.kafka import ensure_topics
 from stream.patients import PatientSettings, Recipient
-from stream.produce import simulate
+from stream.produce import ProduceStats, simulate
 from stream.services import (
     Service,
     ServiceError,
@@ -152,14 +152,15 @@ async def _run(settings: Settings, duration_s: float, patients: int, speed: floa
         console.print(f"enrolled {len(sim.patients)} patients; notifications go to the URL given")
     live = console.is_terminal
     watcher = asyncio.create_task(_watch(settings, view, console, live, stop))
-    producer = asyncio.create_task(simulate(settings, sim, speed, labels, stop=stop))
+    sent = ProduceStats()
+    producer = asyncio.create_task(simulate(settings, sim, speed, labels, stop=stop, stats=sent))
     deadline = loop.time() + duration_s
     with Live(view.table(0), console=console, refresh_per_second=2) if live \
             else contextlib.nullcontext() as screen:
         while loop.time() < deadline and not stop.is_set():
             await asyncio.sleep(0.5)
             if screen is not None:
-                screen.update(view.table(sim_uploads(producer)))
+                screen.update(view.table(sent.uploads))
     stop.set()
     produced = await producer
     await watcher
@@ -184,10 +185,6 @@ def _wait_for_worker(port: int, uploads: int, timeout_s: float = 60.0) -> dict[s
             break
         time.sleep(0.5)
     return totals
-
-
-def sim_uploads(task: asyncio.Task[object]) -> int:
-    return 0 if not task.done() else getattr(task.result(), "uploads", 0)
 
 
 def run_demo(duration_s: float, patients: int, speed: float, seed: int,

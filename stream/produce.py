@@ -23,12 +23,16 @@ class ProduceStats:
 
 async def simulate(settings: Settings, sim: Simulator, speed: float,
                    labels_path: Path | None = None, show_progress: bool = False,
-                   stop: asyncio.Event | None = None) -> ProduceStats:
-    """Send the simulator's uploads; ``speed`` = event seconds per wall second (0: no pacing)."""
+                   stop: asyncio.Event | None = None,
+                   stats: ProduceStats | None = None) -> ProduceStats:
+    """Send the simulator's uploads; ``speed`` = event seconds per wall second (0: no pacing).
+
+    ``stats`` (optional) is updated as uploads are sent, for live views.
+    """
     await ensure_topics(settings)
     if labels_path is not None:
         labels_path.write_bytes(sim.labels_json())
-    stats = ProduceStats()
+    stats = stats if stats is not None else ProduceStats()
     producer = make_producer(settings)
     await producer.start()
     total_ms = sim.end_ms - sim.start_ms

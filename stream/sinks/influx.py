@@ -162,7 +162,6 @@ class InfluxWriter:
             secret = settings.influx_password
             password = secret.get_secret_value() if secret is not None else ""
             self._params.update(u=settings.influx_username, p=password)
-        self.points_written = 0
 
     async def ensure_database(self) -> None:
         """``CREATE DATABASE`` (idempotent) on 1.x; 2.x/3.x create buckets/dbs themselves."""
@@ -182,7 +181,6 @@ class InfluxWriter:
         count = body.count("\n") + 1
         await self._post(self._url, {**self._params, "precision": precision}, body.encode(),
                          "write")
-        self.points_written += count
         return count
 
     async def _post(self, url: str, params: dict[str, str], body: bytes, what: str,
