@@ -8,7 +8,9 @@ rest only: a high heart rate while walking is expected. Skin temperature is not 
 it is only scored when the patient's settings give an offset from skin to core temperature.
 
 Critical values (e.g. 150 bpm at rest) are reported at once; warning-level values must persist
-for ``persist_ms`` of event time (a short artefact is not a deterioration).
+for ``persist_ms`` of event time (a short artefact is not a deterioration). Heart rate arrives as a
+30-second rolling median, which crosses a limit about 15 s after the raw samples do, so 45 s of
+persistence on the median is about a minute of abnormal raw readings.
 """
 
 from __future__ import annotations
@@ -209,7 +211,7 @@ class ClinicalBands:
 
     name: str = "clinical_bands"
     settings: BandSettings = field(default_factory=BandSettings)
-    persist_ms: int = 60_000
+    persist_ms: int = 45_000
     spo2_persist_ms: int = 2 * 60_000
     _since: dict[str, int] = field(default_factory=dict)
 

@@ -2,18 +2,25 @@
 
 In the spirit of NightSignal (Alavi et al., Nature Medicine 2022) and CuSum alarms. A monitoring
 day runs from ``day_start_hour`` to the same hour next day, so the night that just ended is judged
-in the morning. Its value is the median heart rate of the night's resting minutes (no steps in the
-last 10 minutes, 00:00-``day_start_hour``); when the night has too few, the median of all resting
-minutes of the day is used. The value is compared with the median of the last ``history_days``
-unflagged days:
+in the morning. Its value is the median of the night's resting minutes (minute means of heart rate
+with no steps in the last 10 minutes, 00:00-``day_start_hour``): one value per minute whether the
+device samples every 5 seconds or once a minute. A night with fewer than ``min_night_minutes``
+resting minutes is "can't assess": it is neither evidence nor learned, and it neither extends nor
+breaks a run of high nights (daytime resting heart rate is a different, higher quantity and is
+not compared with a night-time baseline). The value is compared with the median of the last
+``history_days`` learned nights (robust spread: 1.4826 × MAD):
 
-* **NightSignal rule**: ``rise_bpm`` or more above baseline on ``days_in_a_row`` days in a row;
-* **CuSum**: the running sum of standardised rises (minus slack ``cusum_k``) exceeds ``cusum_h``.
+* **NightSignal rule**: ``rise_bpm`` or more above baseline on ``days_in_a_row`` nights in a row;
+* **CuSum**: the running sum of standardised rises (minus slack ``cusum_k``) exceeds ``cusum_h``;
+  the sum restarts once it has signalled.
 
 A decline in daily steps against the patient's usual is a second signal: it lowers the rule's
-threshold to ``rise_with_steps_bpm`` and is named in the explanation. Days that rose are not
-learned.
-Work is per minute and per day; per sample it is a few comparisons. State is a few histograms of
+threshold to ``rise_with_steps_bpm`` and is named in the explanation. One alert per episode:
+while an episode is open (until a night is back under the threshold) and for
+``refractory_days`` after an alert, no new alert is raised (an elevation still flagged after
+that raises a reminder). Nights of a flagged episode are not
+learned; single high nights that raise no alarm are (so the baseline follows slow changes).
+Work is per minute and per day; per sample it is a few comparisons. State is a histogram of
 whole bpm and at most ``history_days`` numbers.
 """
 
@@ -95,7 +102,7 @@ class SlowDeviation:
     cusum_h: float = 8.0
     min_sd_bpm: float = 1.5
     min_night_minutes: int = 60
-    min_rest_minutes: int = 120
+    refractory_days: int = 7  # after an alert, no new alert for a week (one per illness)
     steps_decline: float = 0.6  # a day with steps below 60 % of usual counts as a decline
     day: int = -1
     minute: int = -1
@@ -104,10 +111,10 @@ class SlowDeviation:
     minute_rest: bool = True
     minute_night: bool = False
     night_hist: dict[int, int] = field(default_factory=dict)
-    rest_hist: dict[int, int] = field(default_factory=dict)
     day_steps: int = 0
     day_step_samples: int = 0
     history: deque[float] = field(default_factory=deque)
+    last_alert_day: int = -1_000_000
     steps_history: deque[int] = field(default_factory=deque)
     streak: int = 0
     cusum: float = 0.0
@@ -126,11 +133,9 @@ class SlowDeviation:
         return (t_ms - self.day_start_hour * HOUR_MS) // DAY_MS
 
     def _close_minute(self) -> None:
-        if self.minute_n and self.minute_rest:
+        if self.minute_n and self.minute_rest and self.minute_night:
             value = round(self.minute_sum / self.minute_n)
-            self.rest_hist[value] = self.rest_hist.get(value, 0) + 1
-            if self.minute_night:
-                self.night_hist[value] = self.night_hist.get(value, 0) + 1
+            self.night_hist[value] = self.night_hist.get(value, 0) + 1
 
     def score_then_learn(self, ctx: Context) -> Finding | None:
         finding = None
@@ -141,7 +146,7 @@ class SlowDeviation:
             if self.day >= 0:
                 finding = self._close_day(ctx)
             self.day = day
-            self.night_hist, self.rest_hist = {}, {}
+            self.night_hist = {}
             self.day_steps = self.day_step_samples = 0
         if ctx.steps is not None:
             self.day_steps += ctx.steps
@@ -161,17 +166,14 @@ class SlowDeviation:
         self.minute_n += 1
         return finding
 
-    def _day_value(self) -> tuple[float, str] | None:
-        if sum(self.night_hist.values()) >= self.min_night_minutes:
-            v = hist_median(self.night_hist)
-            return (v, "overnight") if v is not None else None
-        if sum(self.rest_hist.values()) >= self.min_rest_minutes:
-            v = hist_median(self.rest_hist)
-            return (v, "resting minutes of the day") if v is not None else None
-        return None
+    def _night_value(self) -> float | None:
+        """The night's resting heart rate, or None (too few resting minutes: can't assess)."""
+        if sum(self.night_hist.values()) < self.min_night_minutes:
+            return None
+        return hist_median(self.night_hist)
 
     def _close_day(self, ctx: Context) -> Finding | None:
-        measured = self._day_value()
+        value = self._night_value()
         steps_known = self.day_step_samples > 0 and ctx.has_steps
         usual_steps = (
             _median([float(s) for s in self.steps_history])
@@ -184,13 +186,12 @@ class SlowDeviation:
             and usual_steps > 0
             and self.day_steps < self.steps_decline * usual_steps
         )
-        if steps_known and measured is not None and not declined:
+        if steps_known and value is not None and not declined:
             self.steps_history.append(self.day_steps)
             while len(self.steps_history) > self.history_days:
                 self.steps_history.popleft()
-        if measured is None:
-            return None
-        value, source = measured
+        if value is None:
+            return None  # not enough of the night measured: can't assess (no evidence, no learning)
         self.last_value = value
         if len(self.history) < self.min_days:
             self._learn(value)
@@ -204,17 +205,21 @@ class SlowDeviation:
         self.cusum = max(0.0, self.cusum + rise / sd - self.cusum_k)
         rule = self.streak >= self.days_in_a_row
         cusum_alarm = self.cusum >= self.cusum_h
-        if rise < limit and not cusum_alarm:
-            self._learn(value)
-        if not (rule or cusum_alarm):
+        flagged = rule or cusum_alarm
+        if cusum_alarm:
+            self.cusum = 0.0  # a CuSum restarts once it has signalled
+        if not flagged and not self.alarm_open:
+            self._learn(value)  # single high nights are learned; flagged episodes are not
+        if not flagged:
             if rise < limit:
                 self.alarm_open = False  # back to baseline: the next rise is a new episode
             return None
         if self.alarm_open and not self.repeat_daily:
             return None  # the episode's alert is already out; days of it are not new alerts
+        if self.day - self.last_alert_day < self.refractory_days:
+            return None  # within a week of the last alert: no new alert (it may repeat after)
         self.alarm_open = True
-        if cusum_alarm:
-            self.cusum = 0.0
+        self.last_alert_day = self.day
         self.flagged_days += 1
         why = []
         if rule:
@@ -237,8 +242,9 @@ class SlowDeviation:
             rise / sd,
             value,
             base,
-            f"Resting heart rate {value:.0f} bpm ({source}) is {rise:.0f} bpm above this patient's "
-            f"baseline of {base:.0f} bpm (median of the last {len(hist)} days, ±{sd:.1f}): "
+            f"Resting heart rate {value:.0f} bpm (overnight) is {rise:.0f} bpm above this "
+            f"patient's baseline of {base:.0f} bpm (median of the last {len(hist)} nights, "
+            f"±{sd:.1f}): "
             f"{' and '.join(why)}{steps_words}. Possible illness or other strain; judged at "
             f"{ctx.hour_of_day:02d}:00.",
             kind="resting_hr_rise",
@@ -260,7 +266,6 @@ class SlowDeviation:
                 self.minute_night,
             ],
             "night": {str(k): v for k, v in self.night_hist.items()},
-            "rest": {str(k): v for k, v in self.rest_hist.items()},
             "steps": [self.day_steps, self.day_step_samples],
             "history": list(self.history),
             "steps_history": list(self.steps_history),
@@ -269,6 +274,7 @@ class SlowDeviation:
             "flagged": self.flagged_days,
             "open": self.alarm_open,
             "last": self.last_value,
+            "last_alert": self.last_alert_day,
         }
 
     @classmethod
@@ -279,7 +285,6 @@ class SlowDeviation:
         det.minute, det.minute_sum, det.minute_n = int(m[0]), float(m[1]), int(m[2])
         det.minute_rest, det.minute_night = bool(m[3]), bool(m[4])
         det.night_hist = {int(k): int(v) for k, v in st["night"].items()}
-        det.rest_hist = {int(k): int(v) for k, v in st["rest"].items()}
         det.day_steps, det.day_step_samples = (int(x) for x in st["steps"])
         det.history = deque(float(v) for v in st["history"])
         det.steps_history = deque(int(v) for v in st["steps_history"])
@@ -287,6 +292,7 @@ class SlowDeviation:
         det.flagged_days = int(st["flagged"])
         det.alarm_open = bool(st["open"])
         det.last_value = None if st["last"] is None else float(st["last"])
+        det.last_alert_day = int(st.get("last_alert", det.last_alert_day))
         return det
 
 

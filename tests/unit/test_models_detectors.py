@@ -127,3 +127,26 @@ def test_rhythm_ignores_artefacts_and_ectopic_beats() -> None:
         t += rr
         det.score_then_learn(Context(t_ms=t, rr_ms=(rr,)))
         assert not det.irregular
+
+
+def test_slow_deviation_short_night_is_not_evidence() -> None:
+    det = SlowDeviation(min_days=5)
+
+    def night(day: int, hr: float, minutes: int) -> object:
+        out = None
+        for minute in range(minutes):
+            t = day * DAY_MS + minute * 60_000
+            ctx = Context(t_ms=t, hr_bpm=hr, at_rest=True, has_steps=True, steps=0,
+                          hour_of_day=minute // 60)
+            out = det.score_then_learn(ctx) or out
+        ctx = Context(t_ms=day * DAY_MS + 7 * 3_600_000, hr_bpm=hr, has_steps=True, steps=0,
+                      hour_of_day=7)
+        return det.score_then_learn(ctx) or out
+
+    for day in range(6):
+        assert night(day, 60, 300) is None
+    # two short nights (20 minutes each, e.g. awake and restless) are "can't assess", not a rise
+    assert night(6, 75, 20) is None and night(7, 75, 20) is None
+    assert len(det.history) == 5  # the first night opens the record; short nights not learned
+    assert night(8, 66, 300) is None  # one full high night: not yet
+    assert night(9, 66, 300) is not None
