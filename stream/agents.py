@@ -38,6 +38,7 @@ from stream.alert_state import PatientAlerts
 from stream.api import add_api
 from stream.config import Settings
 from stream.directory import PatientsView
+from stream.faust_io import bytes_table, bytes_topic
 from stream.notify_agents import add_notify_agents
 from stream.patients import PatientSettings, default_settings
 from stream.pipeline import PatientState, Result, process
@@ -321,20 +322,12 @@ def create_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         web_in_thread=False,
     )
-    telemetry = app.topic(settings.topic_telemetry, partitions=settings.partitions,
-                          key_serializer="raw", value_serializer="raw")
-    rejected = app.topic(settings.topic_rejected, partitions=settings.partitions,
-                         key_serializer="raw", value_serializer="raw")
-    anomalies = app.topic(settings.topic_anomalies, partitions=settings.partitions,
-                          key_serializer="raw", value_serializer="raw")
-    alerts = app.topic(settings.topic_alerts, partitions=settings.partitions,
-                       key_serializer="raw", value_serializer="raw")
-    # use_partitioner: the changelog partition comes from the key bytes, exactly as the gateways'
-    # default partitioner placed the telemetry (key = patient id), so state and data co-locate.
-    table = app.Table("patient-state", partitions=settings.partitions, use_partitioner=True,
-                      key_type=bytes, value_type=bytes)
-    alert_table = app.Table("alert-state", partitions=settings.partitions, use_partitioner=True,
-                            key_type=bytes, value_type=bytes)
+    telemetry = bytes_topic(app, settings.topic_telemetry, settings)
+    rejected = bytes_topic(app, settings.topic_rejected, settings)
+    anomalies = bytes_topic(app, settings.topic_anomalies, settings)
+    alerts = bytes_topic(app, settings.topic_alerts, settings)
+    table = bytes_table(app, "patient-state", settings)
+    alert_table = bytes_table(app, "alert-state", settings)
     processor = BatchProcessor(settings, table, rejected, anomalies, alert_table, alerts)
     processor.highwater = lambda tp: app.consumer.highwater(tp)
     app.wearmon = processor  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ import orjson
 from stream import alerting
 from stream.alert_lifecycle import ActionError
 from stream.config import Settings
+from stream.faust_io import bytes_topic
 
 if TYPE_CHECKING:
     from stream.agents import BatchProcessor
@@ -137,8 +138,7 @@ async def apply_command(processor: BatchProcessor, raw: bytes) -> dict[str, Any]
 
 def add_alert_agents(app: faust.App, settings: Settings, processor: BatchProcessor,
                      alert_table: Any, alerts: Any) -> AlertCommands:
-    topic = app.topic(settings.topic_alert_commands, partitions=settings.partitions,
-                      key_serializer="raw", value_serializer="raw")
+    topic = bytes_topic(app, settings.topic_alert_commands, settings)
     commands = AlertCommands(topic)
     app.wearmon_commands = commands  # type: ignore[attr-defined]
     loaded = {"all": False}

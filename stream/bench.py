@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from stream.config import Settings, load_settings
 from stream.pipeline import PatientState, process
 from stream.produce import simulate
-from stream.services import free_port, start_broker, start_influxd
+from stream.services import free_port, start_broker, start_influxd, worker_health
 from stream.simulator import Simulator
 from stream.sinks.influx import result_lines
 from stream.validation import Limits, Rejection, validate
@@ -126,7 +125,7 @@ def run_end_to_end(patients: int = 50, hours: float = 6.0) -> EndToEndResult:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         first: float | None = None
         while True:
-            totals = _health(port)
+            totals = worker_health(port)
             handled = 0 if totals is None else totals["uploads"] + totals["rejected"]
             if first is None and handled > 0:
                 first = time.perf_counter()  # group join and recovery are not throughput
@@ -142,10 +141,3 @@ def run_end_to_end(patients: int = 50, hours: float = 6.0) -> EndToEndResult:
         influx.stop()
         broker.stop()
 
-
-def _health(port: int) -> dict[str, int] | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
-            return dict(orjson.loads(resp.read()))
-    except OSError:
-        return None

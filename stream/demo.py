@@ -41,6 +41,7 @@ from stream.services import (
     influxd_binary,
     start_broker,
     start_influxd,
+    worker_health,
 )
 from stream.simulator import Simulator
 
@@ -167,20 +168,12 @@ async def _run(settings: Settings, duration_s: float, patients: int, speed: floa
     return view, produced.uploads, produced.samples
 
 
-def _worker_totals(port: int) -> dict[str, int] | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
-            return dict(orjson.loads(resp.read()))
-    except OSError:
-        return None
-
-
 def _wait_for_worker(port: int, uploads: int, timeout_s: float = 60.0) -> dict[str, int] | None:
     """Give the worker time to finish what was sent, so the summary counts everything."""
     deadline = time.monotonic() + timeout_s
     totals = None
     while time.monotonic() < deadline:
-        totals = _worker_totals(port)
+        totals = worker_health(port)
         if totals and totals["uploads"] + totals["rejected"] + totals["duplicates"] >= uploads:
             break
         time.sleep(0.5)

@@ -26,6 +26,7 @@ import orjson
 
 from stream.alert_lifecycle import AlertEvent
 from stream.config import Settings
+from stream.faust_io import bytes_table, bytes_topic
 from stream.notify import (
     Deliverer,
     DeliveryResult,
@@ -73,12 +74,9 @@ def _fail_stop(what: str) -> None:
 
 def add_notify_agents(app: faust.App, settings: Settings, processor: BatchProcessor,
                       alerts: Any) -> None:
-    outbox = app.topic(settings.topic_outbox, partitions=settings.partitions,
-                       key_serializer="raw", value_serializer="raw")
-    deliveries = app.topic(settings.topic_deliveries, partitions=settings.partitions,
-                           key_serializer="raw", value_serializer="raw")
-    sent_table = app.Table("notify-sent", partitions=settings.partitions, use_partitioner=True,
-                           key_type=bytes, value_type=bytes)
+    outbox = bytes_topic(app, settings.topic_outbox, settings)
+    deliveries = bytes_topic(app, settings.topic_deliveries, settings)
+    sent_table = bytes_table(app, "notify-sent", settings)
 
     @app.agent(alerts, name="plan-notifications")
     async def plan_notifications(stream: faust.StreamT[bytes]) -> None:

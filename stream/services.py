@@ -7,6 +7,7 @@ Both listen on loopback on free ports and are stopped (terminate, then kill) by 
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import socket
 import subprocess
@@ -83,6 +84,15 @@ def start_broker(timeout_s: float = 30.0) -> Service:
     )
     _wait(lambda: _port_open(port), proc, "Kafka-protocol broker (Tansu)", timeout_s)
     return Service("broker", f"kafka://127.0.0.1:{port}", proc)
+
+
+def worker_health(port: int) -> dict[str, int] | None:
+    """The counters of the worker whose web server listens on ``port`` (None: not answering)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+            return dict(json.loads(resp.read()))
+    except OSError:
+        return None
 
 
 def influxd_binary() -> str | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.services import Service, free_port, start_broker, start_influxd
+from stream.services import Service, free_port, start_broker, start_influxd, worker_health
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -82,13 +82,7 @@ class Worker:
         )
 
     def health(self) -> dict[str, int] | None:
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.web_port}/health", timeout=2
-            ) as resp:
-                return dict(json.loads(resp.read()))
-        except OSError:
-            return None
+        return worker_health(self.web_port)
 
     def wait_processed(self, messages: int, timeout_s: float = 180.0) -> dict[str, int]:
         """Block until the worker has handled ``messages`` telemetry messages."""

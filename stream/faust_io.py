@@ -1,0 +1,25 @@
+"""How Wearmon declares Faust topics and tables: raw bytes (JSON via orjson), explicit partitions.
+
+Tables must declare ``key_type=bytes, value_type=bytes``: Faust derives the changelog serializers
+from those types, and any other combination breaks changelog recovery. ``use_partitioner`` puts
+each changelog entry on the partition that the key bytes hash to, exactly where the gateways'
+default partitioner put the telemetry (key = patient id), so state and data stay together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from stream.config import Settings
+
+
+def bytes_topic(app: faust.App, name: str, settings: Settings) -> Any:
+    return app.topic(name, partitions=settings.partitions, key_serializer="raw",
+                     value_serializer="raw")
+
+
+def bytes_table(app: faust.App, name: str, settings: Settings) -> Any:
+    return app.Table(name, partitions=settings.partitions, use_partitioner=True,
+                     key_type=bytes, value_type=bytes)
