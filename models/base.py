@@ -21,6 +21,7 @@ class Severity(StrEnum):
 class Status(StrEnum):
     OK = "ok"
     ATTENTION = "attention"
+    ALERT = "alert"  # a patient's status while a clinical alert is open (set by the stream)
     CANT_ASSESS = "cant_assess"
 
 

@@ -31,9 +31,10 @@ import orjson
 from faust.types import EventT
 
 from models.bands import BandSettings
+from models.base import Status
 from stream import alerting
 from stream.alert_agents import add_alert_agents
-from stream.alert_lifecycle import AlertEvent
+from stream.alert_lifecycle import AlertEvent, Category
 from stream.alert_state import PatientAlerts
 from stream.api import add_api
 from stream.config import Settings
@@ -228,13 +229,17 @@ class BatchProcessor:
                                             up.patient_id, up.upload_id, partial=True))
             counts["uploads"] += 1
             counts["samples"] += len(up.samples)
+            patient_alerts = self._alerts(up.patient_id, received_ms)
+            alert_events.extend(alerting.observe(
+                patient_alerts, self._settings_for(up.patient_id),
+                result.findings, result.quality, now_ms=received_ms))
+            alert_touched.add(up.patient_id)
+            if result.quality is not None and any(
+                    a.category is Category.CLINICAL for a in patient_alerts.active()):
+                result.quality.status = Status.ALERT
             lines.extend(result_lines(result))
             findings.extend(finding_record(result))
             touched.add(up.patient_id)
-            alert_events.extend(alerting.observe(
-                self._alerts(up.patient_id, received_ms), self._settings_for(up.patient_id),
-                result.findings, result.quality, now_ms=received_ms))
-            alert_touched.add(up.patient_id)
         counts["rejected"] = len(rejections) - counts["duplicates"]
         counts["anomalies"] = len(findings)
         counts["alert_events"] = len(alert_events)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _VITAL_FIELDS = ("hr_bpm", "spo2_pct", "resp_rate_brpm", "skin_temp_c")
-_STATUS_CODE = {"ok": 0, "attention": 1, "cant_assess": 3}
+_STATUS_CODE = {"ok": 0, "attention": 1, "alert": 2, "cant_assess": 3}
 
 
 class InfluxRejectedError(RuntimeError):

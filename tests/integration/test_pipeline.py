@@ -97,3 +97,10 @@ def test_pipeline_health_and_anomalies_topic(pipeline_run: PipelineRun) -> None:
     )
     uploads = int(series[0]["values"][0][1])  # type: ignore[index]
     assert uploads == pipeline_run.health["uploads"]
+
+
+def test_patients_with_open_clinical_alerts_have_alert_status(pipeline_run: PipelineRun) -> None:
+    with_events = {lab.patient_id for lab in pipeline_run.labels if lab.kind in DETECTED_KINDS}
+    shown = _counts(pipeline_run, "SELECT count(status_code) FROM quality "
+                                  "WHERE status_code = 2 GROUP BY patient")
+    assert with_events and with_events <= set(shown)
