@@ -193,10 +193,9 @@ class InfluxWriter:
                                               headers=self._headers, timeout=timeout) as resp:
                     if resp.status in (200, 204):
                         return
-                    text = (await resp.text())[:300]
                     if 400 <= resp.status < 500 and resp.status != 429:
-                        raise InfluxRejectedError(f"InfluxDB refused {what}: HTTP {resp.status} "
-                                                  f"{text}")
+                        # InfluxDB's error text can quote the data (vitals): not for the logs.
+                        raise InfluxRejectedError(f"InfluxDB refused {what}: HTTP {resp.status}")
                     log.warning("InfluxDB %s failed (HTTP %s); retrying in %.1f s",
                                 what, resp.status, delay_s)
             except (aiohttp.ClientError, TimeoutError) as exc:
