@@ -5,20 +5,51 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
 from stream.config import Settings
-from stream.services import free_port, start_influxd
+from stream.services import free_port, start_broker, start_influxd
 from stream.simulator import Simulator
 from stream.validation import Limits, Rejection, validate
-from tests.conftest import influx_query
-from tests.integration.conftest import _produce, consume, settings_of
+from tests.conftest import Services, Worker, influx_query, new_worker
+from tests.integration.conftest import _produce, settings_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
 HOUR_MS = 3_600_000
+
+
+@pytest.fixture(scope="module")
+def own_services() -> Iterator[Services]:
+    """A broker and an InfluxDB of their own: crash tests must not share a broker with the
+    hundreds of topics and groups of the rest of the suite."""
+    broker = start_broker()
+    try:
+        influx = start_influxd()
+    except Exception:
+        broker.stop()
+        raise
+    yield Services(broker, influx)
+    influx.stop()
+    broker.stop()
+
+
+@pytest.fixture
+def make_worker(own_services: Services, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    created: list[Worker] = []
+
+    def factory(**overrides: str) -> Worker:
+        worker = new_worker(own_services, tmp_path, **overrides)
+        created.append(worker)
+        return worker
+
+    yield factory
+    for worker in created:
+        worker.stop()
 
 
 def _simulated(patients: int, hours: float, seed: int) -> tuple[list[tuple[bytes, bytes]],
@@ -72,6 +103,24 @@ async def _wait_state_saved(settings: Settings, uploads: list[tuple[bytes, bytes
     assert not last_upload, f"state never saved for {sorted(last_upload)}"
 
 
+async def _rejections_of(settings: Settings, upload_ids: set[str],
+                         timeout_s: float = 120.0) -> list[dict[str, object]]:
+    """Await the dead-letter records of these uploads."""
+    consumer = AIOKafkaConsumer(settings.topic_rejected, bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: list[dict[str, object]] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while {r["upload_id"] for r in found} < upload_ids and time.monotonic() < deadline:
+            for messages in (await consumer.getmany(timeout_ms=500)).values():
+                found += [r for m in messages
+                          if (r := orjson.loads(m.value))["upload_id"] in upload_ids]
+    finally:
+        await consumer.stop()
+    return found
+
+
 def test_killed_worker_loses_nothing_and_keeps_patient_state(make_worker) -> None:  # type: ignore[no-untyped-def]
     messages, expected = _simulated(4, 2, seed=21)
     first_half, second_half = messages[: len(messages) // 2], messages[len(messages) // 2:]
@@ -88,10 +137,18 @@ def test_killed_worker_loses_nothing_and_keeps_patient_state(make_worker) -> Non
     restarted = make_worker(**{k: v for k, v in worker.env.items() if k.startswith("WEARMON_")
                                and k != "WEARMON_WEB_PORT"}, WEARMON_WEB_PORT=str(free_port()))
     restarted.start()
-    _wait_stored(settings.influx_url, settings.influx_db, expected)
+    try:
+        _wait_stored(settings.influx_url, settings.influx_db, expected, timeout_s=90)
+    except AssertionError:
+        print("DIAG health", restarted.health())
+        print("DIAG lag", influx_query(settings.influx_url, settings.influx_db,
+              "SELECT last(lag_messages), sum(uploads), sum(duplicates) FROM pipeline"))
+        raise
     # the restored table remembers the uploads processed before the crash
-    records = asyncio.run(consume(settings, settings.topic_rejected, 3))
-    assert sum(r["reason"] == "duplicate_upload" for r in records) >= 3
+    resent_ids = {orjson.loads(value)["upload_id"] for _, value in resent}
+    records = asyncio.run(_rejections_of(settings, resent_ids))
+    assert {r["upload_id"] for r in records if r["reason"] == "duplicate_upload"} == resent_ids, (
+        f"{records}\n{restarted.log_tail()}")
 
 
 def test_influxdb_outage_blocks_and_then_delivers_everything(make_worker) -> None:  # type: ignore[no-untyped-def]
