@@ -39,7 +39,7 @@ from stream.alert_state import PatientAlerts
 from stream.api import add_api
 from stream.config import Settings
 from stream.directory import PatientsView
-from stream.faust_io import bytes_table, bytes_topic
+from stream.faust_io import bytes_table, bytes_topic, fail_stop
 from stream.notify_agents import add_notify_agents
 from stream.patients import PatientSettings, default_settings
 from stream.pipeline import PatientState, Result, process
@@ -349,12 +349,7 @@ def create_app(settings: Settings) -> faust.App:
             try:
                 await processor.handle(list(events))
             except Exception:
-                # Fail-stop: Faust's take() acks a batch even when its body raises, which would
-                # commit offsets of results that were never stored. Exit at once instead; the
-                # uncommitted batch is redelivered to the restarted worker.
-                log.critical("unexpected error while processing a batch; stopping the worker "
-                             "so that nothing is committed", exc_info=True)
-                os._exit(70)
+                fail_stop("processing a batch")
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:

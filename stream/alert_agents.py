@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ import orjson
 from stream import alerting
 from stream.alert_lifecycle import ActionError
 from stream.config import Settings
-from stream.faust_io import bytes_topic
+from stream.faust_io import bytes_topic, fail_stop
 
 if TYPE_CHECKING:
     from stream.agents import BatchProcessor
@@ -150,11 +149,7 @@ def add_alert_agents(app: faust.App, settings: Settings, processor: BatchProcess
             try:
                 reply = await apply_command(processor, raw)
             except Exception:
-                # Fail-stop, as for telemetry: an acked command whose result was never stored
-                # would be lost. The restarted worker applies it again.
-                log.critical("unexpected error while applying an alert command; stopping the "
-                             "worker so that nothing is committed", exc_info=True)
-                os._exit(70)
+                fail_stop("applying an alert command")
             try:
                 patient = orjson.loads(raw).get("patient")
                 commands.ticks_pending.pop(str(patient), None)

@@ -8,11 +8,15 @@ default partitioner put the telemetry (key = patient id), so state and data stay
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import os
+from typing import Any, NoReturn
 
 import faust
 
 from stream.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 def bytes_topic(app: faust.App, name: str, settings: Settings) -> Any:
@@ -23,3 +27,15 @@ def bytes_topic(app: faust.App, name: str, settings: Settings) -> Any:
 def bytes_table(app: faust.App, name: str, settings: Settings) -> Any:
     return app.Table(name, partitions=settings.partitions, use_partitioner=True,
                      key_type=bytes, value_type=bytes)
+
+
+def fail_stop(what: str) -> NoReturn:
+    """Exit at once after an unexpected error inside an agent.
+
+    Faust acks a message (and ``take()`` a whole batch) even when the agent body raises, which
+    would commit offsets of results that were never stored. Exiting without cleanup commits
+    nothing: the uncommitted messages go to the restarted worker.
+    """
+    log.critical("unexpected error while %s; stopping the worker so that nothing is committed",
+                 what, exc_info=True)
+    os._exit(70)

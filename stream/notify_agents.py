@@ -17,7 +17,6 @@ mark reaching the broker (then that one message is sent again).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ import orjson
 
 from stream.alert_lifecycle import AlertEvent
 from stream.config import Settings
-from stream.faust_io import bytes_table, bytes_topic
+from stream.faust_io import bytes_table, bytes_topic, fail_stop
 from stream.notify import (
     Deliverer,
     DeliveryResult,
@@ -66,12 +65,6 @@ class TableSentStore:
         self.table[self.key] = orjson.dumps(sent)
 
 
-def _fail_stop(what: str) -> None:
-    log.critical("unexpected error while %s; stopping the worker so that nothing is committed",
-                 what, exc_info=True)
-    os._exit(70)
-
-
 def add_notify_agents(app: faust.App, settings: Settings, processor: BatchProcessor,
                       alerts: Any) -> None:
     outbox = bytes_topic(app, settings.topic_outbox, settings)
@@ -97,7 +90,7 @@ def add_notify_agents(app: faust.App, settings: Settings, processor: BatchProces
                 for future in futures:
                     await future
             except Exception:
-                _fail_stop("planning notifications")
+                fail_stop("planning notifications")
 
     @app.agent(outbox, name="deliver-notifications")
     async def deliver_notifications(stream: faust.StreamT[bytes]) -> None:
@@ -122,7 +115,7 @@ def add_notify_agents(app: faust.App, settings: Settings, processor: BatchProces
                     await app.producer.flush()  # the sent mark is in the changelog
                 await record_result(result)
             except Exception:
-                _fail_stop("delivering a notification")
+                fail_stop("delivering a notification")
 
     async def record_result(result: DeliveryResult) -> None:
         if result.status is not DeliveryStatus.SENT:

@@ -13,7 +13,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,16 +140,21 @@ def new_worker(services: Services, directory: Path, **overrides: str) -> Worker:
     return Worker(env, int(env["WEARMON_WEB_PORT"]), directory / f"worker-{suffix}.log")
 
 
-@pytest.fixture
-def make_worker(services: Services, tmp_path: Path) -> Iterator[object]:
-    """Factory of isolated workers; all are stopped at the end of the test."""
+def worker_factory(services: Services, directory: Path) -> Iterator[Callable[..., Worker]]:
+    """Factory of isolated workers on ``services``; all are stopped when it is closed."""
     created: list[Worker] = []
 
     def factory(**overrides: str) -> Worker:
-        worker = new_worker(services, tmp_path, **overrides)
+        worker = new_worker(services, directory, **overrides)
         created.append(worker)
         return worker
 
     yield factory
     for worker in created:
         worker.stop()
+
+
+@pytest.fixture
+def make_worker(services: Services, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """Factory of isolated workers; all are stopped at the end of the test."""
+    yield from worker_factory(services, tmp_path)

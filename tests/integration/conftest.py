@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer
 
 from stream.config import Settings
 from stream.kafka import ensure_topics, make_producer
-from stream.simulator import Label, Simulator
+from stream.simulator import CLINICAL_KINDS, Label, Simulator
 from stream.validation import Limits, Rejection, validate
 from tests.conftest import Services, Worker, new_worker
 from tests.integration.test_notify_delivery import hook, smtp  # noqa: F401 (fixtures)
@@ -35,6 +35,11 @@ class PipelineRun:
     anomalies: list[dict[str, object]]
     health: dict[str, int]
     worker: Worker
+
+    @property
+    def clinical_labels(self) -> list[Label]:
+        """The injected events the detectors must find (tachycardia, bradycardia, desaturation)."""
+        return [lab for lab in self.labels if lab.kind in CLINICAL_KINDS]
 
 
 def settings_of(worker: Worker) -> Settings:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_each_injected_clinical_event_opens_an_alert(pipeline_run: PipelineRun) -> None:
-    labels = [lab for lab in pipeline_run.labels if lab.kind in DETECTED_KINDS]
+    labels = pipeline_run.clinical_labels
     assert labels, "the simulation must inject clinical events"
     series = influx_query(
         pipeline_run.influx_url,

@@ -16,7 +16,7 @@ from stream.config import Settings
 from stream.services import free_port, start_broker, start_influxd
 from stream.simulator import Simulator
 from stream.validation import Limits, Rejection, validate
-from tests.conftest import Services, Worker, influx_query, new_worker
+from tests.conftest import Services, Worker, influx_query, worker_factory
 from tests.integration.conftest import _produce, settings_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
@@ -40,16 +40,7 @@ def own_services() -> Iterator[Services]:
 
 @pytest.fixture
 def make_worker(own_services: Services, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    created: list[Worker] = []
-
-    def factory(**overrides: str) -> Worker:
-        worker = new_worker(own_services, tmp_path, **overrides)
-        created.append(worker)
-        return worker
-
-    yield factory
-    for worker in created:
-        worker.stop()
+    yield from worker_factory(own_services, tmp_path)
 
 
 def _simulated(patients: int, hours: float, seed: int) -> tuple[list[tuple[bytes, bytes]],

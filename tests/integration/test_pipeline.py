@@ -39,7 +39,7 @@ def test_quality_point_per_upload_and_rollups(pipeline_run: PipelineRun) -> None
 
 
 def test_injected_clinical_events_produce_anomalies(pipeline_run: PipelineRun) -> None:
-    labels = [lab for lab in pipeline_run.labels if lab.kind in DETECTED_KINDS]
+    labels = pipeline_run.clinical_labels
     assert labels, "the simulation must inject clinical events"
     series = influx_query(
         pipeline_run.influx_url,
@@ -100,7 +100,7 @@ def test_pipeline_health_and_anomalies_topic(pipeline_run: PipelineRun) -> None:
 
 
 def test_patients_with_open_clinical_alerts_have_alert_status(pipeline_run: PipelineRun) -> None:
-    with_events = {lab.patient_id for lab in pipeline_run.labels if lab.kind in DETECTED_KINDS}
+    with_events = {lab.patient_id for lab in pipeline_run.clinical_labels}
     shown = _counts(pipeline_run, "SELECT count(status_code) FROM quality "
                                   "WHERE status_code = 2 GROUP BY patient")
     assert with_events and with_events <= set(shown)
