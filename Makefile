@@ -28,7 +28,7 @@ test: $(STAMP) influxd lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check stream models tests
+	$(BIN)/ruff check stream models tests wearmon
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.base import Context, Finding, Severity, Status
+from wearmon.models.base import Context, Finding, Severity, Status
 
 NEWS2_MISSING_ALWAYS = ("blood pressure", "consciousness", "supplemental oxygen")
 

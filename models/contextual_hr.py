@@ -21,8 +21,8 @@ from typing import Any
 
 from river import stats
 
-from models.base import Context, Finding, Severity, Status
-from models.state import dump_river, load_river
+from wearmon.models.base import Context, Finding, Severity, Status
+from wearmon.models.state import dump_river, load_river
 
 MINUTE_MS = 60_000
 ACTIVITY_NAMES = ("activity unknown", "at rest", "lightly active", "active")

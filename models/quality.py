@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from models.base import Context, Finding, Severity, Status
+from wearmon.models.base import Context, Finding, Severity, Status
 
 MINUTE_MS = 60_000
 

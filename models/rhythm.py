@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from models.base import Context, Finding, Severity, Status
+from wearmon.models.base import Context, Finding, Severity, Status
 
 RR_LOW_MS = 300
 RR_HIGH_MS = 2000

@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.base import Context, Finding, Severity, Status
+from wearmon.models.base import Context, Finding, Severity, Status
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000

@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.activity import ActivityPattern
-from models.bands import BandSettings, ClinicalBands
-from models.base import Context, Detector, Finding, Status
-from models.contextual_hr import ContextualHeartRate
-from models.quality import DataQuality
-from models.rhythm import IrregularRhythm
-from models.slow import SlowDeviation
+from wearmon.models.activity import ActivityPattern
+from wearmon.models.bands import BandSettings, ClinicalBands
+from wearmon.models.base import Context, Detector, Finding, Status
+from wearmon.models.contextual_hr import ContextualHeartRate
+from wearmon.models.quality import DataQuality
+from wearmon.models.rhythm import IrregularRhythm
+from wearmon.models.slow import SlowDeviation
 
 SUITE_STATE_VERSION = 2
 MAX_STATE_BYTES = 16 * 1024

@@ -1,3 +1,14 @@
-"""Wearmon: stream processing for wearable health monitoring."""
+"""Wearmon's stream side, one room per concern (arrows only point down this list):
 
-__version__ = "0.1.0"
+* ``tools/``, ``evaluation/``, ``grafana/`` — what people run: demo, simulator, producers, dataset
+  replay, benchmarks, admin CLI, offline evaluation, dashboards as code;
+* ``worker/`` — the Faust shell: app, agents, the batch (pure ``process_batch``, effectful
+  ``commit``), alert commands, notification agents, HTTP API, the patients directory;
+* ``sinks/`` — InfluxDB line protocol and the awaited writer;
+* ``notify/`` — alert events → rendered messages → outbox → delivery (Apprise);
+* ``alerts/`` — the pure alert policy: findings over time → alert lifecycle events;
+* ``core/`` — the pure per-upload path: contract, validation, features, pipeline, patient settings;
+* ``config.py`` and ``kafka.py`` — settings and Kafka plumbing shared by the rooms above.
+
+Detectors live in ``wearmon.models`` (pure, no I/O).
+"""

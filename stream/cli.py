@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from stream.config import ConfigError, load_settings
+from wearmon.stream.config import ConfigError, load_settings
 
-CONTRACT_PATH = Path(__file__).parent / "contract" / "telemetry-v1.schema.json"
+CONTRACT_PATH = Path(__file__).parent / "core" / "contract" / "telemetry-v1.schema.json"
 
 
 @click.group()
@@ -25,8 +25,8 @@ def worker() -> None:
     """Run a stream worker (scale out by starting more; partitions are shared)."""
     import faust
 
-    from stream.agents import create_app
-    from stream.kafka import ensure_topics
+    from wearmon.stream.kafka import ensure_topics
+    from wearmon.stream.worker.app import create_app
 
     settings = load_settings()
     settings.require_broker()
@@ -49,8 +49,8 @@ def worker() -> None:
 def simulate(patients: int, duration_s: float, speed: float, seed: int, event_every_s: float,
              labels_path: Path | None) -> None:
     """Produce synthetic patients with labelled events to the telemetry topic."""
-    from stream.produce import simulate as run
-    from stream.simulator import Simulator
+    from wearmon.stream.tools.producer import simulate as run
+    from wearmon.stream.tools.simulator import Simulator
 
     settings = load_settings()
     settings.require_broker()
@@ -65,7 +65,7 @@ def simulate(patients: int, duration_s: float, speed: float, seed: int, event_ev
 @click.option("--write", is_flag=True, help="Rewrite the checked-in JSON Schema file")
 def contract(write: bool) -> None:
     """Print the telemetry contract v1 as JSON Schema."""
-    from stream.schema import json_schema
+    from wearmon.stream.core.schema import json_schema
 
     text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
     if write:
@@ -87,7 +87,7 @@ def contract(write: bool) -> None:
                    "patient with it, so alerts are delivered there")
 def demo(duration_s: float, patients: int, speed: float, seed: int, notify_url: str) -> None:
     """Run everything locally: embedded broker, InfluxDB if available, worker and simulator."""
-    from stream.demo import run_demo
+    from wearmon.stream.tools.demo import run_demo
 
     sys.exit(run_demo(duration_s=duration_s, patients=patients, speed=speed, seed=seed,
                       notify_url=notify_url))
@@ -100,7 +100,7 @@ def demo(duration_s: float, patients: int, speed: float, seed: int, notify_url: 
               help="Also time a real worker (embedded broker + local influxd) end to end")
 def bench(patients: int, hours: float, e2e: bool) -> None:
     """Measure the stream stage against a decode-only baseline (same uploads, one run)."""
-    from stream.bench import run_bench, run_end_to_end
+    from wearmon.stream.tools.bench import run_bench, run_end_to_end
 
     r = run_bench(patients, hours)
     click.echo(f"uploads {r.uploads}, samples {r.samples}")
@@ -120,10 +120,10 @@ def bench(patients: int, hours: float, e2e: bool) -> None:
 
 def _register_optional() -> None:
     """Commands contributed by other modules."""
-    from stream.admin_cli import add_alerts_commands, add_patients_commands
-    from stream.evaluation.cli import add_evaluate_command
-    from stream.grafana.cli import add_grafana_commands
-    from stream.replay import add_replay_command
+    from wearmon.stream.evaluation.cli import add_evaluate_command
+    from wearmon.stream.grafana.cli import add_grafana_commands
+    from wearmon.stream.tools.admin_cli import add_alerts_commands, add_patients_commands
+    from wearmon.stream.tools.dataset_replay import add_replay_command
 
     add_replay_command(main)
     add_evaluate_command(main)

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-from stream.config import Settings
+from wearmon.stream.config import Settings
 
 log = logging.getLogger(__name__)
 

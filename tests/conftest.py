@@ -19,7 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from stream.services import Service, free_port, start_broker, start_influxd, worker_health
+from wearmon.stream.tools.services import (
+    Service,
+    free_port,
+    start_broker,
+    start_influxd,
+    worker_health,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -74,7 +80,7 @@ class Worker:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stream", "worker"],
+            [sys.executable, "-m", "wearmon", "worker"],
             env=self.env,
             cwd=REPO,
             stdout=self.log_path.open("ab"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from stream.evaluation.run import DATASET_CHOICES, evaluate
+from wearmon.stream.evaluation.run import DATASET_CHOICES, evaluate
 
 
 def add_evaluate_command(group: click.Group) -> None:

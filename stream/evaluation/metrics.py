@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stream.evaluation.replay import Alert, PatientRun
+from wearmon.stream.evaluation.patient_run import Alert, PatientRun
 
 DAY_MS = 86_400_000
 ILLNESS_DETECTORS = ("slow_deviation",)
@@ -54,7 +54,7 @@ def stanford_user(
 ) -> dict[str, Any]:
     """One user's row: events, detections, lead days, false alert-days.
 
-    >>> from stream.evaluation.replay import Alert, PatientRun
+    >>> from wearmon.stream.evaluation.patient_run import Alert, PatientRun
     >>> run = PatientRun("u")
     >>> run.worn_days.update(range(0, 60))
     >>> alerts = [Alert("slow_deviation", "k", "warning", d * DAY_MS, d * DAY_MS, 1, "")
@@ -111,7 +111,7 @@ def stanford_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def afdb_record(run: PatientRun, af_episodes: Sequence[tuple[int, int]]) -> dict[str, Any]:
     """Time in AF vs not (seconds) against the detector's decision, per sample with beats.
 
-    >>> from stream.evaluation.replay import PatientRun
+    >>> from wearmon.stream.evaluation.patient_run import PatientRun
     >>> run = PatientRun("r")
     >>> run.rhythm.t_ms = [0, 5_000, 10_000, 15_000]
     >>> run.rhythm.span_ms = [5_000] * 4

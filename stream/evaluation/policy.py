@@ -13,14 +13,14 @@ from collections.abc import Iterable
 
 import orjson
 
-from stream import alerting
-from stream.alert_lifecycle import Action
-from stream.alert_state import PatientAlerts
-from stream.patients import default_settings
-from stream.pipeline import PatientState, process
-from stream.replay import build_uploads
-from stream.schema import Sample
-from stream.validation import Limits, Rejection, validate
+from wearmon.stream.alerts import policy as alerting
+from wearmon.stream.alerts.lifecycle import Action
+from wearmon.stream.alerts.state import PatientAlerts
+from wearmon.stream.core.patients import default_settings
+from wearmon.stream.core.pipeline import PatientState, process
+from wearmon.stream.core.schema import Sample
+from wearmon.stream.core.validation import Limits, Rejection, validate
+from wearmon.stream.tools.dataset_replay import build_uploads
 
 UPLOAD_EVERY_MS = 900_000
 SYNC_DELAY_MS = 1_000  # the upload arrives a second after its last sample

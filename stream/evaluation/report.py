@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stream.evaluation.run import PatientResult
+    from wearmon.stream.evaluation.run import PatientResult
 
 DETECTOR_COLOURS = {
     "clinical_bands": "tab:red",

@@ -25,11 +25,17 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from stream import datasets
-from stream.evaluation import metrics
-from stream.evaluation.policy import policy_effect
-from stream.evaluation.replay import DAY_MS, Alert, PatientRun, alerts_of, replay_patient
-from stream.schema import Sample
+from wearmon.stream.core.schema import Sample
+from wearmon.stream.evaluation import metrics
+from wearmon.stream.evaluation.patient_run import (
+    DAY_MS,
+    Alert,
+    PatientRun,
+    alerts_of,
+    replay_patient,
+)
+from wearmon.stream.evaluation.policy import policy_effect
+from wearmon.stream.tools import datasets
 
 DATASET_CHOICES = ("stanford", "afdb", "normal", "synthetic")
 SYNTHETIC_PATIENTS = 20
@@ -114,7 +120,7 @@ def evaluate(
     if json_path is not None:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(text + "\n")
-    from stream.evaluation.report import write_report
+    from wearmon.stream.evaluation.report import write_report
 
     write_report(out, dataset, result, patients)
     return result
@@ -365,7 +371,7 @@ def _synthetic(
 ) -> tuple[dict[str, Any], list[PatientResult]]:
     import orjson
 
-    from stream.simulator import Simulator
+    from wearmon.stream.tools.simulator import Simulator
 
     n = max_patients or SYNTHETIC_PATIENTS
     start_ms = 1_700_000_000_000 - 1_700_000_000_000 % DAY_MS

@@ -23,8 +23,8 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import alerting as am
 from grafana_foundation_sdk.models import dashboard as dm
 
-from stream.grafana.influxql import DATASOURCE_UID, InfluxQL
-from stream.grafana.queries import EXPRESSION_UID
+from wearmon.stream.grafana.influxql import DATASOURCE_UID, InfluxQL
+from wearmon.stream.grafana.queries import EXPRESSION_UID
 
 FOLDER_UID = "wearmon"
 FOLDER_TITLE = "Wearmon"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from stream.grafana.files import PROVISIONING_DIR, stale_files, write_files
-from stream.grafana.push import TOKEN_ENV, PushError, build_plan, connect, push
+from wearmon.stream.grafana.files import PROVISIONING_DIR, stale_files, write_files
+from wearmon.stream.grafana.push import TOKEN_ENV, PushError, build_plan, connect, push
 
 
 @click.group(name="grafana")

@@ -14,9 +14,9 @@ from typing import Any
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as dm
 
-from stream.grafana.patient import patient_detail
-from stream.grafana.pipeline import pipeline_health
-from stream.grafana.ward import ward_overview
+from wearmon.stream.grafana.patient_detail import patient_detail
+from wearmon.stream.grafana.pipeline_health import pipeline_health
+from wearmon.stream.grafana.ward_overview import ward_overview
 
 DASHBOARDS = {
     "ward-overview.json": ward_overview,

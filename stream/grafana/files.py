@@ -11,8 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from stream.grafana.alert_rules import provisioning_files
-from stream.grafana.dashboards import all_dashboards, render
+from wearmon.stream.grafana.alert_rules import provisioning_files
+from wearmon.stream.grafana.dashboards import all_dashboards, render
 
 PROVISIONING_DIR = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "provisioning"
 YAML_HEADER = (

@@ -11,7 +11,7 @@ from grafana_foundation_sdk.builders import stat, table, timeseries
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
-from stream.grafana.influxql import InfluxQL, datasource_ref
+from wearmon.stream.grafana.influxql import InfluxQL, datasource_ref
 
 TAGS = ["wearmon"]
 

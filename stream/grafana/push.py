@@ -18,7 +18,7 @@ import niquests
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
-from stream.grafana.alert_rules import (
+from wearmon.stream.grafana.alert_rules import (
     APP_LABEL,
     CONTACT_POINT_NAME,
     FOLDER_TITLE,
@@ -27,8 +27,8 @@ from stream.grafana.alert_rules import (
     api_route,
     api_rule_groups,
 )
-from stream.grafana.dashboards import all_dashboards
-from stream.grafana.influxql import DATASOURCE_UID
+from wearmon.stream.grafana.dashboards import all_dashboards
+from wearmon.stream.grafana.influxql import DATASOURCE_UID
 
 MIN_GRAFANA_MAJOR = 11  # dashboards use the Grafana 11.3 schema (grafana-foundation-sdk 11.3)
 TOKEN_ENV = "WEARMON_GRAFANA_TOKEN"
@@ -126,7 +126,7 @@ def check_version(version: str | None) -> str:
     '11.3.1'
     >>> check_version("10.4.2")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    stream.grafana.push.PushError: Grafana 10.4.2 is too old: ...
+    wearmon.stream.grafana.push.PushError: Grafana 10.4.2 is too old: ...
     """
     if not version:
         raise PushError("Grafana did not report its version: is --url a Grafana server?")

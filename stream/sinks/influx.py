@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 import aiohttp
 from influxdb_client import Point, WritePrecision
 
-from stream.alert_lifecycle import ACTIVE, AlertEvent
-from stream.config import Settings
-from stream.pipeline import Result
-from stream.validation import Rejection
+from wearmon.stream.alerts.lifecycle import ACTIVE, AlertEvent
+from wearmon.stream.config import Settings
+from wearmon.stream.core.pipeline import Result
+from wearmon.stream.core.validation import Rejection
 
 if TYPE_CHECKING:
-    from stream.notify import DeliveryResult
+    from wearmon.stream.notify.deliver import DeliveryResult
 
 log = logging.getLogger(__name__)
 _VITAL_FIELDS = ("hr_bpm", "spo2_pct", "resp_rate_brpm", "skin_temp_c")

@@ -12,12 +12,12 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from stream.config import Settings
-from stream.kafka import ensure_topics, make_producer
-from stream.simulator import CLINICAL_KINDS, Label, Simulator
-from stream.validation import Limits, Rejection, validate
 from tests.conftest import Services, Worker, new_worker
 from tests.integration.test_notify_delivery import hook, smtp  # noqa: F401 (fixtures)
+from wearmon.stream.config import Settings
+from wearmon.stream.core.validation import Limits, Rejection, validate
+from wearmon.stream.kafka import ensure_topics, make_producer
+from wearmon.stream.tools.simulator import CLINICAL_KINDS, Label, Simulator
 
 HOUR_MS = 3_600_000
 

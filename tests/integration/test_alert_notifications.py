@@ -19,12 +19,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 
-from stream.config import Settings
-from stream.directory import publish_patient
-from stream.patients import AlertPolicy, PatientSettings, Recipient
-from stream.services import free_port
 from tests.integration.conftest import _produce, settings_of
 from tests.integration.test_notify_delivery import Hook, Mail, SmtpServer
+from wearmon.stream.config import Settings
+from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
+from wearmon.stream.tools.services import free_port
+from wearmon.stream.worker.directory import publish_patient
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -221,7 +221,7 @@ async def test_worker_killed_during_escalation_sends_each_step_once(
 def test_patients_cli_enrols_shows_lists_and_removes(services: Any, tmp_path: Any) -> None:
     from click.testing import CliRunner
 
-    from stream.cli import main
+    from wearmon.stream.cli import main
 
     env = {"WEARMON_BROKER": services.broker_url, "WEARMON_PARTITIONS": "2",
            "WEARMON_TOPIC_PATIENTS": f"patients-cli-{free_port()}"}

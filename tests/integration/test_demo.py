@@ -52,7 +52,7 @@ def test_demo_runs_with_no_configuration_and_cleans_up(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEARMON_")}
     env["DEMO_TEST_MARKER"] = marker.split("=")[1]
     done = subprocess.run(
-        [sys.executable, "-m", "stream", "demo", "--duration", "45", "--patients", "8",
+        [sys.executable, "-m", "wearmon", "demo", "--duration", "45", "--patients", "8",
          "--notify-url", notify_url],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
     )

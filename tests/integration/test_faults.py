@@ -12,12 +12,12 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from stream.config import Settings
-from stream.services import free_port, start_broker, start_influxd
-from stream.simulator import Simulator
-from stream.validation import Limits, Rejection, validate
 from tests.conftest import Services, Worker, influx_query, worker_factory
 from tests.integration.conftest import _produce, settings_of
+from wearmon.stream.config import Settings
+from wearmon.stream.core.validation import Limits, Rejection, validate
+from wearmon.stream.tools.services import free_port, start_broker, start_influxd
+from wearmon.stream.tools.simulator import Simulator
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
 HOUR_MS = 3_600_000

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from stream.grafana.files import PROVISIONING_DIR
-from stream.grafana.queries import (
+from wearmon.stream.grafana.files import PROVISIONING_DIR
+from wearmon.stream.grafana.queries import (
     FoundQuery,
     alerting_queries,
     dashboard_queries,

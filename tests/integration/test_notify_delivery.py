@@ -24,9 +24,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from pydantic import SecretStr
 
-from models.base import Finding, Severity
-from stream.alerting import Action, PatientAlerts, act, observe, tick
-from stream.notify import (
+from wearmon.models.base import Finding, Severity
+from wearmon.stream.alerts.policy import Action, PatientAlerts, act, observe, tick
+from wearmon.stream.core.patients import PatientDirectory, PatientSettings, QuietHours, Recipient
+from wearmon.stream.notify.deliver import (
     Audience,
     Deliverer,
     DeliveryStatus,
@@ -36,7 +37,6 @@ from stream.notify import (
     idempotency_key,
     plan,
 )
-from stream.patients import PatientDirectory, PatientSettings, QuietHours, Recipient
 
 pytestmark = pytest.mark.integration
 

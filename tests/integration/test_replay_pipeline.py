@@ -8,11 +8,11 @@ from collections import Counter
 import orjson
 import pytest
 
-from stream.replay import replay
-from stream.validation import Limits, Rejection, validate
 from tests.conftest import influx_query
 from tests.integration.conftest import consume, settings_of
 from tests.unit.test_replay import DATA_DIR
+from wearmon.stream.core.validation import Limits, Rejection, validate
+from wearmon.stream.tools.dataset_replay import replay
 
 pytestmark = [pytest.mark.integration, pytest.mark.data, pytest.mark.slow]
 

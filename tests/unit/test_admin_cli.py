@@ -7,9 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from stream.cli import main
-from stream.notify import Audience, DeliveryResult, DeliveryStatus
-from stream.sinks.influx import notification_line
+from wearmon.stream.cli import main
+from wearmon.stream.notify.deliver import Audience, DeliveryResult, DeliveryStatus
+from wearmon.stream.sinks.influx import notification_line
 
 
 def test_invalid_settings_are_rejected_naming_the_field(tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from models.base import Severity
-from stream.alert_lifecycle import Action, AlertEvent, AlertState, Category
-from stream.sinks.influx import alert_line
+from wearmon.models.base import Severity
+from wearmon.stream.alerts.lifecycle import Action, AlertEvent, AlertState, Category
+from wearmon.stream.sinks.influx import alert_line
 
 
 def _event(step: int, state: AlertState, action: Action) -> AlertEvent:

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from models.base import Finding, Severity, Status
-from stream.alerting import (
+from wearmon.models.base import Finding, Severity, Status
+from wearmon.stream.alerts.policy import (
     Action,
     ActionError,
     AlertEvent,
@@ -31,7 +31,7 @@ from stream.alerting import (
     observe,
     tick,
 )
-from stream.patients import AlertPolicy, PatientSettings, QuietHours, Recipient
+from wearmon.stream.core.patients import AlertPolicy, PatientSettings, QuietHours, Recipient
 
 MIN = 60_000
 HOUR = 60 * MIN

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stream.config import Settings
+from wearmon.stream.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"kafka", "influxdb", "grafana", "worker", "simulator", "mailpit"}

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stream import datasets
-from stream.datasets import (
+from wearmon.stream.core.schema import PATIENT_ID_PATTERN, RR_RANGE, SAMPLE_RANGES, Sample
+from wearmon.stream.tools import datasets
+from wearmon.stream.tools.datasets import (
     AFDB_ORIGIN_MS,
     AFDB_WINDOW_MS,
     DATASETS,
@@ -28,7 +29,6 @@ from stream.datasets import (
     load_patient,
     stanford_events,
 )
-from stream.schema import PATIENT_ID_PATTERN, RR_RANGE, SAMPLE_RANGES, Sample
 
 DATA_DIR = Path(
     os.environ.get("WEARMON_DATA_DIR", Path(__file__).resolve().parents[2] / "../shared/data")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from stream.cli import main
 from tests.unit.test_evaluation import DATA_DIR
+from wearmon.stream.cli import main
 
 KEYS = {
     "synthetic": ("recall", "false_alerts_per_patient_day", "median_latency_s", "per_event_type"),

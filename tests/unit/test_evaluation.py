@@ -10,11 +10,17 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from models.base import Finding, Severity
-from stream.evaluation import metrics
-from stream.evaluation.cli import add_evaluate_command
-from stream.evaluation.replay import DAY_MS, Alert, PatientRun, alerts_of, replay_patient
-from stream.schema import Sample
+from wearmon.models.base import Finding, Severity
+from wearmon.stream.core.schema import Sample
+from wearmon.stream.evaluation import metrics
+from wearmon.stream.evaluation.cli import add_evaluate_command
+from wearmon.stream.evaluation.patient_run import (
+    DAY_MS,
+    Alert,
+    PatientRun,
+    alerts_of,
+    replay_patient,
+)
 
 DATA_DIR = Path(os.environ.get("WEARMON_DATA_DIR", Path(__file__).parents[3] / "shared" / "data"))
 

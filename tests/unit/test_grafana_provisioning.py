@@ -13,10 +13,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from stream.grafana.cli import grafana
-from stream.grafana.files import PROVISIONING_DIR, generated_files, stale_files
-from stream.grafana.push import PushError, build_plan, connect, push
-from stream.grafana.queries import (
+from wearmon.stream.grafana.cli import grafana
+from wearmon.stream.grafana.files import PROVISIONING_DIR, generated_files, stale_files
+from wearmon.stream.grafana.push import PushError, build_plan, connect, push
+from wearmon.stream.grafana.queries import (
     EXPRESSION_UID,
     alerting_queries,
     dashboard_queries,

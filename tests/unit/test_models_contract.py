@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from models.base import Context, Status
-from models.suite import MAX_STATE_BYTES, PatientModels
-from stream.features import PatientFeatures
-from stream.schema import Sample
+from wearmon.models.base import Context, Status
+from wearmon.models.suite import MAX_STATE_BYTES, PatientModels
+from wearmon.stream.core.features import PatientFeatures
+from wearmon.stream.core.schema import Sample
 
 DAY_MS = 86_400_000
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import random
 
-from models.activity import ActivityPattern
-from models.bands import BandSettings, ClinicalBands, partial_news2
-from models.base import Context, Severity, Status
-from models.quality import DataQuality
-from models.rhythm import IrregularRhythm
-from models.slow import SlowDeviation
+from wearmon.models.activity import ActivityPattern
+from wearmon.models.bands import BandSettings, ClinicalBands, partial_news2
+from wearmon.models.base import Context, Severity, Status
+from wearmon.models.quality import DataQuality
+from wearmon.models.rhythm import IrregularRhythm
+from wearmon.models.slow import SlowDeviation
 
 DAY_MS = 86_400_000
 

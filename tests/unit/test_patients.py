@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from models.base import Severity
-from stream.patients import (
+from wearmon.models.base import Severity
+from wearmon.stream.core.patients import (
     AlertPolicy,
     PatientDirectory,
     PatientSettings,

@@ -3,12 +3,12 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from stream.config import ConfigError, load_settings
-from stream.pipeline import PatientState, process
-from stream.schema import Sample, Upload
-from stream.simulator import Simulator
-from stream.sinks.influx import rejection_line, result_lines, vitals_lines
-from stream.validation import Issue, Limits, Rejection, validate
+from wearmon.stream.config import ConfigError, load_settings
+from wearmon.stream.core.pipeline import PatientState, process
+from wearmon.stream.core.schema import Sample, Upload
+from wearmon.stream.core.validation import Issue, Limits, Rejection, validate
+from wearmon.stream.sinks.influx import rejection_line, result_lines, vitals_lines
+from wearmon.stream.tools.simulator import Simulator
 
 HOUR_MS = 3_600_000
 

@@ -15,8 +15,9 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from stream.datasets import DATASETS, DAY_MS, list_patients, load_patient
-from stream.replay import (
+from wearmon.stream.core.schema import ID_PATTERN, Sample, json_schema
+from wearmon.stream.core.validation import Limits, Validated, validate
+from wearmon.stream.tools.dataset_replay import (
     add_replay_command,
     build_uploads,
     encode,
@@ -24,8 +25,7 @@ from stream.replay import (
     rebase_shift_ms,
     send_uploads,
 )
-from stream.schema import ID_PATTERN, Sample, json_schema
-from stream.validation import Limits, Validated, validate
+from wearmon.stream.tools.datasets import DATASETS, DAY_MS, list_patients, load_patient
 
 DATA_DIR = Path(
     os.environ.get("WEARMON_DATA_DIR", Path(__file__).resolve().parents[2] / "../shared/data")

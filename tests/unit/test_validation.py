@@ -9,12 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stream.schema import json_schema
-from stream.simulator import Simulator
-from stream.validation import Limits, Rejection, Validated, validate
+from wearmon.stream.core.schema import json_schema
+from wearmon.stream.core.validation import Limits, Rejection, Validated, validate
+from wearmon.stream.tools.simulator import Simulator
 
 NOW_MS = 1_800_000_000_000
-CONTRACT = Path(__file__).resolve().parents[2] / "stream" / "contract" / "telemetry-v1.schema.json"
+CONTRACT = (Path(__file__).resolve().parents[2] / "stream" / "core" / "contract"
+            / "telemetry-v1.schema.json")
 
 
 def upload(**overrides: object) -> dict[str, object]:

@@ -1,0 +1,5 @@
+"""``python -m wearmon``: the ``wearmon`` command."""
+
+from wearmon.stream.cli import run
+
+run()
