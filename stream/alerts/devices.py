@@ -17,15 +17,11 @@ from wearmon.stream.alerts.lifecycle import (
     BATTERY_LOW,
     CANT_ASSESS,
     DEVICE_OFFLINE,
-    Action,
-    Alert,
     AlertEvent,
-    AlertState,
     Category,
+    dedup_key,
     may_tell_patient,
-    notice_on_open,
-    reopen,
-    simple_levels,
+    open_or_reopen,
 )
 from wearmon.stream.alerts.state import PatientAlerts, QualityLike
 from wearmon.stream.core.patients import PatientSettings
@@ -106,31 +102,14 @@ def open_simple(
     Nothing happens while one is active, or when this episode (this outage, this stretch of low
     battery) already had its alert — e.g. a nurse resolved it while the device stayed offline.
     """
-    key = f"{category}:{kind}"
-    alert = state.alerts.get(key)
+    alert = state.alerts.get(dedup_key(category, kind))
     if (alert is not None and alert.active) or state.episodes.get(kind) == basis_ms:
         return []
     state.episodes[kind] = basis_ms
-    policy = settings.policy
-    cooldown_ms = int(policy.cooldown_s * 1000)
-    if alert is not None and alert.ended_within(now_ms, cooldown_ms):
-        return reopen(alert, settings, severity, now_ms, note, None)
-    alert = Alert(
-        alert_id=f"{state.patient}:{kind}:{basis_ms}",
-        patient=state.patient,
-        category=category,
-        kind=kind,
-        severity=severity,
-        state=AlertState.OPEN,
-        opened_ms=now_ms,
-        since_ms=basis_ms,
-        explanation=note,
+    return open_or_reopen(
+        state.alerts, state.patient, settings, category, kind, severity, since_ms=basis_ms,
+        now_ms=now_ms, clock_ms=now_ms, note=note, explanation=note,
     )
-    state.alerts[key] = alert
-    alert.due_ms = now_ms + int(policy.device_repeat_every_s * 1000)
-    tell = notice_on_open(alert, settings, now_ms)
-    levels = simple_levels(kind, settings)
-    return [alert.event(Action.OPENED, now_ms, note=note, levels=levels, patient=tell)]
 
 
 def recover(
@@ -142,7 +121,7 @@ def recover(
     note: str,
 ) -> list[AlertEvent]:
     """Resolve an active device/wear alert with a recovery notice."""
-    alert = state.alerts.get(f"{category}:{kind}")
+    alert = state.alerts.get(dedup_key(category, kind))
     if alert is None or not alert.active:
         return []
     tell = may_tell_patient(alert, settings, now_ms)

@@ -73,6 +73,15 @@ class ActionError(ValueError):
     """A care-team action that cannot be applied (unknown alert, already resolved, bad time)."""
 
 
+def dedup_key(category: Category, kind: str) -> str:
+    """One active alert per patient and key: one episode = one alert.
+
+    >>> dedup_key(Category.CLINICAL, "bradycardia")
+    'clinical:bradycardia'
+    """
+    return f"{category}:{kind}"
+
+
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
     """One transition of one alert; ``notify_*`` say who should hear about it.
@@ -144,7 +153,7 @@ class Alert:
 
     @property
     def dedup_key(self) -> str:
-        return f"{self.category}:{self.kind}"
+        return dedup_key(self.category, self.kind)
 
     @property
     def active(self) -> bool:
@@ -184,9 +193,12 @@ class Alert:
             explanation=self.explanation,
         )
 
-    def ended_within(self, now_ms: int, window_ms: int) -> bool:
-        """Resolved, and no longer ago than ``window_ms`` (processing time)."""
-        return self.resolved_ms is not None and now_ms - self.resolved_ms <= window_ms
+    def ended_within(self, t_ms: int, window_ms: int) -> bool:
+        """Resolved no longer than ``window_ms`` before ``t_ms``, on this alert's own clock:
+        event time for clinical alerts (when the data says the episode ended), arrival time
+        for device and wear alerts (they are about data arriving)."""
+        end = self.resolved_event_ms if self.category is Category.CLINICAL else self.resolved_ms
+        return end is not None and t_ms - end <= window_ms
 
     def notified_levels(self) -> tuple[int, ...]:
         """Everyone on the care team who has heard about this alert (for ack/resolve notices)."""
@@ -279,6 +291,71 @@ class Alert:
 # --- policy-driven transitions shared by clinical and device alerts ----------------------
 
 
+def open_or_reopen(
+    alerts: dict[str, Alert],
+    patient: str,
+    settings: PatientSettings,
+    category: Category,
+    kind: str,
+    severity: Severity,
+    *,
+    since_ms: int,
+    now_ms: int,
+    clock_ms: int,
+    note: str,
+    explanation: str,
+    event_ms: int | None = None,
+    late: bool = False,
+) -> list[AlertEvent]:
+    """Open an alert for an episode that began at ``since_ms``, or reopen the same alert when it
+    ended within the cooldown before ``clock_ms`` (the alert's own clock, see ``ended_within``).
+
+    ``alerts`` is the patient's alerts by dedup key; the caller has checked that none is active.
+    """
+    key = dedup_key(category, kind)
+    alert = alerts.get(key)
+    if alert is not None and alert.ended_within(clock_ms, int(settings.policy.cooldown_s * 1000)):
+        alert.explanation = explanation
+        alert.late = late
+        if event_ms is not None:
+            alert.last_finding_ms = event_ms
+        return reopen(alert, settings, severity, now_ms, note, event_ms)
+    alert = alerts[key] = Alert(
+        alert_id=f"{patient}:{kind}:{since_ms}",
+        patient=patient,
+        category=category,
+        kind=kind,
+        severity=severity,
+        state=AlertState.OPEN,
+        opened_ms=now_ms,
+        since_ms=since_ms,
+        explanation=explanation,
+        last_finding_ms=event_ms,
+        late=late,
+    )
+    alert.due_ms = first_due_ms(alert, settings, now_ms)
+    tell = notice_on_open(alert, settings, now_ms)
+    return [
+        alert.event(
+            Action.OPENED, now_ms, note=note, levels=first_levels(alert, settings),
+            patient=tell, event_ms=event_ms,
+        )
+    ]
+
+
+def first_due_ms(alert: Alert, settings: PatientSettings, now_ms: int) -> int | None:
+    """Clinical: the ack timeout of its severity; device and wear: the reminder interval."""
+    policy = settings.policy
+    if alert.category is Category.CLINICAL:
+        return after_ms(now_ms, policy.ack_timeout_ms(alert.severity))
+    return now_ms + int(policy.device_repeat_every_s * 1000)
+
+
+def first_levels(alert: Alert, settings: PatientSettings) -> tuple[int, ...]:
+    """Who hears about an opening: the first of the care team (battery: see simple_levels)."""
+    return (0,) if alert.category is Category.CLINICAL else simple_levels(alert.kind, settings)
+
+
 def reopen(
     alert: Alert,
     settings: PatientSettings,
@@ -287,25 +364,21 @@ def reopen(
     note: str,
     event_ms: int | None,
 ) -> list[AlertEvent]:
-    policy = settings.policy
     alert.state, alert.severity, alert.level = AlertState.OPEN, severity, 0
     alert.acked_by = alert.snoozed_until_ms = None
     alert.resolved_ms = alert.resolved_event_ms = None
     alert.repeats += 1
-    alert.silent = alert.repeats > policy.max_repeats
-    if alert.category is Category.CLINICAL:
-        alert.due_ms = after_ms(now_ms, policy.ack_timeout_ms(severity))
-    else:
-        alert.due_ms = now_ms + int(policy.device_repeat_every_s * 1000)
+    alert.silent = alert.repeats > settings.policy.max_repeats
+    alert.due_ms = first_due_ms(alert, settings, now_ms)
     tell = False
     if alert.notice is Notice.PENDING:
         alert.notice = Notice.SENT  # the all-clear was never sent: the patient knows already
     else:
         tell = notice_on_open(alert, settings, now_ms)
-    levels = (0,) if alert.category is Category.CLINICAL else simple_levels(alert.kind, settings)
     return [
         alert.event(
-            Action.REOPENED, now_ms, note=note, levels=levels, patient=tell, event_ms=event_ms
+            Action.REOPENED, now_ms, note=note, levels=first_levels(alert, settings),
+            patient=tell, event_ms=event_ms,
         )
     ]
 

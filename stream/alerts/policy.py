@@ -51,10 +51,11 @@ from wearmon.stream.alerts.lifecycle import (
     Category,
     Notice,
     after_ms,
+    dedup_key,
     may_tell_patient,
     notice_on_open,
     on_due,
-    reopen,
+    open_or_reopen,
 )
 from wearmon.stream.alerts.state import MAX_WINDOWS, PatientAlerts, QualityLike, StateVersionError
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings
@@ -144,10 +145,19 @@ def act(
     raise ActionError(f"unknown action {action!r} (ack, snooze or resolve)")
 
 
-def assessment(state: PatientAlerts, settings: PatientSettings, now_ms: int) -> Status:
-    """The patient at a glance: attention (active clinical alert), can't assess, or ok."""
+def assessment(
+    state: PatientAlerts, settings: PatientSettings, now_ms: int, observed: Status | None = None
+) -> Status:
+    """The patient at a glance, the one status function of Wearmon.
+
+    ``alert`` while a clinical alert is active; otherwise ``observed`` (the status of the upload
+    just processed: attention, can't assess or ok) when given; otherwise, from the alert state
+    alone, "can't assess" without recent worn data, else ok.
+    """
     if any(a.category is Category.CLINICAL for a in state.active()):
-        return Status.ATTENTION
+        return Status.ALERT
+    if observed is not None:
+        return observed
     recent_ms = int(settings.policy.data_gap_s * 1000)
     last = state.last_assessable_rx_ms
     if last is None or state.run_last_ms is None or now_ms - last > recent_ms:
@@ -183,8 +193,7 @@ def _on_finding(
         wins.append([window, rank])
         del wins[:-MAX_WINDOWS]
 
-    key = f"{Category.CLINICAL}:{finding.kind}"
-    alert = state.alerts.get(key)
+    alert = state.alerts.get(dedup_key(Category.CLINICAL, finding.kind))
     persistent = _persistent(wins, policy)
     if alert is not None and alert.active:
         alert.last_finding_ms = max(alert.last_finding_ms or finding.t_ms, finding.t_ms)
@@ -199,37 +208,11 @@ def _on_finding(
     note = finding.explanation
     if late:
         note = f"Late data ({(now_ms - finding.t_ms) // 60_000} min old). {note}"
-    cooldown_ms = int(policy.cooldown_s * 1000)
-    if (
-        alert is not None
-        and alert.resolved_event_ms is not None
-        and finding.t_ms - alert.resolved_event_ms <= cooldown_ms
-    ):
-        alert.explanation = finding.explanation
-        alert.last_finding_ms = finding.t_ms
-        alert.late = late
-        return reopen(alert, settings, severity, now_ms, note, finding.t_ms)
-    alert = Alert(
-        alert_id=f"{state.patient}:{finding.kind}:{since_ms}",
-        patient=state.patient,
-        category=Category.CLINICAL,
-        kind=finding.kind,
-        severity=severity,
-        state=AlertState.OPEN,
-        opened_ms=now_ms,
-        since_ms=since_ms,
-        explanation=finding.explanation,
-        last_finding_ms=finding.t_ms,
-        late=late,
+    return open_or_reopen(
+        state.alerts, state.patient, settings, Category.CLINICAL, finding.kind, severity,
+        since_ms=since_ms, now_ms=now_ms, clock_ms=finding.t_ms, note=note,
+        explanation=finding.explanation, event_ms=finding.t_ms, late=late,
     )
-    state.alerts[key] = alert
-    alert.due_ms = after_ms(now_ms, policy.ack_timeout_ms(severity))
-    tell = notice_on_open(alert, settings, now_ms)
-    return [
-        alert.event(
-            Action.OPENED, now_ms, note=note, levels=(0,), patient=tell, event_ms=finding.t_ms
-        )
-    ]
 
 
 def _persistent(wins: list[list[int]], policy: AlertPolicy) -> tuple[Severity, int] | None:

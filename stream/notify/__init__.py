@@ -1,0 +1,1 @@
+"""Notifications: render (pure), outbox planning (pure), delivery through Apprise."""

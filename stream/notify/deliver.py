@@ -1,14 +1,4 @@
-"""Notifications through Apprise: render, plan an outbox, deliver exactly once per key.
-
-``plan(event, settings, now_ms)`` turns one ``AlertEvent`` into ``OutboxRecord``s, one per
-recipient, each with the idempotency key ``alert_id|recipient_id|step`` and the rendered text.
-Records never hold recipient URLs (they carry credentials): the ``Deliverer`` looks the URL up
-from the patient settings when it sends.
-
-Patient messages are short and calm and say what to do; they never contain vitals, the kind of
-problem, patient or alert ids — only the greeting the patient chose. Care-team messages carry
-the explanation. Non-critical patient messages are not sent during the patient's quiet hours
-(``not_before_ms``; the alert policy holds them back already, this is the second line).
+"""Outbox records → Apprise, at most once per idempotency key, with retries and backoff.
 
 ``Deliverer.deliver(record)`` sends with retries and exponential backoff, records a
 ``DeliveryResult`` and marks the key in a pluggable ``SentStore`` only after success, so a
@@ -23,34 +13,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 import apprise
 
-from wearmon.models.base import Severity
-from wearmon.stream.alerts.lifecycle import (
-    BATTERY_LOW,
-    CANT_ASSESS,
-    DEVICE_OFFLINE,
-    SYSTEM,
-    Action,
-    AlertEvent,
-    AlertState,
-    Category,
-)
-from wearmon.stream.core.patients import PatientDirectory, PatientSettings
+from wearmon.stream.core.patients import PatientDirectory
+from wearmon.stream.notify.outbox import Audience, OutboxRecord
+from wearmon.stream.notify.render import Message
 
 log = logging.getLogger(__name__)
 
-RECORD_VERSION = 1
 INVALID_URL = "invalid_url"  # a transport error that retrying cannot fix
-
-
-class Audience(StrEnum):
-    PATIENT = "patient"
-    CARE_TEAM = "care_team"
 
 
 class DeliveryStatus(StrEnum):
@@ -60,224 +34,6 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"  # every attempt failed: offer it again later, the key stays unsent
     NO_RECIPIENT = "no_recipient"  # the recipient is no longer in the patient's settings
 
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    title: str
-    body: str
-    notify_type: str  # Apprise NotifyType value: info, success, warning, failure
-
-
-# --- rendering -------------------------------------------------------------------------------
-
-_PATIENT_TEXT: dict[tuple[str, bool], tuple[str, str]] = {
-    # (kind group, resolved) -> (title, body); no vitals, no kind of problem, no identifiers
-    ("warning", False): (
-        "A gentle check-in",
-        "Some of your recent readings are different from usual. Please sit down and rest for a "
-        "few minutes. Your care team has been told and will contact you if needed. If you feel "
-        "unwell, contact your doctor.",
-    ),
-    ("critical", False): (
-        "Please rest: your care team has been alerted",
-        "Your care team has been alerted and will contact you soon. Please sit or lie down and "
-        "rest. If you have chest pain, trouble breathing, or feel faint or very unwell, call "
-        "emergency services now.",
-    ),
-    ("clinical", True): (
-        "All clear",
-        "Your readings are back to your usual range. No action is needed. Thank you.",
-    ),
-    ("reviewed", True): (
-        "All clear",
-        "Your care team has reviewed your recent readings. No action is needed from you.",
-    ),
-    (DEVICE_OFFLINE, False): (
-        "Please check your device",
-        "We have not received data from your device for a while. Please check that it is "
-        "charged, worn, and near your phone.",
-    ),
-    (DEVICE_OFFLINE, True): ("Thank you", "Your device is sending data again."),
-    (BATTERY_LOW, False): (
-        "Battery low",
-        "Your device battery is low. Please charge it soon so that monitoring can continue.",
-    ),
-    (BATTERY_LOW, True): ("Thank you", "Your device is charged again."),
-    (CANT_ASSESS, False): (
-        "Please wear your device",
-        "We cannot check your readings at the moment because the device does not seem to be "
-        "worn. Please put it back on when you can.",
-    ),
-    (CANT_ASSESS, True): ("Thank you", "We are receiving your readings again."),
-}
-
-
-def render_patient(event: AlertEvent, settings: PatientSettings) -> Message:
-    """A short, calm message with what to do; nothing about vitals, diagnoses or ids.
-
-    >>> from wearmon.stream.core.patients import Recipient
-    >>> s = PatientSettings(patient_id="p-0001", display_name="Sam",
-    ...     care_team=[Recipient(id="n", url="json://127.0.0.1/h")])
-    >>> e = AlertEvent("p-0001:bradycardia:0", "p-0001", "bradycardia", Severity.CRITICAL,
-    ...     AlertState.OPEN, 0, SYSTEM, "Heart rate 35 bpm", 0, Action.OPENED, Category.CLINICAL)
-    >>> m = render_patient(e, s)
-    >>> m.body.startswith("Hi Sam. Your care team has been alerted"), "35" in m.body
-    (True, False)
-    """
-    resolved = event.state is AlertState.RESOLVED
-    if event.category is Category.CLINICAL:
-        if resolved:
-            group = "clinical" if event.actor == SYSTEM else "reviewed"
-        else:
-            group = "critical" if event.severity is Severity.CRITICAL else "warning"
-    else:
-        group = event.kind if (event.kind, resolved) in _PATIENT_TEXT else DEVICE_OFFLINE
-    title, body = _PATIENT_TEXT[(group, resolved)]
-    if event.action is Action.REPEATED:
-        title = f"Reminder: {title[0].lower()}{title[1:]}"
-    if settings.display_name:
-        body = f"Hi {settings.display_name}. {body}"
-    return Message(title=title, body=body, notify_type=_notify_type(event))
-
-
-_ACTION_TEXT = {
-    Action.OPENED: "new alert",
-    Action.REOPENED: "back again (same episode)",
-    Action.SEVERITY_RAISED: "severity raised",
-    Action.ESCALATED: "escalated to you: not acknowledged in time",
-    Action.REPEATED: "reminder: still not acknowledged",
-    Action.EXHAUSTED: "no one left to escalate to",
-    Action.ACKNOWLEDGED: "acknowledged",
-    Action.SNOOZED: "snoozed",
-    Action.SNOOZE_ENDED: "snooze ended: please review",
-    Action.PATIENT_NOTICE: "patient informed",
-    Action.RESOLVED: "resolved",
-}
-
-
-def render_care_team(event: AlertEvent, settings: PatientSettings) -> Message:
-    """What happened, why (the detector's explanation), where the alert stands, what to do."""
-    kind = event.kind.replace("_", " ")
-    title = (
-        f"[{event.severity.upper()}] {kind.capitalize()} · patient {event.patient} · "
-        f"{_ACTION_TEXT[event.action]}"
-    )
-    lines = []
-    if event.explanation:
-        lines.append(event.explanation)
-    if event.note and event.note != event.explanation:
-        by = "" if event.actor == SYSTEM else f" ({event.actor})"
-        lines.append(f"Note{by}: {event.note}")
-    if event.late:
-        lines.append("Based on late data: the device synced after a delay.")
-    levels = len(settings.care_team)
-    lines.append(
-        f"Alert {event.alert_id} · {event.state} · escalation level "
-        f"{min(event.level, levels - 1) + 1} of {levels} · step {event.step}"
-    )
-    when = f"Decided {_iso(event.at_ms)}"
-    if event.event_ms is not None:
-        when += f"; data time {_iso(event.event_ms)}"
-    lines.append(when)
-    if event.state not in (AlertState.RESOLVED, AlertState.ACKNOWLEDGED):
-        lines.append(
-            f"To act: wearmon alerts ack {event.alert_id}  (or snooze / resolve, with a note)"
-        )
-    return Message(title=title, body="\n".join(lines), notify_type=_notify_type(event))
-
-
-def _notify_type(event: AlertEvent) -> str:
-    if event.state is AlertState.RESOLVED:
-        return apprise.NotifyType.SUCCESS.value
-    return {
-        Severity.CRITICAL: apprise.NotifyType.FAILURE,
-        Severity.WARNING: apprise.NotifyType.WARNING,
-        Severity.INFO: apprise.NotifyType.INFO,
-    }[event.severity].value
-
-
-def _iso(t_ms: int) -> str:
-    return datetime.fromtimestamp(t_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-# --- outbox ----------------------------------------------------------------------------------
-
-
-def idempotency_key(alert_id: str, recipient_id: str, step: int) -> str:
-    return f"{alert_id}|{recipient_id}|{step}"
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRecord:
-    """One message to one recipient; the outbox topic's value (key: ``patient``)."""
-
-    key: str
-    alert_id: str
-    patient: str
-    recipient_id: str
-    audience: Audience
-    step: int
-    title: str
-    body: str
-    notify_type: str
-    critical: bool
-    created_ms: int
-    not_before_ms: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"v": RECORD_VERSION, **asdict(self)}
-
-    @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> OutboxRecord:
-        if doc.get("v") != RECORD_VERSION:
-            raise ValueError(f"outbox record version {doc.get('v')!r} != {RECORD_VERSION}")
-        data = {k: v for k, v in doc.items() if k != "v"}
-        data["audience"] = Audience(data["audience"])
-        return cls(**data)
-
-
-def plan(event: AlertEvent, settings: PatientSettings, now_ms: int) -> list[OutboxRecord]:
-    """The messages one event causes: care-team levels it names, and the patient if asked."""
-    records: list[OutboxRecord] = []
-    critical = event.severity is Severity.CRITICAL
-
-    def add(recipient_id: str, audience: Audience, message: Message, not_before_ms: int) -> None:
-        key = idempotency_key(event.alert_id, recipient_id, event.step)
-        if any(r.key == key for r in records):
-            return
-        records.append(
-            OutboxRecord(
-                key=key,
-                alert_id=event.alert_id,
-                patient=event.patient,
-                recipient_id=recipient_id,
-                audience=audience,
-                step=event.step,
-                title=message.title,
-                body=message.body,
-                notify_type=message.notify_type,
-                critical=critical,
-                created_ms=now_ms,
-                not_before_ms=not_before_ms,
-            )
-        )
-
-    if event.notify_levels and settings.care_team:
-        message = render_care_team(event, settings)
-        last = len(settings.care_team) - 1
-        for level in sorted(set(event.notify_levels)):
-            add(settings.care_team[min(level, last)].id, Audience.CARE_TEAM, message, 0)
-    if event.notify_patient and settings.patient_recipients:
-        message = render_patient(event, settings)
-        not_before_ms = 0
-        if settings.quiet_hours is not None and not critical:
-            not_before_ms = settings.quiet_hours.end_after(now_ms)
-        for recipient in settings.patient_recipients:
-            add(recipient.id, Audience.PATIENT, message, not_before_ms)
-    return records
-
-
-# --- delivery --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

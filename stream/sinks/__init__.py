@@ -1,0 +1,1 @@
+"""Where results go: InfluxDB line protocol (``lines``) and the awaited writer (``influx``)."""

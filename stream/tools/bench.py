@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from wearmon.stream.config import Settings, load_settings
 from wearmon.stream.core.pipeline import PatientState, process
 from wearmon.stream.core.validation import Limits, Rejection, validate
-from wearmon.stream.sinks.influx import result_lines
+from wearmon.stream.sinks.lines import result_lines
 from wearmon.stream.tools.producer import simulate
 from wearmon.stream.tools.services import free_port, start_broker, start_influxd, worker_health
 from wearmon.stream.tools.simulator import Simulator

@@ -15,38 +15,20 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 import orjson
 from faust.web import Request, Response, View
 
-from wearmon.stream.alerts.state import PatientAlerts
-from wearmon.stream.alerts.state import StateVersionError as AlertStateVersionError
-from wearmon.stream.config import Settings
 from wearmon.stream.worker.commands import ACTIONS, AlertCommands, act_command
-
-if TYPE_CHECKING:
-    from wearmon.stream.worker.app import BatchProcessor
+from wearmon.stream.worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
 
-def _states(processor: BatchProcessor) -> dict[str, PatientAlerts]:
-    """Alert state of every patient this worker holds: the cache, else the table."""
-    states: dict[str, PatientAlerts] = dict(processor.alert_cache)
-    for key, raw in list(processor.alert_table.items()):
-        patient = key.decode()
-        if patient in states or raw is None:
-            continue
-        try:
-            states[patient] = PatientAlerts.from_json(orjson.loads(raw))
-        except (AlertStateVersionError, ValueError, KeyError):
-            continue
-    return states
-
-
-def add_api(app: faust.App, settings: Settings, processor: BatchProcessor) -> None:
+def add_api(app: faust.App, context: WorkerContext, commands: AlertCommands) -> None:
+    settings = context.settings
     token = settings.api_token.get_secret_value() if settings.api_token is not None else ""
     if not token:
         log.warning("WEARMON_API_TOKEN is not set: the alerts API is disabled (HTTP 503)")
@@ -69,7 +51,7 @@ def add_api(app: faust.App, settings: Settings, processor: BatchProcessor) -> No
                 return denied
             alerts = [
                 {**alert.to_json(), "patient": patient}
-                for patient, state in sorted(_states(processor).items())
+                for patient, state in sorted(context.alerts.everything().items())
                 for alert in state.active()
             ]
             return self.json({"alerts": alerts})
@@ -95,11 +77,10 @@ def add_api(app: faust.App, settings: Settings, processor: BatchProcessor) -> No
                 return self.error(400, "note must be a string")
             if action == "snooze" and not isinstance(until_ms, int):
                 return self.error(400, "snooze needs until_ms (epoch milliseconds)")
-            patient = next((p for p, st in _states(processor).items() if st.find(alert_id)),
-                           None)
+            patient = next((p for p, st in context.alerts.everything().items()
+                            if st.find(alert_id)), None)
             if patient is None:
                 return self.error(404, f"no alert {alert_id} on this worker")
-            commands: AlertCommands = app.wearmon_commands  # type: ignore[attr-defined]
             command = act_command(patient, alert_id, action, actor, note,
                                   until_ms if action == "snooze" else None)
             reply = await commands.send_and_wait(command, settings.api_wait_s)

@@ -3,9 +3,10 @@
 Faust tables change only inside an agent's stream iteration, so both the HTTP API (acknowledge,
 snooze, resolve) and the escalation timer send *commands* to ``WEARMON_TOPIC_ALERT_COMMANDS``,
 keyed by patient id (co-partitioned with the telemetry and the ``alert-state`` table). The
-``alert-commands`` agent applies each one with ``stream.alerts.policy.act`` / ``tick`` under the
-worker's alert lock, then does what a telemetry batch does with alert events: ``alert`` points
-in InfluxDB (awaited), the events on the alerts topic (awaited), the state saved to the table.
+``alert-commands`` agent applies each one with ``alerts.policy.act`` / ``tick`` under the
+worker's alert lock, then commits the events exactly as a telemetry batch does
+(``worker.commit``): ``alert`` points in InfluxDB, the events on the alerts topic, then the state
+saved to the table.
 
 The timer (every ``WEARMON_ALERT_TICK_S``) sends a ``tick`` for every patient of this worker
 whose next due time has passed, so escalation, reminders and snooze ends happen without new
@@ -22,18 +23,17 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast
 
 import faust
 import orjson
 
-from wearmon.stream.alerts import policy as alerting
+from wearmon.stream.alerts import policy
 from wearmon.stream.alerts.lifecycle import ActionError
-from wearmon.stream.config import Settings
-from wearmon.stream.worker.faust_io import bytes_topic, fail_stop
-
-if TYPE_CHECKING:
-    from wearmon.stream.worker.app import BatchProcessor
+from wearmon.stream.worker.batch import BatchOutput
+from wearmon.stream.worker.commit import commit
+from wearmon.stream.worker.context import WorkerContext
+from wearmon.stream.worker.faust_io import fail_stop
 
 log = logging.getLogger(__name__)
 
@@ -88,66 +88,77 @@ class AlertCommands:
             future.set_result(reply)
 
 
-def known_patient(processor: BatchProcessor, patient: str) -> bool:
-    if patient in processor.alert_cache:
-        return True
-    return processor.alert_table.get(patient.encode()) is not None
-
-
-async def apply_command(processor: BatchProcessor, raw: bytes) -> dict[str, Any]:
-    """Apply one command; returns the answer (``status`` as an HTTP code)."""
+def parse_command(raw: bytes) -> dict[str, Any]:
+    """A command document, or ``ValueError``."""
     try:
         doc = orjson.loads(raw)
-        command_id, kind, patient = str(doc["id"]), doc["type"], str(doc["patient"])
-        if doc.get("v") != COMMAND_VERSION or kind not in ("act", "tick"):
-            raise ValueError(f"unsupported command {doc.get('v')!r}/{kind!r}")
-    except (ValueError, KeyError, TypeError) as exc:
+        if not isinstance(doc, dict):
+            raise ValueError("not an object")
+        str(doc["id"]), str(doc["patient"])
+        if doc.get("v") != COMMAND_VERSION or doc.get("type") not in ("act", "tick"):
+            raise ValueError(f"unsupported command {doc.get('v')!r}/{doc.get('type')!r}")
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"malformed command: {type(exc).__name__}") from None
+    return doc
+
+
+def apply_command(context: WorkerContext, doc: dict[str, Any], now_ms: int
+                  ) -> tuple[dict[str, Any], BatchOutput]:
+    """Apply one command to the patient's alert state: the answer (``status`` as an HTTP code)
+    and the output to commit."""
+    output = BatchOutput()
+    command_id, patient = str(doc["id"]), str(doc["patient"])
+    if patient not in context.alerts:
+        return {"id": command_id, "status": 404, "error": f"no alerts for patient {patient}"}, \
+            output
+    state = context.patient_alerts(patient, now_ms)
+    settings = context.settings_for(patient)
+    if doc["type"] == "tick":
+        due = policy.next_due_ms(state, settings, now_ms)
+        events = policy.tick(state, settings, now_ms) if due is not None and due <= now_ms \
+            else []
+    else:
+        action = doc.get("action")
+        if action not in ACTIONS:
+            return {"id": command_id, "status": 400,
+                    "error": "action: ack, snooze or resolve"}, output
+        try:
+            events = policy.act(
+                state, settings, str(doc.get("alert_id", "")),
+                cast(Literal["ack", "snooze", "resolve"], action),
+                str(doc.get("actor", "")), now_ms, note=str(doc.get("note") or ""),
+                until_ms=doc.get("until_ms"))
+        except ActionError as exc:
+            status = 404 if str(exc).startswith("no alert") else 409
+            return {"id": command_id, "status": status, "error": str(exc)}, output
+    if events:
+        output.add_alert_events(patient, events)
+    return {"id": command_id, "status": 200, "events": [e.to_json() for e in events]}, output
+
+
+async def handle_command(context: WorkerContext, raw: bytes) -> dict[str, Any]:
+    try:
+        doc = parse_command(raw)
+    except ValueError as exc:
         log.error("alert command dropped: %s", exc)
         return {"id": None, "status": 400, "error": "malformed command"}
-    await processor.ready()
-    async with processor.lock:
-        now_ms = _now_ms()
-        if not known_patient(processor, patient):
-            return {"id": command_id, "status": 404, "error": f"no alerts for patient {patient}"}
-        state = processor._alerts(patient, now_ms)
-        settings = processor._settings_for(patient)
-        if kind == "tick":
-            due = alerting.next_due_ms(state, settings, now_ms)
-            events = alerting.tick(state, settings, now_ms) if due is not None and due <= now_ms \
-                else []
-        else:
-            action = doc.get("action")
-            if action not in ACTIONS:
-                return {"id": command_id, "status": 400, "error": "action: ack, snooze or resolve"}
-            try:
-                events = alerting.act(
-                    state, settings, str(doc.get("alert_id", "")),
-                    cast(Literal["ack", "snooze", "resolve"], action),
-                    str(doc.get("actor", "")), now_ms, note=str(doc.get("note") or ""),
-                    until_ms=doc.get("until_ms"))
-            except ActionError as exc:
-                status = 404 if str(exc).startswith("no alert") else 409
-                return {"id": command_id, "status": status, "error": str(exc)}
-        if events:
-            await processor.write_alert_points(events)
-            await processor._publish([], [], events)
-            processor.save_alerts({patient})
-        return {"id": command_id, "status": 200, "events": [e.to_json() for e in events]}
+    await context.ready()
+    async with context.lock:
+        reply, output = apply_command(context, doc, _now_ms())
+        await commit(output, context.sinks, context.patients, context.alerts)
+    return reply
 
 
-def add_alert_agents(app: faust.App, settings: Settings, processor: BatchProcessor,
-                     alert_table: Any, alerts: Any) -> AlertCommands:
-    topic = bytes_topic(app, settings.topic_alert_commands, settings)
+def add_alert_agents(app: faust.App, context: WorkerContext, topic: Any) -> AlertCommands:
     commands = AlertCommands(topic)
-    app.wearmon_commands = commands  # type: ignore[attr-defined]
     loaded = {"all": False}
-    tick_every_ms = int(settings.alert_tick_s * 1000)
+    tick_every_ms = int(context.settings.alert_tick_s * 1000)
 
     @app.agent(topic, name="alert-commands")
     async def alert_commands(stream: faust.StreamT[bytes]) -> None:
         async for raw in stream:
             try:
-                reply = await apply_command(processor, raw)
+                reply = await handle_command(context, raw)
             except Exception:
                 fail_stop("applying an alert command")
             try:
@@ -161,22 +172,20 @@ def add_alert_agents(app: faust.App, settings: Settings, processor: BatchProcess
     async def on_assigned(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
         loaded["all"] = False  # load the recovered alert states again at the next tick
 
-    @app.timer(settings.alert_tick_s)
+    @app.timer(context.settings.alert_tick_s)
     async def escalation_timer() -> None:
         recovery = getattr(app.tables, "recovery", None)
         if app.rebalancing or recovery is None or not recovery.completed.is_set():
             return
-        directory = processor.directory
-        if directory is not None and not directory.ready:
-            directory.start()
+        if not context.directory.ready:
+            context.directory.start()
             return
         now_ms = _now_ms()
         if not loaded["all"]:
-            for key in list(alert_table.keys()):
-                processor._alerts(key.decode(), now_ms)
+            context.alerts.load_all()
             loaded["all"] = True
-        for patient, state in list(processor.alert_cache.items()):
-            due = alerting.next_due_ms(state, processor._settings_for(patient), now_ms)
+        for patient, state in context.alerts.cached():
+            due = policy.next_due_ms(state, context.settings_for(patient), now_ms)
             if due is None or due > now_ms:
                 continue
             if now_ms - commands.ticks_pending.get(patient, 0) < 6 * tick_every_ms:

@@ -18,26 +18,23 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 import orjson
 
 from wearmon.stream.alerts.lifecycle import AlertEvent
-from wearmon.stream.config import Settings
 from wearmon.stream.notify.deliver import (
     Deliverer,
     DeliveryResult,
     DeliveryStatus,
-    OutboxRecord,
     directory_resolver,
-    plan,
 )
-from wearmon.stream.sinks.influx import InfluxRejectedError, notification_line
+from wearmon.stream.notify.outbox import OutboxRecord, plan
+from wearmon.stream.sinks.influx import InfluxRejectedError
+from wearmon.stream.sinks.lines import notification_line
+from wearmon.stream.worker.context import WorkerContext
 from wearmon.stream.worker.faust_io import bytes_table, bytes_topic, fail_stop
-
-if TYPE_CHECKING:
-    from wearmon.stream.worker.app import BatchProcessor
 
 log = logging.getLogger(__name__)
 MAX_SENT_KEYS = 2_000
@@ -65,8 +62,8 @@ class TableSentStore:
         self.table[self.key] = orjson.dumps(sent)
 
 
-def add_notify_agents(app: faust.App, settings: Settings, processor: BatchProcessor,
-                      alerts: Any) -> None:
+def add_notify_agents(app: faust.App, context: WorkerContext, alerts: Any) -> None:
+    settings = context.settings
     outbox = bytes_topic(app, settings.topic_outbox, settings)
     deliveries = bytes_topic(app, settings.topic_deliveries, settings)
     sent_table = bytes_table(app, "notify-sent", settings)
@@ -80,8 +77,8 @@ def add_notify_agents(app: faust.App, settings: Settings, processor: BatchProces
                 except (ValueError, KeyError, TypeError) as exc:
                     log.error("alert event dropped (not an AlertEvent): %s", exc)
                     continue
-                await processor.ready()
-                patient = processor.directory.get(event.patient) if processor.directory else None
+                await context.ready()
+                patient = context.directory.get(event.patient)
                 if patient is None:
                     continue  # not enrolled: nobody to notify
                 records = plan(event, patient, time.time_ns() // 1_000_000)
@@ -101,10 +98,9 @@ def add_notify_agents(app: faust.App, settings: Settings, processor: BatchProces
                 except (ValueError, KeyError, TypeError) as exc:
                     log.error("outbox record dropped: %s", exc)
                     continue
-                await processor.ready()
-                assert processor.directory is not None
+                await context.ready()
                 deliverer = Deliverer(
-                    directory_resolver(processor.directory.directory),
+                    directory_resolver(context.directory.directory),
                     TableSentStore(sent_table, record.patient),
                     max_attempts=settings.notify_max_attempts,
                     backoff_s=settings.notify_backoff_s,
@@ -121,9 +117,9 @@ def add_notify_agents(app: faust.App, settings: Settings, processor: BatchProces
         if result.status is not DeliveryStatus.SENT:
             log.warning("notification %s to %s: %s %s", result.key, result.recipient_id,
                         result.status.value, result.error)
-        if processor.influx is not None:
+        if context.sinks.influx is not None:
             try:
-                await processor.influx.write([notification_line(result)], precision="us")
+                await context.sinks.influx.write([notification_line(result)])
             except InfluxRejectedError as exc:
                 log.error("%s", exc)
         await (await deliveries.send(key=result.patient.encode(),

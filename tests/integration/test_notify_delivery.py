@@ -28,15 +28,12 @@ from wearmon.models.base import Finding, Severity
 from wearmon.stream.alerts.policy import Action, PatientAlerts, act, observe, tick
 from wearmon.stream.core.patients import PatientDirectory, PatientSettings, QuietHours, Recipient
 from wearmon.stream.notify.deliver import (
-    Audience,
     Deliverer,
     DeliveryStatus,
     MemorySentStore,
-    OutboxRecord,
     directory_resolver,
-    idempotency_key,
-    plan,
 )
+from wearmon.stream.notify.outbox import Audience, OutboxRecord, idempotency_key, plan
 
 pytestmark = pytest.mark.integration
 

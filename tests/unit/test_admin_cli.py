@@ -8,8 +8,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from wearmon.stream.cli import main
-from wearmon.stream.notify.deliver import Audience, DeliveryResult, DeliveryStatus
-from wearmon.stream.sinks.influx import notification_line
+from wearmon.stream.notify.deliver import DeliveryResult, DeliveryStatus
+from wearmon.stream.notify.outbox import Audience
+from wearmon.stream.sinks.lines import notification_line
 
 
 def test_invalid_settings_are_rejected_naming_the_field(tmp_path: Path) -> None:
@@ -40,4 +41,4 @@ def test_notification_line_has_the_dashboard_tags_and_no_content() -> None:
     assert line.startswith(
         "notification,audience=care_team,patient=p-0001,recipient_id=nurse,status=sent ")
     assert 'alert_id="p-0001:x:0"' in line and "attempts=1i" in line and "latency_ms=42i" in line
-    assert int(line.rsplit(" ", 1)[1]) // 1000 == result.at_ms
+    assert int(line.rsplit(" ", 1)[1]) // 1_000_000 == result.at_ms  # nanoseconds

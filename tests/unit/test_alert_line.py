@@ -1,10 +1,10 @@
-"""The ``alert`` measurement: one point per lifecycle step, microsecond timestamp, no vitals."""
+"""The ``alert`` measurement: one point per lifecycle step, nanosecond timestamp, no vitals."""
 
 from __future__ import annotations
 
 from wearmon.models.base import Severity
 from wearmon.stream.alerts.lifecycle import Action, AlertEvent, AlertState, Category
-from wearmon.stream.sinks.influx import alert_line
+from wearmon.stream.sinks.lines import alert_line
 
 
 def _event(step: int, state: AlertState, action: Action) -> AlertEvent:
@@ -23,5 +23,5 @@ def test_alert_line_tags_fields_and_unique_timestamp() -> None:
     assert 'alert_id="a-1"' in opened and "code=2i" in opened and "step=0i" in opened
     assert 'title="Tachycardia at rest: opened (warning)"' in opened
     assert "130" not in opened  # the note (with vitals) is not written
-    assert opened.endswith(" 1700000000000000") and resolved.endswith(" 1700000000000001")
+    assert opened.endswith(" 1700000000000000000") and resolved.endswith(" 1700000000000000001")
     assert "code=0i" in resolved

@@ -278,7 +278,7 @@ def test_not_worn_findings_cannot_resolve_an_alert() -> None:
     for i in range(3, 60):
         sim.upload(T0 + i * MIN, worn=False)
     assert [a for _, a in sim.actions()] == ["opened"]
-    assert assessment(sim.state, sim.settings, T0 + 60 * MIN) is Status.ATTENTION
+    assert assessment(sim.state, sim.settings, T0 + 60 * MIN) is Status.ALERT
 
 
 # --- late data ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from wearmon.stream.config import ConfigError, load_settings
 from wearmon.stream.core.pipeline import PatientState, process
 from wearmon.stream.core.schema import Sample, Upload
 from wearmon.stream.core.validation import Issue, Limits, Rejection, validate
-from wearmon.stream.sinks.influx import rejection_line, result_lines, vitals_lines
+from wearmon.stream.sinks.lines import rejection_line, result_lines, vitals_lines
 from wearmon.stream.tools.simulator import Simulator
 
 HOUR_MS = 3_600_000
@@ -84,16 +84,16 @@ def test_vitals_line_format() -> None:
     )
     result = process(PatientState(), up, HOUR_MS)
     assert vitals_lines(result) == [
-        "vitals,patient=p-0001,device=dev-1 hr_bpm=71.5,steps=3i 1000",
-        "beats,patient=p-0001,device=dev-1 rr_ms=800i 1000",
-        "beats,patient=p-0001,device=dev-1 rr_ms=810i 1800",
+        "vitals,patient=p-0001,device=dev-1 hr_bpm=71.5,steps=3i 1000000000",
+        "beats,patient=p-0001,device=dev-1 rr_ms=800i 1000000000",
+        "beats,patient=p-0001,device=dev-1 rr_ms=810i 1800000000",
     ]
 
 
 def test_rejection_line_escapes_field_names() -> None:
     r = Rejection((Issue("samples[0].hr bpm", "out_of_range", "x"),), b"", 5)
     assert rejection_line(r) == (
-        'rejected,partial=false,reason=out_of_range count=1i,field="samples[0].hr bpm" 5'
+        'rejected,partial=false,reason=out_of_range count=1i,field="samples[0].hr bpm" 5000000'
     )
 
 

@@ -1,0 +1,136 @@
+"""``WorkerContext``: what the agents, the timer and the HTTP API of one worker share.
+
+One object, declared here and built by ``worker.app.create_app``: settings, the per-patient state
+caches over their Faust tables, the patients directory, the sinks, the lock that serialises
+changes to alert state, and the counters shown on ``/health``. It also implements the
+``BatchContext`` that the pure batch function reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from wearmon.stream.alerts.state import PatientAlerts
+from wearmon.stream.config import Settings
+from wearmon.stream.core.patients import PatientSettings, default_settings
+from wearmon.stream.core.pipeline import PatientState
+from wearmon.stream.core.validation import Limits
+from wearmon.stream.sinks.influx import InfluxWriter
+from wearmon.stream.worker.commit import Sinks
+from wearmon.stream.worker.directory import PatientsView
+from wearmon.stream.worker.state_cache import StateCache
+
+log = logging.getLogger(__name__)
+
+TOTALS = ("uploads", "samples", "rejected", "duplicates", "anomalies", "alert_events", "points")
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(
+        max_upload_bytes=settings.max_upload_bytes,
+        max_samples=settings.max_samples_per_upload,
+        max_clock_skew_ms=int(settings.max_clock_skew_s * 1000),
+    )
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    patients: StateCache[PatientState]
+    alerts: StateCache[PatientAlerts]
+    directory: PatientsView
+    sinks: Sinks
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one writer of alert state
+    totals: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(TOTALS, 0)))
+    worker_name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    session: aiohttp.ClientSession | None = None
+    unenrolled: dict[str, PatientSettings] = field(default_factory=dict)
+    started: bool = False
+    _start_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    def create(cls, settings: Settings, patient_table: Any, alert_table: Any, sinks: Sinks
+               ) -> WorkerContext:
+        return cls(
+            settings=settings,
+            patients=StateCache(patient_table, PatientState.from_json, PatientState.to_json,
+                                "patient state"),
+            alerts=StateCache(alert_table, PatientAlerts.from_json, PatientAlerts.to_json,
+                              "alert state"),
+            directory=PatientsView(settings),
+            sinks=sinks,
+        )
+
+    # --- BatchContext -------------------------------------------------------------------
+
+    @property
+    def limits(self) -> Limits:
+        return limits_of(self.settings)
+
+    @property
+    def max_lateness_ms(self) -> int:
+        return int(self.settings.max_lateness_s * 1000)
+
+    def patient_state(self, patient_id: str) -> PatientState:
+        return self.patients.get(patient_id, PatientState)
+
+    def patient_alerts(self, patient_id: str, now_ms: int) -> PatientAlerts:
+        return self.alerts.get(patient_id, lambda: PatientAlerts.new(patient_id, now_ms))
+
+    def enrolled(self, patient_id: str) -> PatientSettings | None:
+        return self.directory.get(patient_id)
+
+    def settings_for(self, patient_id: str) -> PatientSettings:
+        """The enrolled settings, else the defaults (nobody is notified about the patient)."""
+        enrolled = self.directory.get(patient_id)
+        if enrolled is not None:
+            return enrolled
+        settings = self.unenrolled.get(patient_id)
+        if settings is None:
+            settings = self.unenrolled[patient_id] = default_settings(patient_id)
+        return settings
+
+    def cached_alerts(self) -> Iterable[tuple[str, PatientAlerts]]:
+        return self.alerts.cached()
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    async def ready(self) -> None:
+        """Start the sinks once and wait until the patients' settings have been read."""
+        async with self._start_lock:
+            if not self.started:
+                await self._start()
+        await self.directory.wait_ready()
+
+    async def _start(self) -> None:
+        self.started = True
+        if not self.settings.influx_url:
+            log.warning("WEARMON_INFLUX_URL is not set: results are not stored in InfluxDB")
+            return
+        self.session = aiohttp.ClientSession()
+        influx = InfluxWriter(self.settings, self.session)
+        self.sinks.influx = influx
+        if self.settings.influx_create_db:
+            await influx.ensure_database()
+
+    async def stop(self) -> None:
+        await self.directory.stop()
+        if self.session is not None:
+            await self.session.close()
+
+    def forget_state(self) -> None:
+        """Partitions moved: reload state from the (recovered) tables when next needed."""
+        self.patients.forget()
+        self.alerts.forget()
+
+    def count(self, counts: Counter[str]) -> None:
+        self.totals.update(counts)

@@ -1,0 +1,114 @@
+"""Per-patient state kept in a Faust table (the durable copy) with an in-memory cache in front.
+
+The table holds one JSON document per patient id and survives restarts and rebalances through
+its changelog; the cache holds the decoded objects of the patients this worker is working on.
+State is written back to the table only by ``save``, which the worker calls after a batch's
+results are durable. A document that cannot be decoded (other version, corrupt) is replaced by
+fresh state, with a warning that names no patient.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class StateCache(Generic[T]):
+    """Decoded per-patient state over a bytes → bytes table (a Faust table, or a dict in tests).
+
+    >>> cache = StateCache({}, decode=lambda doc: doc["n"], encode=lambda n: {"n": n}, what="n")
+    >>> cache.get("p-0001", fresh=lambda: 1)
+    1
+    >>> cache.put("p-0001", 2); cache.save(["p-0001"]); cache.forget()
+    >>> cache.get("p-0001", fresh=lambda: 0), "p-0001" in cache
+    (2, True)
+    """
+
+    def __init__(
+        self,
+        table: MutableMapping[bytes, bytes],
+        decode: Callable[[dict[str, Any]], T],
+        encode: Callable[[T], dict[str, Any]],
+        what: str,
+    ) -> None:
+        self.table = table
+        self._decode = decode
+        self._encode = encode
+        self._what = what
+        self._cache: dict[str, T] = {}
+
+    def __contains__(self, patient_id: str) -> bool:
+        return patient_id in self._cache or self.table.get(patient_id.encode()) is not None
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def get(self, patient_id: str, fresh: Callable[[], T]) -> T:
+        """The patient's state: cached, else restored from the table, else ``fresh()``."""
+        state = self._cache.get(patient_id)
+        if state is None:
+            state = self._restore(patient_id)
+            if state is None:
+                state = fresh()
+            self._cache[patient_id] = state
+        return state
+
+    def put(self, patient_id: str, state: T) -> None:
+        self._cache[patient_id] = state
+
+    def peek(self, patient_id: str) -> T | None:
+        """The patient's state if there is one, without caching it."""
+        state = self._cache.get(patient_id)
+        return state if state is not None else self._restore(patient_id)
+
+    def cached(self) -> Iterator[tuple[str, T]]:
+        return iter(list(self._cache.items()))
+
+    def everything(self) -> dict[str, T]:
+        """Every patient's state on this worker: the cache, else the table."""
+        states = dict(self._cache)
+        for key in list(self.table.keys()):
+            patient_id = key.decode()
+            if patient_id not in states:
+                state = self._restore(patient_id)
+                if state is not None:
+                    states[patient_id] = state
+        return states
+
+    def load_all(self) -> None:
+        """Cache the state of every patient in the table (e.g. after partitions were assigned)."""
+        for key in list(self.table.keys()):
+            patient_id = key.decode()
+            if patient_id not in self._cache:
+                state = self._restore(patient_id)
+                if state is not None:
+                    self._cache[patient_id] = state
+
+    def save(self, patient_ids: Iterable[str]) -> None:
+        """Write the cached state of these patients to the table (inside an agent)."""
+        for patient_id in patient_ids:
+            self.table[patient_id.encode()] = orjson.dumps(self._encode(self._cache[patient_id]))
+
+    def evict(self, patient_id: str) -> None:
+        """Drop the cached copy; the next ``get`` restores the last saved state."""
+        self._cache.pop(patient_id, None)
+
+    def forget(self) -> None:
+        """Partitions moved: restore from the (recovered) table when next needed."""
+        self._cache.clear()
+
+    def _restore(self, patient_id: str) -> T | None:
+        raw = self.table.get(patient_id.encode())
+        if raw is None:
+            return None
+        try:
+            return self._decode(orjson.loads(raw))
+        except (ValueError, KeyError, TypeError):  # incl. state version errors
+            log.warning("%s could not be restored; starting afresh", self._what)
+            return None

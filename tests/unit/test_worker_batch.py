@@ -1,0 +1,146 @@
+"""The worker's batch without Faust: ``process_batch`` (pure) and ``commit`` (the durable order)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterable
+from typing import Any
+
+import orjson
+import pytest
+
+from wearmon.stream.alerts.state import PatientAlerts
+from wearmon.stream.core.patients import PatientSettings, default_settings
+from wearmon.stream.core.pipeline import PatientState
+from wearmon.stream.core.validation import Limits
+from wearmon.stream.worker.batch import BatchOutput, Incoming, process_batch
+from wearmon.stream.worker.commit import Sinks, commit
+from wearmon.stream.worker.state_cache import StateCache
+
+T0_MS = 1_800_000_000_000
+
+
+class Context:
+    """A ``BatchContext`` over plain dicts (what the worker keeps in Faust tables)."""
+
+    limits = Limits()
+    max_lateness_ms = 3_600_000
+
+    def __init__(self) -> None:
+        self.patients: StateCache[PatientState] = StateCache(
+            {}, PatientState.from_json, PatientState.to_json, "patient state")
+        self.alerts: StateCache[PatientAlerts] = StateCache(
+            {}, PatientAlerts.from_json, PatientAlerts.to_json, "alert state")
+
+    def patient_state(self, patient_id: str) -> PatientState:
+        return self.patients.get(patient_id, PatientState)
+
+    def patient_alerts(self, patient_id: str, now_ms: int) -> PatientAlerts:
+        return self.alerts.get(patient_id, lambda: PatientAlerts.new(patient_id, now_ms))
+
+    def settings_for(self, patient_id: str) -> PatientSettings:
+        return default_settings(patient_id)
+
+    def enrolled(self, patient_id: str) -> PatientSettings | None:
+        return None
+
+    def cached_alerts(self) -> Iterable[tuple[str, PatientAlerts]]:
+        return self.alerts.cached()
+
+
+def upload(upload_id: str, patient: str, t_ms: int, hr_bpm: float) -> bytes:
+    return orjson.dumps({
+        "schema_version": 1, "upload_id": upload_id, "device_id": "d1", "patient_id": patient,
+        "uploaded_at_ms": t_ms, "samples": [{"t_ms": t_ms - 1000 * i, "hr_bpm": hr_bpm,
+                                             "steps": 0} for i in range(5)]})
+
+
+def messages() -> list[Incoming]:
+    return [
+        Incoming(upload("u1", "p-0001", T0_MS, 70), T0_MS, 0, 0),
+        Incoming(upload("u2", "p-0002", T0_MS, 160), T0_MS, 1, 0),  # tachycardia at rest
+        Incoming(b"{not json", T0_MS, 0, 1),
+        Incoming(upload("u1", "p-0001", T0_MS, 70), T0_MS, 0, 2),  # re-sent
+    ]
+
+
+def test_process_batch_collects_everything_a_batch_causes() -> None:
+    context = Context()
+    out = process_batch(messages(), context, now_ms=T0_MS + 500)
+    assert out.counts["uploads"] == 2 and out.counts["samples"] == 10
+    assert out.counts["rejected"] == 1 and out.counts["duplicates"] == 1
+    assert [r.reason for r in out.rejections] == ["not_json", "duplicate_upload"]
+    assert {a["patient_id"] for a in out.anomalies} == {"p-0002"}
+    assert out.patients == {"p-0001", "p-0002"}
+    assert sum(line.startswith("vitals,") for line in out.lines) == 10
+    assert sum(line.startswith("rejected,") for line in out.lines) == 2
+    assert out.e2e_latency_ms == 500
+    # nothing is saved by processing: the tables are written only by commit
+    assert context.patients.table == {} and context.alerts.table == {}
+
+
+class Recorder:
+    """Fake sinks and stores that record the order of effects (and can fail on demand)."""
+
+    def __init__(self, fail: str = "") -> None:
+        self.calls: list[str] = []
+        self.fail = fail
+
+    async def write(self, lines: Iterable[str]) -> int:
+        self.calls.append("write")
+        if self.fail == "write":
+            raise ConnectionError("InfluxDB down")
+        return len(list(lines))
+
+    def topic(self, name: str) -> Any:
+        recorder = self
+
+        class Topic:
+            async def send(self, *, key: bytes | None, value: bytes) -> Awaitable[Any]:
+                recorder.calls.append(f"send {name}")
+                future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                if recorder.fail == name:
+                    recorder.fail = ""  # the first record of that topic is refused
+                    future.set_exception(ConnectionError("broker refused"))
+                else:
+                    future.set_result(None)
+                return future
+
+        return Topic()
+
+    def store(self, name: str) -> Any:
+        recorder = self
+
+        class Store:
+            def save(self, patient_ids: Iterable[str]) -> None:
+                recorder.calls.append(f"save {name} {sorted(patient_ids)}")
+
+        return Store()
+
+    def sinks(self) -> Sinks:
+        return Sinks(self, self.topic("rejected"), self.topic("anomalies"),
+                     self.topic("alerts"), dead_letter_max_bytes=1024)
+
+
+def output() -> BatchOutput:
+    return process_batch(messages(), Context(), now_ms=T0_MS)
+
+
+async def test_commit_writes_then_publishes_then_saves() -> None:
+    rec = Recorder()
+    out = output()
+    points = await commit(out, rec.sinks(), rec.store("patients"), rec.store("alerts"), ["x"])
+    assert points == len(out.lines) + 1
+    assert rec.calls[0] == "write"
+    sends = [c for c in rec.calls if c.startswith("send")]
+    assert rec.calls[1:1 + len(sends)] == sends and len(sends) >= 3
+    assert rec.calls[-2:] == ["save patients ['p-0001', 'p-0002']",
+                              "save alerts ['p-0001', 'p-0002']"]
+
+
+@pytest.mark.parametrize("fail", ["write", "rejected", "anomalies"])
+async def test_state_is_saved_only_after_the_write_and_the_publishes_succeeded(fail: str) -> None:
+    rec = Recorder(fail=fail)
+    with pytest.raises(ConnectionError):
+        await commit(output(), rec.sinks(), rec.store("patients"), rec.store("alerts"))
+    assert not any(c.startswith("save") for c in rec.calls)
