@@ -1,7 +1,8 @@
 """Activity anomalies: unusual inactivity, unusual night-time activity, multi-day step decline.
 
-The patient's usual activity is learned per hour of day as the share of worn minutes with steps
-(24 numbers, exponentially weighted once per minute). Three findings:
+The patient's usual activity is learned per local hour of day as the share of worn minutes with
+steps (24 numbers, exponentially weighted once per minute). It works once per closed minute
+(``observe_minute``) and once per closed day (``observe_day``). Three findings:
 
 * **unusual inactivity**: the watch is worn (heart rate present) but there have been no steps for
   at least ``min_inactive_ms`` while, at these hours, the patient usually moves in at least
@@ -21,10 +22,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from wearmon.models.base import Context, Finding, Severity, Status
+from wearmon.models.base import Day, Finding, Minute, Severity, Status, period_of_day
 
 MINUTE_MS = 60_000
-DAY_MS = 86_400_000
 NIGHT_HOURS = range(0, 6)
 
 
@@ -39,15 +39,20 @@ class ActivityPattern:
 
     >>> det = ActivityPattern(min_days=1)
     >>> def minute(m, steps, hr=70):
-    ...     return det.score_then_learn(Context(t_ms=m * 60_000, hr_bpm=hr, steps=steps,
-    ...         has_steps=True, at_rest=steps == 0, hour_of_day=(m // 60) % 24))
+    ...     return det.observe_minute(Minute(m * 60_000, hour_of_day=(m // 60) % 24,
+    ...         hr_samples=1, hr_mean_bpm=hr, steps=steps, steps_samples=1, has_steps=True,
+    ...         at_rest=steps == 0, worn=True))
+    >>> def day(d, steps):
+    ...     return det.observe_day(Day(d, (d + 1) * 86_400_000, None, 0, steps, 1440))
     >>> # three days: active 08-20h (20 steps every minute), still at night
-    >>> out = [minute(m, 20 if 8 <= (m // 60) % 24 < 20 else 0) for m in range(3 * 1440)]
+    >>> out = []
+    >>> for d in range(3):
+    ...     out += [minute(d * 1440 + m, 20 if 8 <= m // 60 < 20 else 0) for m in range(1440)]
+    ...     out.append(day(d, 14_400))
     >>> [f for f in out if f]
     []
     >>> # day 4: no steps from 08:00
-    >>> out = [minute(3 * 1440 + m, 0) for m in range(0, 13 * 60)]
-    >>> found = [f for f in out if f]
+    >>> found = [f for f in (minute(3 * 1440 + m, 0) for m in range(13 * 60)) if f]
     >>> found[0].kind, found[0].t_ms // 60_000 - 3 * 1440
     ('unusual_inactivity', 617)
     """
@@ -60,109 +65,86 @@ class ActivityPattern:
     min_days: int = 3
     decline_days: int = 3
     decline_ratio: float = 0.5
+    min_worn_minutes: int = 600  # a day with less wear is not comparable
     history_days: int = 21
     worn_gap_ms: int = 15 * MINUTE_MS
     hourly_share: list[float] = field(default_factory=lambda: [0.0] * 24)
     hourly_n: list[int] = field(default_factory=lambda: [0] * 24)
-    minute: int = -1
-    minute_steps: int = 0
-    minute_worn: bool = False
-    minute_hour: int = 0
     still_since: int = -1  # start of the current worn spell without steps
     last_worn_ms: int = -1
     expected_active: float = 0.0  # usual active minutes over the current still spell
     inactivity_flagged: bool = False
-    hour: int = -1
+    hour: int = -1  # local hour of day being accumulated
     hour_steps: int = 0
-    day: int = -1
-    day_steps: int = 0
-    day_worn_minutes: int = 0
     daily_steps: deque[int] = field(default_factory=deque)
     recent_days: deque[int] = field(default_factory=deque)
 
     def status(self) -> Status:
         return Status.OK if len(self.daily_steps) >= self.min_days else Status.CANT_ASSESS
 
-    def score_then_learn(self, ctx: Context) -> Finding | None:
-        if not ctx.has_steps:
+    def observe_minute(self, minute: Minute) -> Finding | None:
+        if not minute.has_steps:
             return None
         finding = None
-        day = ctx.t_ms // DAY_MS
-        if day != self.day:
-            self._close_minute()
-            self.minute = -1
-            if self.day >= 0:
-                finding = self._close_day(ctx)
-            self.day, self.day_steps, self.day_worn_minutes = day, 0, 0
-        hour = ctx.t_ms // 3_600_000
-        if hour != self.hour:
-            finding = self._close_hour(ctx) or finding
-            self.hour, self.hour_steps = hour, 0
-        minute = ctx.t_ms // MINUTE_MS
-        if minute != self.minute:
-            self._close_minute()
-            self.minute, self.minute_steps, self.minute_worn = minute, 0, False
-            self.minute_hour = ctx.hour_of_day
-        steps = ctx.steps or 0
-        self.minute_steps += steps
-        self.hour_steps += steps
-        self.day_steps += steps
-        if ctx.worn:
-            self.minute_worn = True
-            if self.last_worn_ms >= 0 and ctx.t_ms - self.last_worn_ms > self.worn_gap_ms:
+        if minute.hour_of_day != self.hour:
+            finding = self._close_hour(minute)
+            self.hour, self.hour_steps = minute.hour_of_day, 0
+        self.hour_steps += minute.steps
+        if minute.worn:
+            if self.last_worn_ms >= 0 and minute.start_ms - self.last_worn_ms > self.worn_gap_ms:
                 self._end_spell()  # not worn for a while: the still spell is unknown, restart
-            self.last_worn_ms = ctx.t_ms
-        if steps > 0:
+            self.last_worn_ms = minute.end_ms
+        if minute.steps > 0:
             self._end_spell()
-        elif ctx.worn and self.still_since < 0:
-            self.still_since, self.expected_active = ctx.t_ms, 0.0
+        elif minute.worn and self.still_since < 0:
+            self.still_since, self.expected_active = minute.start_ms, 0.0
+        if minute.worn:
+            if self.still_since >= 0:
+                self.expected_active += self.hourly_share[minute.hour_of_day]
+            if not self.inactivity_flagged:
+                self._learn(minute)
         if (
             self.still_since >= 0
             and not self.inactivity_flagged
-            and ctx.worn
-            and ctx.t_ms - self.still_since >= self.min_inactive_ms
+            and minute.worn
+            and minute.end_ms - self.still_since >= self.min_inactive_ms
             and self.expected_active >= self.min_expected_active_minutes
             and self.status() is Status.OK
         ):
             self.inactivity_flagged = True
-            still = ctx.t_ms - self.still_since
-            hr = f"heart rate {ctx.hr_bpm:.0f} bpm" if ctx.hr_bpm is not None else "no heart rate"
-            finding = Finding(
-                self.name,
-                ctx.t_ms,
-                Severity.WARNING,
-                self.expected_active / 60,
-                still / 3_600_000,
-                self.expected_active,
-                f"No steps for {_fmt_duration(still)} while the watch is worn ({hr}), at "
-                f"{ctx.hour_of_day:02d}:00, when this patient usually moves in about "
-                f"{self.expected_active:.0f} of those minutes. Possible fall, collapse or acute "
-                "illness: check on the patient.",
-                kind="unusual_inactivity",
-            )
+            finding = self._inactivity(minute)
         return finding
+
+    def _learn(self, minute: Minute) -> None:
+        h = minute.hour_of_day
+        self.hourly_n[h] += 1
+        rate = max(1.0 / self.hourly_n[h], 1.0 / 600)  # ~10 days of that hour's minutes
+        active = 1.0 if minute.steps > 0 else 0.0
+        self.hourly_share[h] += rate * (active - self.hourly_share[h])
 
     def _end_spell(self) -> None:
         self.still_since, self.expected_active, self.inactivity_flagged = -1, 0.0, False
 
-    def _close_minute(self) -> None:
-        if self.minute < 0 or not self.minute_worn:
-            return
-        h = self.minute_hour
-        self.day_worn_minutes += 1
-        if self.still_since >= 0:
-            self.expected_active += self.hourly_share[h]
-        if self.inactivity_flagged:
-            return  # never learn from a flagged spell
-        self.hourly_n[h] += 1
-        rate = max(1.0 / self.hourly_n[h], 1.0 / 600)  # ~10 days of that hour's minutes
-        active = 1.0 if self.minute_steps > 0 else 0.0
-        self.hourly_share[h] += rate * (active - self.hourly_share[h])
+    def _inactivity(self, minute: Minute) -> Finding:
+        still = minute.end_ms - self.still_since
+        hr = (f"heart rate {minute.hr_mean_bpm:.0f} bpm" if minute.hr_mean_bpm is not None
+              else "no heart rate")
+        return Finding(
+            self.name,
+            minute.end_ms,
+            Severity.WARNING,
+            self.expected_active / 60,
+            still / 3_600_000,
+            self.expected_active,
+            f"No steps for {_fmt_duration(still)} while the watch is worn ({hr}), "
+            f"{period_of_day(minute.hour_of_day)}, when this patient usually moves in about "
+            f"{self.expected_active:.0f} of those minutes. Possible fall, collapse or acute "
+            "illness: check on the patient.",
+            kind="unusual_inactivity",
+        )
 
-    def _close_hour(self, ctx: Context) -> Finding | None:
-        if self.hour < 0:
-            return None
-        h = self.hour % 24
+    def _close_hour(self, minute: Minute) -> Finding | None:
+        h = self.hour
         if (
             h in NIGHT_HOURS
             and self.hour_steps >= self.night_steps_per_hour
@@ -171,7 +153,7 @@ class ActivityPattern:
         ):
             return Finding(
                 self.name,
-                ctx.t_ms,
+                minute.start_ms,
                 Severity.INFO,
                 self.hour_steps / self.night_steps_per_hour,
                 float(self.hour_steps),
@@ -183,10 +165,11 @@ class ActivityPattern:
             )
         return None
 
-    def _close_day(self, ctx: Context) -> Finding | None:
-        if self.day_worn_minutes < 600:  # less than 10 h worn: the day's steps are not comparable
+    def observe_day(self, day: Day) -> Finding | None:
+        """One closed day's steps against the usual (days with too little wear are skipped)."""
+        if day.steps is None or day.worn_minutes < self.min_worn_minutes:
             return None
-        self.recent_days.append(self.day_steps)
+        self.recent_days.append(day.steps)
         while len(self.recent_days) > self.decline_days:
             self.recent_days.popleft()
         finding = None
@@ -196,7 +179,7 @@ class ActivityPattern:
             if usual > 0 and recent < self.decline_ratio * usual:
                 finding = Finding(
                     self.name,
-                    ctx.t_ms,
+                    day.end_ms,
                     Severity.INFO,
                     1 - recent / usual,
                     recent,
@@ -207,7 +190,7 @@ class ActivityPattern:
                     kind="steps_decline",
                 )
         if finding is None:
-            self.daily_steps.append(self.day_steps)
+            self.daily_steps.append(day.steps)
             while len(self.daily_steps) > self.history_days:
                 self.daily_steps.popleft()
         return finding
@@ -216,7 +199,6 @@ class ActivityPattern:
         return {
             "share": [round(v, 4) for v in self.hourly_share],
             "n": self.hourly_n,
-            "minute": [self.minute, self.minute_steps, self.minute_worn, self.minute_hour],
             "spell": [
                 self.still_since,
                 self.last_worn_ms,
@@ -224,7 +206,6 @@ class ActivityPattern:
                 self.inactivity_flagged,
             ],
             "hour": [self.hour, self.hour_steps],
-            "day": [self.day, self.day_steps, self.day_worn_minutes],
             "daily": list(self.daily_steps),
             "recent": list(self.recent_days),
         }
@@ -234,14 +215,10 @@ class ActivityPattern:
         det = cls()
         det.hourly_share = [float(v) for v in st["share"]]
         det.hourly_n = [int(v) for v in st["n"]]
-        m = st["minute"]
-        det.minute, det.minute_steps, det.minute_worn = int(m[0]), int(m[1]), bool(m[2])
-        det.minute_hour = int(m[3])
         s = st["spell"]
         det.still_since, det.last_worn_ms = int(s[0]), int(s[1])
         det.expected_active, det.inactivity_flagged = float(s[2]), bool(s[3])
         det.hour, det.hour_steps = (int(v) for v in st["hour"])
-        det.day, det.day_steps, det.day_worn_minutes = (int(v) for v in st["day"])
         det.daily_steps = deque(int(v) for v in st["daily"])
         det.recent_days = deque(int(v) for v in st["recent"])
         return det

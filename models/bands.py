@@ -7,18 +7,33 @@ respiratory failure) when the patient's settings say so. Heart-rate limits for t
 rest only: a high heart rate while walking is expected. Skin temperature is not core temperature:
 it is only scored when the patient's settings give an offset from skin to core temperature.
 
-Critical values (e.g. 150 bpm at rest) are reported at once; warning-level values must persist
-for ``persist_ms`` of event time (a short artefact is not a deterioration). Heart rate arrives as a
-30-second rolling median, which crosses a limit about 15 s after the raw samples do, so 45 s of
-persistence on the median is about a minute of abnormal raw readings.
+Critical values (e.g. 150 bpm at rest) are reported at the sample where they occur;
+warning-level values must persist for ``persist_ms`` of event time (a short artefact is not a
+deterioration). Heart rate arrives as a 30-second rolling median, which crosses a limit about
+15 s after the raw samples do, so 45 s of persistence on the median is about a minute of abnormal
+raw readings. All checks run on the upload's arrays at once (``score_samples``); a finding is
+reported at most once a minute per kind while the condition lasts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from wearmon.models.base import Context, Finding, Severity, Status
+import numpy as np
+
+from wearmon.models.base import (
+    BoolArray,
+    Finding,
+    FloatArray,
+    SampleBlock,
+    Severity,
+    Status,
+    activity_words,
+    period_of_day,
+)
+from wearmon.models.persistence import Timer, persisted
 
 NEWS2_MISSING_ALWAYS = ("blood pressure", "consciousness", "supplemental oxygen")
 
@@ -158,38 +173,75 @@ class PartialNews2:
         return f"partial NEWS2 {self.total} ({parts}; missing: {', '.join(self.missing)})"
 
 
-def partial_news2(ctx: Context, settings: BandSettings) -> PartialNews2:
-    """Partial NEWS2 of the vitals in ``ctx``; heart rate counts at rest or if activity is unknown.
+def _present(value: float | None) -> bool:
+    return value is not None and not np.isnan(value)
 
-    >>> ctx = Context(t_ms=0, hr_bpm=125, spo2_pct=93, resp_rate_brpm=23)
-    >>> s = partial_news2(ctx, BandSettings())
+
+def partial_news2(settings: BandSettings, *, hr_bpm: float | None = None, hr_counts: bool = True,
+                  spo2_pct: float | None = None, resp_rate_brpm: float | None = None,
+                  skin_temp_c: float | None = None) -> PartialNews2:
+    """Partial NEWS2 of one moment; heart rate counts at rest or when activity is unknown
+    (``hr_counts``).
+
+    >>> s = partial_news2(BandSettings(), hr_bpm=125, spo2_pct=93, resp_rate_brpm=23)
     >>> s.total, s.subscores
-    (6, {'heart rate': 2, 'SpO2 scale 1': 2, 'respiration rate': 2})
+    (6, {'heart rate': 2, 'SpO2 (scale 1)': 2, 'respiration rate': 2})
     >>> s.missing
     ('blood pressure', 'consciousness', 'supplemental oxygen', 'temperature')
     """
     sub: dict[str, int] = {}
     missing = list(NEWS2_MISSING_ALWAYS)
-    if ctx.hr_bpm is not None and (ctx.at_rest or not ctx.has_steps):
-        sub["heart rate"] = news2_heart_rate(ctx.hr_bpm)
-    elif ctx.hr_bpm is None:
+    if hr_bpm is not None and _present(hr_bpm):
+        if hr_counts:
+            sub["heart rate"] = news2_heart_rate(hr_bpm)
+    else:
         missing.append("heart rate")
-    if ctx.spo2_pct is not None:
+    if spo2_pct is not None and _present(spo2_pct):
         if settings.spo2_scale == 2:
-            sub["SpO2 scale 2"] = news2_spo2_scale2(ctx.spo2_pct)
+            sub["SpO2 (scale 2)"] = news2_spo2_scale2(spo2_pct)
         else:
-            sub["SpO2 scale 1"] = news2_spo2_scale1(ctx.spo2_pct)
+            sub["SpO2 (scale 1)"] = news2_spo2_scale1(spo2_pct)
     else:
         missing.append("SpO2")
-    if ctx.resp_rate_brpm is not None:
-        sub["respiration rate"] = news2_resp_rate(ctx.resp_rate_brpm)
+    if resp_rate_brpm is not None and _present(resp_rate_brpm):
+        sub["respiration rate"] = news2_resp_rate(resp_rate_brpm)
     else:
         missing.append("respiration rate")
-    if ctx.skin_temp_c is not None and settings.skin_temp_offset_c is not None:
-        sub["temperature"] = news2_temperature(ctx.skin_temp_c + settings.skin_temp_offset_c)
+    if (skin_temp_c is not None and _present(skin_temp_c)
+            and settings.skin_temp_offset_c is not None):
+        sub["temperature"] = news2_temperature(skin_temp_c + settings.skin_temp_offset_c)
     else:
         missing.append("temperature")
     return PartialNews2(sum(sub.values()), sub, tuple(missing))
+
+
+def _bands(values: FloatArray, edges: list[float], scores: list[int]) -> FloatArray:
+    """Sub-score of each value (NaN stays NaN): ``scores[i]`` up to and including ``edges[i]``."""
+    out = np.select([values <= edge for edge in edges], scores[:-1], default=scores[-1])
+    return np.where(np.isnan(values), np.nan, out.astype(np.float64))
+
+
+def news2_arrays(block: SampleBlock, settings: BandSettings) -> tuple[FloatArray, BoolArray]:
+    """Partial NEWS2 total and "a parameter scores 3" for every sample (vectorised)."""
+    hr_counts = block.worn & (block.at_rest | ~block.has_steps)
+    hr = np.where(hr_counts, block.hr_bpm, np.nan)
+    parts = [_bands(hr, [40, 50, 90, 110, 130], [3, 1, 0, 1, 2, 3])]
+    if settings.spo2_scale == 2:
+        parts.append(_bands(block.spo2_pct, [83, 85, 87], [3, 2, 1, 0]))
+    else:
+        parts.append(_bands(block.spo2_pct, [91, 93, 95], [3, 2, 1, 0]))
+    parts.append(_bands(block.resp_rate_brpm, [8, 11, 20, 24], [3, 1, 0, 2, 3]))
+    if settings.skin_temp_offset_c is not None:
+        core = block.skin_temp_c + settings.skin_temp_offset_c
+        parts.append(_bands(core, [35, 36, 38, 39], [3, 1, 0, 1, 2]))
+    stacked = np.vstack(parts)
+    total = np.nansum(stacked, axis=0)
+    red = np.any(stacked == 3, axis=0)
+    return total, red
+
+
+#: (detector key, finding kind): one timer each
+KINDS = ("desaturation", "bradycardia", "tachycardia_at_rest", "news2_partial")
 
 
 @dataclass(slots=True)
@@ -197,136 +249,150 @@ class ClinicalBands:
     """Fixed limits clinicians know, plus a partial NEWS2 total; per-patient overrides.
 
     >>> bands = ClinicalBands()
-    >>> bands.score_then_learn(Context(t_ms=0, hr_bpm=152, at_rest=True, has_steps=True)).kind
-    'tachycardia_at_rest'
-    >>> walking = Context(t_ms=0, hr_bpm=142, steps_recent=300, has_steps=True)
-    >>> bands.score_then_learn(walking) is None
-    True
-    >>> bands.score_then_learn(Context(t_ms=0, spo2_pct=86)).severity.value
+    >>> [f.kind for f in bands.score_samples(SampleBlock.build(
+    ...     [0], hr_bpm=[152], at_rest=True, has_steps=True))]
+    ['tachycardia_at_rest']
+    >>> walking = SampleBlock.build([0], hr_bpm=[142], steps_recent=[300], has_steps=True)
+    >>> bands.score_samples(walking)
+    []
+    >>> bands.score_samples(SampleBlock.build([0], spo2_pct=[86]))[0].severity.value
     'critical'
     >>> beta = ClinicalBands(settings=BandSettings(hr_low_bpm=35))
-    >>> beta.score_then_learn(Context(t_ms=0, hr_bpm=38)) is None
-    True
+    >>> beta.score_samples(SampleBlock.build([0], hr_bpm=[38]))
+    []
     """
 
     name: str = "clinical_bands"
     settings: BandSettings = field(default_factory=BandSettings)
     persist_ms: int = 45_000
     spo2_persist_ms: int = 2 * 60_000
-    _since: dict[str, int] = field(default_factory=dict)
-
-    def _persisted(
-        self, kind: str, active: bool, t_ms: int, critical: bool, persist_ms: int | None = None
-    ) -> bool:
-        """True when ``active`` has held since a start less than ``persist_ms`` ago (or critical).
-
-        A measure that is missing in a sample does not call this (its timer keeps running), but
-        a timer older than twice the persistence without a new reading starts over.
-        """
-        persist = self.persist_ms if persist_ms is None else persist_ms
-        if not active:
-            self._since.pop(kind, None)
-            self._since.pop(kind + ":last", None)
-            return False
-        if t_ms - self._since.get(kind + ":last", t_ms) > 2 * persist:
-            self._since.pop(kind, None)
-        self._since[kind + ":last"] = t_ms
-        start = self._since.setdefault(kind, t_ms)
-        return critical or t_ms - start >= persist
-
-    def score_then_learn(self, ctx: Context) -> Finding | None:
-        st = self.settings
-        t = ctx.t_ms
-        context = self._context_words(ctx)
-        spo2 = ctx.spo2_pct
-        limit = st.spo2_limit()
-        if spo2 is not None and self._persisted(
-            "desaturation", spo2 < limit, t, spo2 <= limit - 4, self.spo2_persist_ms
-        ):
-            news = partial_news2(ctx, st)
-            return Finding(
-                self.name,
-                t,
-                Severity.CRITICAL if spo2 < limit - 2 else Severity.WARNING,
-                float(news.total),
-                spo2,
-                limit,
-                f"SpO2 {spo2:.0f}% is below this patient's limit of {limit:.0f}% "
-                f"(scale {st.spo2_scale}); {context}; {news.describe()}.",
-                kind="desaturation",
-            )
-        hr = ctx.hr_bpm
-        if hr is None or not ctx.worn:
-            self._since.pop("bradycardia", None)
-            self._since.pop("tachycardia_at_rest", None)
-            return self._news2(ctx, context)
-        if self._persisted("bradycardia", hr < st.hr_low_bpm, t, hr <= st.hr_low_bpm - 5):
-            return Finding(
-                self.name,
-                t,
-                Severity.CRITICAL,
-                float(news2_heart_rate(hr)),
-                hr,
-                st.hr_low_bpm,
-                f"Heart rate {hr:.0f} bpm is below this patient's limit of "
-                f"{st.hr_low_bpm:.0f} bpm; "
-                f"{context}.",
-                kind="bradycardia",
-            )
-        high = ctx.at_rest and hr > st.rest_hr_high_bpm
-        if self._persisted("tachycardia_at_rest", high, t, hr >= st.rest_hr_high_bpm + 30):
-            return Finding(
-                self.name,
-                t,
-                Severity.CRITICAL if hr >= st.rest_hr_high_bpm + 30 else Severity.WARNING,
-                float(news2_heart_rate(hr)),
-                hr,
-                st.rest_hr_high_bpm,
-                f"Heart rate {hr:.0f} bpm at rest is above this patient's limit of "
-                f"{st.rest_hr_high_bpm:.0f} bpm; {context}.",
-                kind="tachycardia_at_rest",
-            )
-        return self._news2(ctx, context)
-
-    def _news2(self, ctx: Context, context: str) -> Finding | None:
-        if ctx.resp_rate_brpm is None and ctx.skin_temp_c is None and ctx.spo2_pct is None:
-            self._since.pop("news2", None)
-            return None
-        news = partial_news2(ctx, self.settings)
-        red = any(v == 3 for v in news.subscores.values())
-        alarm = news.total >= self.settings.news2_alert_total or red
-        if not self._persisted("news2", alarm, ctx.t_ms, news.total >= 7, self.spo2_persist_ms):
-            return None
-        reason = (
-            "a single parameter scores 3" if red else f"total ≥ {self.settings.news2_alert_total}"
-        )
-        return Finding(
-            self.name,
-            ctx.t_ms,
-            Severity.CRITICAL if news.total >= 7 else Severity.WARNING,
-            float(news.total),
-            float(news.total),
-            float(self.settings.news2_alert_total),
-            f"The {news.describe()} reaches the alert level ({reason}); {context}.",
-            kind="news2_partial",
-        )
-
-    @staticmethod
-    def _context_words(ctx: Context) -> str:
-        if not ctx.has_steps:
-            activity = "activity unknown"
-        elif ctx.at_rest:
-            activity = "at rest (no steps in the last 10 minutes)"
-        else:
-            activity = f"active ({ctx.steps_recent} steps in the last 10 minutes)"
-        return f"{activity}, at {ctx.hour_of_day:02d}:00"
+    repeat_ms: int = 60_000  # while a condition lasts, one finding per kind per minute
+    timers: dict[str, Timer] = field(default_factory=lambda: {k: Timer() for k in KINDS})
+    emitted_ms: dict[str, int] = field(default_factory=dict)
 
     def status(self) -> Status:
         return Status.OK
 
+    def score_samples(self, block: SampleBlock) -> list[Finding]:
+        """Findings of one upload's in-order samples (at most one per kind per minute)."""
+        if len(block) == 0:
+            return []
+        st = self.settings
+        t = block.t_ms
+        findings: list[Finding] = []
+        spo2 = block.spo2_pct
+        has_spo2 = ~np.isnan(spo2)
+        if has_spo2.any():
+            limit = st.spo2_limit()
+            low = spo2[has_spo2]
+            hits = persisted(self.timers["desaturation"], t[has_spo2], low < limit,
+                             low <= limit - 4, self.spo2_persist_ms)
+            findings += self._emit("desaturation", block, np.flatnonzero(has_spo2)[hits],
+                                   self._desaturation)
+        hr = np.where(block.worn, block.hr_bpm, np.nan)
+        brady = persisted(self.timers["bradycardia"], t, hr < st.hr_low_bpm,
+                          hr <= st.hr_low_bpm - 5, self.persist_ms)
+        findings += self._emit("bradycardia", block, np.flatnonzero(brady), self._bradycardia)
+        tachy = persisted(self.timers["tachycardia_at_rest"], t,
+                          block.at_rest & (hr > st.rest_hr_high_bpm),
+                          hr >= st.rest_hr_high_bpm + 30, self.persist_ms)
+        findings += self._emit("tachycardia_at_rest", block, np.flatnonzero(tachy),
+                               self._tachycardia)
+        scored = has_spo2 | ~np.isnan(block.resp_rate_brpm) | ~np.isnan(block.skin_temp_c)
+        if scored.any():
+            total, red = news2_arrays(block, st)
+            alarm = scored & ((total >= st.news2_alert_total) | red)
+            news = persisted(self.timers["news2_partial"], t, alarm, alarm & (total >= 7),
+                             self.spo2_persist_ms)
+            findings += self._emit("news2_partial", block, np.flatnonzero(news), self._news2)
+        else:
+            self.timers["news2_partial"] = Timer()
+        return findings
+
+    def _emit(self, kind: str, block: SampleBlock, indices: np.ndarray,
+              explain: Callable[[SampleBlock, int], Finding]) -> list[Finding]:
+        out = []
+        last = self.emitted_ms.get(kind)
+        for i in indices.tolist():
+            t_ms = int(block.t_ms[i])
+            if last is None or t_ms - last >= self.repeat_ms:
+                out.append(explain(block, i))
+                last = self.emitted_ms[kind] = t_ms
+        return out
+
+    def _news2_at(self, block: SampleBlock, i: int) -> PartialNews2:
+        hr = float(block.hr_bpm[i]) if block.worn[i] else None
+        return partial_news2(
+            self.settings, hr_bpm=hr, hr_counts=bool(block.at_rest[i] or not block.has_steps[i]),
+            spo2_pct=float(block.spo2_pct[i]), resp_rate_brpm=float(block.resp_rate_brpm[i]),
+            skin_temp_c=float(block.skin_temp_c[i]))
+
+    @staticmethod
+    def _context(block: SampleBlock, i: int) -> str:
+        activity = activity_words(bool(block.has_steps[i]), bool(block.at_rest[i]),
+                                  int(block.steps_recent[i]))
+        return f"{activity}, {period_of_day(int(block.hour_of_day[i]))}"
+
+    def _desaturation(self, block: SampleBlock, i: int) -> Finding:
+        st = self.settings
+        spo2, limit = float(block.spo2_pct[i]), st.spo2_limit()
+        news = self._news2_at(block, i)
+        return Finding(
+            self.name, int(block.t_ms[i]),
+            Severity.CRITICAL if spo2 < limit - 2 else Severity.WARNING,
+            float(news.total), spo2, limit,
+            f"SpO2 {spo2:.0f}% is below this patient's limit of {limit:.0f}% "
+            f"(NEWS2 SpO2 scale {st.spo2_scale}); {self._context(block, i)}; "
+            f"{news.describe()}.",
+            kind="desaturation",
+        )
+
+    def _bradycardia(self, block: SampleBlock, i: int) -> Finding:
+        hr, limit = float(block.hr_bpm[i]), self.settings.hr_low_bpm
+        return Finding(
+            self.name, int(block.t_ms[i]), Severity.CRITICAL, float(news2_heart_rate(hr)), hr,
+            limit,
+            f"Heart rate {hr:.0f} bpm is below this patient's limit of {limit:.0f} bpm; "
+            f"{self._context(block, i)}.",
+            kind="bradycardia",
+        )
+
+    def _tachycardia(self, block: SampleBlock, i: int) -> Finding:
+        hr, limit = float(block.hr_bpm[i]), self.settings.rest_hr_high_bpm
+        return Finding(
+            self.name, int(block.t_ms[i]),
+            Severity.CRITICAL if hr >= limit + 30 else Severity.WARNING,
+            float(news2_heart_rate(hr)), hr, limit,
+            f"Heart rate {hr:.0f} bpm at rest is above this patient's limit of {limit:.0f} bpm; "
+            f"{self._context(block, i)}.",
+            kind="tachycardia_at_rest",
+        )
+
+    def _news2(self, block: SampleBlock, i: int) -> Finding:
+        news = self._news2_at(block, i)
+        red = any(v == 3 for v in news.subscores.values())
+        reason = ("a single parameter scores 3" if red
+                  else f"total ≥ {self.settings.news2_alert_total}")
+        return Finding(
+            self.name, int(block.t_ms[i]),
+            Severity.CRITICAL if news.total >= 7 else Severity.WARNING,
+            float(news.total), float(news.total), float(self.settings.news2_alert_total),
+            f"The {news.describe()} reaches the alert level ({reason}); "
+            f"{self._context(block, i)}.",
+            kind="news2_partial",
+        )
+
     def to_state(self) -> dict[str, Any]:
-        return {"settings": self.settings.to_state()}
+        return {
+            "settings": self.settings.to_state(),
+            "timers": {k: timer.to_state() for k, timer in self.timers.items()},
+            "emitted": self.emitted_ms,
+        }
 
     @classmethod
     def from_state(cls, st: dict[str, Any]) -> ClinicalBands:
-        return cls(settings=BandSettings.from_state(st["settings"]))
+        bands = cls(settings=BandSettings.from_state(st["settings"]))
+        for kind, timer in st.get("timers", {}).items():
+            bands.timers[kind] = Timer.from_state(timer)
+        bands.emitted_ms = {k: int(v) for k, v in st.get("emitted", {}).items()}
+        return bands

@@ -4,7 +4,7 @@ The patient is assessable while a worn sample (heart rate or beat intervals) arr
 ``cant_assess_after_ms`` of the newest sample. Two information findings: the device is sending
 samples without heart rate (off-wrist) for ``off_wrist_ms``, and data resumed after a gap of
 ``report_gap_ms`` or more. Sync lag and battery are upload properties: the stream reports them
-with each upload's quality record. Nothing is learned.
+with each upload's quality record. Nothing is learned. Works on an upload's arrays at once.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wearmon.models.base import Context, Finding, Severity, Status
+import numpy as np
+
+from wearmon.models.base import Finding, SampleBlock, Severity, Status
 
 MINUTE_MS = 60_000
 
@@ -29,15 +31,14 @@ class DataQuality:
     >>> dq = DataQuality()
     >>> dq.status().value
     'cant_assess'
-    >>> dq.score_then_learn(Context(t_ms=0, hr_bpm=70)) is None
-    True
+    >>> dq.score_samples(SampleBlock.build([0], hr_bpm=[70]))
+    []
     >>> dq.status().value
     'ok'
-    >>> off = [dq.score_then_learn(Context(t_ms=s * 1000, worn=False, steps=0, has_steps=True))
-    ...        for s in range(0, 1300, 60)]
-    >>> dq.status().value, [f.kind for f in off if f]
+    >>> off = dq.score_samples(SampleBlock.build(list(range(0, 1_300_000, 60_000))))
+    >>> dq.status().value, [f.kind for f in off]
     ('cant_assess', ['off_wrist'])
-    >>> print(dq.score_then_learn(Context(t_ms=3 * 3_600_000, hr_bpm=72)).explanation)
+    >>> print(dq.score_samples(SampleBlock.build([3 * 3_600_000], hr_bpm=[72]))[0].explanation)
     Heart-rate data resumed after a gap of 3 h 00 min: nothing could be assessed in that time.
     """
 
@@ -54,40 +55,53 @@ class DataQuality:
             return Status.CANT_ASSESS
         return Status.OK
 
-    def score_then_learn(self, ctx: Context) -> Finding | None:
-        self.last_t_ms = max(self.last_t_ms, ctx.t_ms)
-        if ctx.worn:
-            gap = ctx.t_ms - self.last_worn_ms if self.last_worn_ms >= 0 else 0
-            self.last_worn_ms = ctx.t_ms
-            self.off_wrist_reported = False
-            if gap >= self.report_gap_ms:
-                return Finding(
-                    self.name,
-                    ctx.t_ms,
-                    Severity.INFO,
-                    gap / self.report_gap_ms,
-                    gap / 1000,
-                    None,
-                    f"Heart-rate data resumed after a gap of {_words(gap)}: nothing could be "
-                    "assessed in that time.",
-                    kind="data_gap",
-                )
-            return None
-        since = ctx.t_ms - self.last_worn_ms if self.last_worn_ms >= 0 else 0
-        if self.last_worn_ms >= 0 and since >= self.off_wrist_ms and not self.off_wrist_reported:
+    def score_samples(self, block: SampleBlock) -> list[Finding]:
+        if len(block) == 0:
+            return []
+        t, worn = block.t_ms, block.worn
+        findings = []
+        worn_t = t[worn]
+        if len(worn_t):
+            previous = np.concatenate(([self.last_worn_ms], worn_t[:-1]))
+            gaps = np.where(previous >= 0, worn_t - previous, 0)
+            for i in np.flatnonzero(gaps >= self.report_gap_ms).tolist():
+                findings.append(self._gap(int(worn_t[i]), int(gaps[i])))
+        # off-wrist: time since the last worn sample, at each sample without wear
+        last_worn = np.maximum.accumulate(np.where(worn, t, self.last_worn_ms))
+        since = t - last_worn
+        off = ~worn & (last_worn >= 0) & (since >= self.off_wrist_ms)
+        # one report per stretch without wear (a worn sample re-arms it)
+        off_idx, worn_idx = np.flatnonzero(off), np.flatnonzero(worn)
+        if len(off_idx):
+            stretch = np.searchsorted(worn_idx, off_idx)  # worn samples before each
+            first = np.concatenate(([True], stretch[1:] != stretch[:-1]))
+            report = first & ~((stretch == 0) & self.off_wrist_reported)
+            for i in off_idx[report].tolist():
+                findings.append(self._off_wrist(int(t[i]), int(since[i])))
+        if len(off_idx) and (not len(worn_idx) or off_idx[-1] > worn_idx[-1]):
             self.off_wrist_reported = True
-            return Finding(
-                self.name,
-                ctx.t_ms,
-                Severity.INFO,
-                since / self.off_wrist_ms,
-                since / 1000,
-                None,
-                f"The device is sending data but no heart rate for {_words(since)}: probably "
-                "not worn (off-wrist). The patient cannot be assessed until it is worn again.",
-                kind="off_wrist",
-            )
-        return None
+        elif len(worn_idx):
+            self.off_wrist_reported = False
+        if len(worn_t):
+            self.last_worn_ms = int(worn_t[-1])
+        self.last_t_ms = max(self.last_t_ms, int(t[-1]))
+        return sorted(findings, key=lambda f: f.t_ms)
+
+    def _gap(self, t_ms: int, gap_ms: int) -> Finding:
+        return Finding(
+            self.name, t_ms, Severity.INFO, gap_ms / self.report_gap_ms, gap_ms / 1000, None,
+            f"Heart-rate data resumed after a gap of {_words(gap_ms)}: nothing could be "
+            "assessed in that time.",
+            kind="data_gap",
+        )
+
+    def _off_wrist(self, t_ms: int, since_ms: int) -> Finding:
+        return Finding(
+            self.name, t_ms, Severity.INFO, since_ms / self.off_wrist_ms, since_ms / 1000, None,
+            f"The device is sending data but no heart rate for {_words(since_ms)}: probably "
+            "not worn (off-wrist). The patient cannot be assessed until it is worn again.",
+            kind="off_wrist",
+        )
 
     def to_state(self) -> dict[str, Any]:
         return {"worn": self.last_worn_ms, "t": self.last_t_ms, "off": self.off_wrist_reported}

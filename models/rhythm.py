@@ -13,77 +13,87 @@ The rhythm is irregular when both exceed their thresholds; it returns to regular
 ``exit_evaluations`` regular evaluations in a row (hysteresis). ``irregular`` is the decision at
 each moment; findings (alerts) are emitted once it has lasted ``alert_after_ms``. Thresholds are
 set for all patients (tuned on the MIT-BIH AF database as a whole, never per record). There is
-nothing to learn per patient, so a flagged window is never learned. Cost: one window computation
-per ``stride`` beats.
+nothing to learn per patient, so a flagged window is never learned. The windows of one upload's
+beats are computed together as arrays (one row per evaluation).
 """
 
 from __future__ import annotations
 
-import math
-from collections import deque
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from wearmon.models.base import Context, Finding, Severity, Status
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from wearmon.models.base import (
+    BeatBlock,
+    BoolArray,
+    Finding,
+    FloatArray,
+    IntArray,
+    Severity,
+    Status,
+)
 
 RR_LOW_MS = 300
 RR_HIGH_MS = 2000
 BINS = 16
 
 
-def irregularity(rr: list[int]) -> tuple[float, float]:
-    """(nRMSSD, normalised Shannon entropy) of a window of RR intervals in ms.
+RESET_GAP_MS = 60_000  # a longer silence: start over rather than join distant beats
 
-    >>> regular = [800, 810, 790, 805, 795] * 8
-    >>> n, e = irregularity(regular)
-    >>> n < 0.03
+
+def irregularity_rows(windows: IntArray) -> tuple[FloatArray, FloatArray]:
+    """(nRMSSD, normalised Shannon entropy) of each row of RR intervals (ms), all at once.
+
+    >>> regular = np.array([[800, 810, 790, 805, 795] * 8])
+    >>> n, e = irregularity_rows(regular)
+    >>> bool(n[0] < 0.03)
     True
-    >>> import random
-    >>> rng = random.Random(1)
-    >>> af = [rng.randint(450, 1100) for _ in range(40)]
-    >>> n, e = irregularity(af)
-    >>> n > 0.15 and e > 0.7
+    >>> rng = np.random.default_rng(1)
+    >>> n, e = irregularity_rows(rng.integers(450, 1100, size=(1, 40)))
+    >>> bool(n[0] > 0.15 and e[0] > 0.7)
     True
     """
-    diffs = sorted(abs(b - a) for a, b in pairwise(rr))
-    keep = diffs[: max(1, len(diffs) - len(diffs) // 10)]
-    mean_rr = sum(rr) / len(rr)
-    nrmssd = math.sqrt(sum(d * d for d in keep) / len(keep)) / mean_rr
-    trimmed = sorted(rr)
-    cut = len(trimmed) // 16
-    if cut:
-        trimmed = trimmed[cut:-cut]
-    lo, hi = trimmed[0], trimmed[-1]
-    if hi - lo < 1:
-        return nrmssd, 0.0
-    counts = [0] * BINS
-    width = (hi - lo) / BINS
-    for v in trimmed:
-        counts[min(int((v - lo) / width), BINS - 1)] += 1
-    n = len(trimmed)
-    entropy = -sum(c / n * math.log(c / n) for c in counts if c)
-    return nrmssd, entropy / math.log(BINS)
+    rows, width = windows.shape
+    diffs = np.sort(np.abs(np.diff(windows, axis=1)), axis=1)
+    keep = max(1, (width - 1) - (width - 1) // 10)
+    nrmssd = np.sqrt(np.mean(diffs[:, :keep].astype(np.float64) ** 2, axis=1))
+    nrmssd /= windows.mean(axis=1)
+    ordered = np.sort(windows, axis=1)
+    cut = width // 16
+    trimmed = ordered[:, cut:width - cut] if cut else ordered
+    lo, hi = trimmed[:, :1].astype(np.float64), trimmed[:, -1:].astype(np.float64)
+    span = np.maximum(hi - lo, 1.0)
+    bins = np.clip(((trimmed - lo) / span * BINS).astype(np.int64), 0, BINS - 1)
+    counts = np.bincount((bins + BINS * np.arange(rows)[:, None]).ravel(),
+                         minlength=rows * BINS).reshape(rows, BINS)
+    share = counts / trimmed.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.nansum(np.where(share > 0, share * np.log(share), 0.0), axis=1)
+    entropy = np.where((hi - lo)[:, 0] < 1, 0.0, entropy / np.log(BINS))
+    return nrmssd, entropy
+
+
+def irregularity(rr: list[int]) -> tuple[float, float]:
+    """(nRMSSD, normalised entropy) of one window of RR intervals in ms."""
+    n, e = irregularity_rows(np.array([rr], dtype=np.int64))
+    return float(n[0]), float(e[0])
 
 
 @dataclass(slots=True)
 class IrregularRhythm:
     """AF-like irregularity over a sliding window of beats.
 
-    >>> import random
-    >>> rng = random.Random(7)
+    >>> rng = np.random.default_rng(7)
     >>> det = IrregularRhythm()
-    >>> t = 0
-    >>> for _ in range(80):
-    ...     t += 800
-    ...     _ = det.score_then_learn(Context(t_ms=t, rr_ms=(800 + rng.randint(-15, 15),)))
-    >>> det.irregular
-    False
-    >>> out = []
-    >>> for _ in range(600):
-    ...     rr = rng.randint(400, 1100); t += rr
-    ...     out.append(det.score_then_learn(Context(t_ms=t, rr_ms=(rr,))))
-    >>> det.irregular, [f for f in out if f][-1].kind
+    >>> found, irregular = det.score_beats(BeatBlock.build(800 + rng.integers(-15, 16, 80)))
+    >>> det.irregular, bool(irregular.any())
+    (False, False)
+    >>> rr = rng.integers(400, 1100, 600)
+    >>> found, irregular = det.score_beats(BeatBlock.build(rr, start_ms=64_000))
+    >>> det.irregular, found[-1].kind
     (True, 'irregular_rhythm')
     """
 
@@ -95,7 +105,8 @@ class IrregularRhythm:
     exit_evaluations: int = 2
     min_beats: int = 32
     alert_after_ms: int = 5 * 60_000  # findings only once irregular this long (AF burden)
-    beats: deque[int] = field(default_factory=deque)
+    repeat_ms: int = 60_000  # while it lasts, one finding a minute
+    beats: list[int] = field(default_factory=list)  # the last ``window`` plausible RR (ms)
     new_beats: int = 0
     irregular: bool = False
     regular_run: int = 0
@@ -103,51 +114,97 @@ class IrregularRhythm:
     last_beat_ms: int = -1
     last_nrmssd: float = 0.0
     last_entropy: float = 0.0
+    emitted_ms: int = -1
 
     def status(self) -> Status:
         return Status.OK if len(self.beats) >= self.min_beats else Status.CANT_ASSESS
 
-    def score_then_learn(self, ctx: Context) -> Finding | None:
-        if not ctx.rr_ms:
-            if self.last_beat_ms >= 0 and ctx.t_ms - self.last_beat_ms > 60_000:
-                self._reset()  # beat stream stopped: start over rather than join distant beats
+    def score_beats(self, block: BeatBlock) -> tuple[list[Finding], BoolArray]:
+        """Findings, and the irregular/regular decision in force at each beat of ``block``."""
+        decisions = np.zeros(len(block), dtype=bool)
+        if len(block) == 0:
+            return [], decisions
+        plausible = (block.rr_ms >= RR_LOW_MS) & (block.rr_ms <= RR_HIGH_MS)
+        previous = np.concatenate(([self.last_beat_ms], block.t_ms[:-1]))
+        resets = np.flatnonzero((previous >= 0) & (block.t_ms - previous > RESET_GAP_MS))
+        findings: list[Finding] = []
+        bounds = [0, *resets.tolist(), len(block)]
+        for start, end in pairwise(bounds):
+            if start in resets:
+                self._reset()
+            findings += self._segment(block, plausible, start, end, decisions)
+        self.last_beat_ms = int(block.t_ms[-1])
+        return findings, decisions
+
+    def _segment(self, block: BeatBlock, plausible: BoolArray, start: int, end: int,
+                 decisions: BoolArray) -> list[Finding]:
+        keep = np.flatnonzero(plausible[start:end]) + start
+        carried = len(self.beats)
+        rr = np.concatenate((np.array(self.beats, dtype=np.int64), block.rr_ms[keep]))
+        # evaluate after every ``stride``-th new plausible beat, once the window is long enough
+        k = np.arange(1, len(keep) + 1)
+        points = carried + k - 1
+        evaluate = ((self.new_beats + k) % self.stride == 0) & (
+            np.minimum(points + 1, self.window) >= self.min_beats)
+        findings: list[Finding] = []
+        decisions[start:end] = self.irregular
+        at = points[evaluate]
+        if len(at):
+            nrmssd, entropy = self._windows(rr, at)
+            beat_of = keep[evaluate]
+            for j, beat in enumerate(beat_of.tolist()):
+                finding = self._decide(float(nrmssd[j]), float(entropy[j]),
+                                       int(block.t_ms[beat]), rr, int(at[j]))
+                if finding is not None:
+                    findings.append(finding)
+                decisions[beat:end] = self.irregular
+        if len(at):
+            self.new_beats = int(len(keep) - 1 - np.flatnonzero(evaluate)[-1])
+        else:
+            self.new_beats = (self.new_beats + len(keep)) % self.stride
+        self.beats = rr[-self.window:].tolist()
+        return findings
+
+    def _windows(self, rr: IntArray, at: IntArray) -> tuple[FloatArray, FloatArray]:
+        full = at >= self.window - 1
+        nrmssd = np.empty(len(at))
+        entropy = np.empty(len(at))
+        if full.any():
+            rows = sliding_window_view(rr, self.window)[at[full] - (self.window - 1)]
+            nrmssd[full], entropy[full] = irregularity_rows(rows)
+        for j in np.flatnonzero(~full).tolist():  # warm-up: shorter windows, one at a time
+            nrmssd[j], entropy[j] = irregularity(rr[: at[j] + 1].tolist())
+        return nrmssd, entropy
+
+    def _decide(self, nrmssd: float, entropy: float, t_ms: int, rr: IntArray, at: int
+                ) -> Finding | None:
+        self.last_nrmssd, self.last_entropy = nrmssd, entropy
+        if nrmssd > self.nrmssd_threshold and entropy > self.entropy_threshold:
+            self.regular_run = 0
+            if not self.irregular:
+                self.irregular, self.since_ms = True, t_ms
+        elif self.irregular:
+            self.regular_run += 1
+            if self.regular_run >= self.exit_evaluations:
+                self.irregular, self.since_ms = False, -1
+        if not self.irregular or t_ms - self.since_ms < self.alert_after_ms:
             return None
-        if self.last_beat_ms >= 0 and ctx.t_ms - self.last_beat_ms > 60_000:
-            self._reset()
-        self.last_beat_ms = ctx.t_ms
-        for rr in ctx.rr_ms:
-            if RR_LOW_MS <= rr <= RR_HIGH_MS:
-                self.beats.append(rr)
-                self.new_beats += 1
-        while len(self.beats) > self.window:
-            self.beats.popleft()
-        if self.new_beats >= self.stride and len(self.beats) >= self.min_beats:
-            self.new_beats = 0
-            self.last_nrmssd, self.last_entropy = irregularity(list(self.beats))
-            now_irregular = (
-                self.last_nrmssd > self.nrmssd_threshold
-                and self.last_entropy > self.entropy_threshold
-            )
-            if now_irregular:
-                self.regular_run = 0
-                if not self.irregular:
-                    self.irregular, self.since_ms = True, ctx.t_ms
-            elif self.irregular:
-                self.regular_run += 1
-                if self.regular_run >= self.exit_evaluations:
-                    self.irregular, self.since_ms = False, -1
-        if not self.irregular or ctx.t_ms - self.since_ms < self.alert_after_ms:
+        if self.emitted_ms >= 0 and t_ms - self.emitted_ms < self.repeat_ms:
             return None
-        mean_rr = sum(self.beats) / len(self.beats)
+        self.emitted_ms = t_ms
+        window = rr[max(0, at - self.window + 1): at + 1]
+        return self._finding(t_ms, float(window.mean()), len(window))
+
+    def _finding(self, t_ms: int, mean_rr: float, beats: int) -> Finding:
         return Finding(
             self.name,
-            ctx.t_ms,
+            t_ms,
             Severity.WARNING,
             self.last_nrmssd / self.nrmssd_threshold,
             self.last_nrmssd,
             self.nrmssd_threshold,
-            f"Irregular heart rhythm for {(ctx.t_ms - self.since_ms) / 1000:.0f} s: over the last "
-            f"{len(self.beats)} beats (mean {60_000 / mean_rr:.0f} bpm) beat-to-beat variation is "
+            f"Irregular heart rhythm for {(t_ms - self.since_ms) / 1000:.0f} s: over the last "
+            f"{beats} beats (mean {60_000 / mean_rr:.0f} bpm) beat-to-beat variation is "
             f"{100 * self.last_nrmssd:.0f}% of the beat interval (regular rhythm: under "
             f"{100 * self.nrmssd_threshold:.0f}%) and the intervals are spread without pattern "
             f"(entropy {self.last_entropy:.2f}). Pattern consistent with atrial fibrillation; "
@@ -156,29 +213,31 @@ class IrregularRhythm:
         )
 
     def _reset(self) -> None:
-        self.beats.clear()
+        self.beats = []
         self.new_beats = 0
         self.irregular, self.regular_run, self.since_ms = False, 0, -1
 
     def to_state(self) -> dict[str, Any]:
         return {
-            "beats": list(self.beats),
+            "beats": self.beats,
             "new": self.new_beats,
             "irregular": self.irregular,
             "regular_run": self.regular_run,
             "since": self.since_ms,
             "last_beat": self.last_beat_ms,
             "last": [self.last_nrmssd, self.last_entropy],
+            "emitted": self.emitted_ms,
         }
 
     @classmethod
     def from_state(cls, st: dict[str, Any]) -> IrregularRhythm:
         det = cls()
-        det.beats = deque(int(v) for v in st["beats"])
+        det.beats = [int(v) for v in st["beats"]]
         det.new_beats = int(st["new"])
         det.irregular = bool(st["irregular"])
         det.regular_run = int(st["regular_run"])
         det.since_ms = int(st["since"])
         det.last_beat_ms = int(st["last_beat"])
         det.last_nrmssd, det.last_entropy = (float(v) for v in st["last"])
+        det.emitted_ms = int(st.get("emitted", -1))
         return det

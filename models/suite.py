@@ -1,12 +1,11 @@
 """All detectors of one patient behind one object: what the stream and the evaluation both call.
 
-``PatientModels.observe(ctx)`` runs every detector (score first, then learn) and returns the
-findings; ``to_state``/``from_state`` save and restore everything in a versioned JSON document
-(no unrestricted pickle: River objects go through ``models.state``). The state of one patient
-stays under ``MAX_STATE_BYTES`` when serialised as JSON (tested after months of data).
-
-Detectors: data quality, clinical bands (partial NEWS2), contextual heart rate, slow deviation
-(overnight resting heart rate over days), activity pattern, irregular rhythm.
+``PatientModels`` hands each detector what it works on, at its own cadence: an upload's samples
+(data quality, clinical bands) and beats (irregular rhythm) as arrays, each closed minute
+(contextual heart rate, activity) and each closed day (slow deviation, activity decline).
+``to_state``/``from_state`` save and restore everything in a versioned JSON document (no
+unrestricted pickle: River objects go through ``models.state``). The state of one patient stays
+under ``MAX_STATE_BYTES`` when serialised as JSON (tested after months of data).
 """
 
 from __future__ import annotations
@@ -16,13 +15,22 @@ from typing import Any
 
 from wearmon.models.activity import ActivityPattern
 from wearmon.models.bands import BandSettings, ClinicalBands
-from wearmon.models.base import Context, Detector, Finding, Status
+from wearmon.models.base import (
+    BeatBlock,
+    BoolArray,
+    Day,
+    Detector,
+    Finding,
+    Minute,
+    SampleBlock,
+    Status,
+)
 from wearmon.models.contextual_hr import ContextualHeartRate
 from wearmon.models.quality import DataQuality
 from wearmon.models.rhythm import IrregularRhythm
 from wearmon.models.slow import SlowDeviation
 
-SUITE_STATE_VERSION = 2
+SUITE_STATE_VERSION = 3
 MAX_STATE_BYTES = 16 * 1024
 
 
@@ -31,7 +39,7 @@ class PatientModels:
     """The detectors of one patient.
 
     >>> m = PatientModels()
-    >>> [f.kind for f in m.observe(Context(t_ms=0, hr_bpm=35, at_rest=True))]
+    >>> [f.kind for f in m.score_samples(SampleBlock.build([0], hr_bpm=[35], at_rest=True))]
     ['bradycardia']
     >>> m.status().value  # the personal baselines are still warming up
     'cant_assess'
@@ -57,13 +65,21 @@ class PatientModels:
         return (self.quality, self.bands, self.contextual_hr, self.slow, self.activity,
                 self.rhythm)
 
-    def observe(self, ctx: Context) -> list[Finding]:
-        findings = []
-        for detector in self.detectors:
-            finding = detector.score_then_learn(ctx)
-            if finding is not None:
-                findings.append(finding)
-        return findings
+    def score_samples(self, block: SampleBlock) -> list[Finding]:
+        """An upload's in-order samples: data quality and clinical bands."""
+        return self.quality.score_samples(block) + self.bands.score_samples(block)
+
+    def score_beats(self, beats: BeatBlock) -> tuple[list[Finding], BoolArray]:
+        """An upload's beats: irregular rhythm (and its decision at each beat)."""
+        return self.rhythm.score_beats(beats)
+
+    def observe_minute(self, minute: Minute) -> list[Finding]:
+        found = [self.contextual_hr.observe_minute(minute), self.activity.observe_minute(minute)]
+        return [f for f in found if f is not None]
+
+    def observe_day(self, day: Day) -> list[Finding]:
+        found = [self.slow.judge_day(day), self.activity.observe_day(day)]
+        return [f for f in found if f is not None]
 
     def status(self) -> Status:
         """CANT_ASSESS while not worn or while the personal heart-rate baseline warms up."""

@@ -1,23 +1,28 @@
-"""One upload through the pure stages: ordering checks -> features -> detectors -> results.
+"""One upload through the pure stages: identity and lateness → features → detectors → results.
 
-``PatientState`` is everything Wearmon remembers about one patient; it is JSON-serialisable
-(versioned) so the worker can keep it in a Faust table that survives restarts and rebalances.
-No I/O happens here.
+``process(state, upload, …)`` is the one function that both the stream worker and the offline
+evaluation run for every upload. ``PatientState`` is everything Wearmon remembers about one
+patient; it is JSON-serialisable (versioned) so the worker can keep it in a Faust table that
+survives restarts and rebalances. No I/O happens here.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from wearmon.models.base import Finding, Status
+import numpy as np
+
+from wearmon.models.base import BeatBlock, BoolArray, Day, Finding, Minute, Status
 from wearmon.models.suite import PatientModels
-from wearmon.stream.core.features import MinuteRollup, PatientFeatures
+from wearmon.stream.core.features import PatientFeatures
+from wearmon.stream.core.issues import Issue
 from wearmon.stream.core.schema import Upload
-from wearmon.stream.core.validation import Issue
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 RECENT_UPLOADS = 128
 FINDING_REPEAT_MS = 60_000
 
@@ -26,10 +31,28 @@ class StateVersionError(ValueError):
     pass
 
 
+@lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def utc_offset_ms(timezone: str, t_ms: int) -> int:
+    """The patient's UTC offset at ``t_ms`` (e.g. summer time), in ms.
+
+    >>> utc_offset_ms("Europe/London", 1_751_328_000_000), utc_offset_ms("UTC", 0)
+    (3600000, 0)
+    """
+    if timezone == "UTC":
+        return 0
+    offset = datetime.fromtimestamp(t_ms / 1000, UTC).astimezone(_zone(timezone)).utcoffset()
+    return 0 if offset is None else int(offset.total_seconds() * 1000)
+
+
 @dataclass(slots=True)
 class PatientState:
     watermark_ms: int = 0
-    recent_uploads: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_UPLOADS))
+    # (device_id, upload_id) → content digest of the most recent uploads (identity, not order)
+    recent_uploads: dict[str, str] = field(default_factory=dict)
     features: PatientFeatures = field(default_factory=PatientFeatures)
     models: PatientModels = field(default_factory=PatientModels)
     last_emitted_ms: dict[str, int] = field(default_factory=dict)
@@ -38,7 +61,7 @@ class PatientState:
         return {
             "v": STATE_VERSION,
             "watermark_ms": self.watermark_ms,
-            "uploads": list(self.recent_uploads),
+            "uploads": list(self.recent_uploads.items()),
             "features": self.features.to_state(),
             "models": self.models.to_state(),
             "emitted": self.last_emitted_ms,
@@ -50,7 +73,7 @@ class PatientState:
             raise StateVersionError(f"patient state version {doc.get('v')!r} != {STATE_VERSION}")
         st = cls()
         st.watermark_ms = int(doc["watermark_ms"])
-        st.recent_uploads.extend(doc["uploads"])
+        st.recent_uploads = {str(k): str(v) for k, v in doc["uploads"]}
         st.features = PatientFeatures.from_state(doc["features"])
         st.models = PatientModels.from_state(doc["models"])
         st.last_emitted_ms = {k: int(v) for k, v in doc["emitted"].items()}
@@ -72,75 +95,102 @@ class Quality:
 
 @dataclass(slots=True)
 class Result:
-    upload: Upload
-    duplicate: bool = False
+    upload: Upload  # its columns: the samples kept (not late)
+    duplicate: bool = False  # the same upload again: nothing to do
+    conflict: bool = False  # the same upload id with other content: refused, the first stays
     issues: list[Issue] = field(default_factory=list)
-    rollups: list[MinuteRollup] = field(default_factory=list)
+    minutes: list[Minute] = field(default_factory=list)  # minutes that closed
+    days: list[Day] = field(default_factory=list)  # days that closed
     findings: list[Finding] = field(default_factory=list)
     quality: Quality | None = None
     baseline: tuple[int, float, float] | None = None  # (t_ms, resting HR, sd)
+    beats: BeatBlock | None = None  # the in-order beats, and the rhythm decision at each
+    beat_irregular: BoolArray | None = None
+
+
+def _identity(state: PatientState, upload: Upload, result: Result) -> bool:
+    """Record the upload's identity; False when it was seen before (duplicate or conflict)."""
+    key = f"{upload.device_id}/{upload.upload_id}"
+    digest = upload.columns.digest()
+    seen = state.recent_uploads.get(key)
+    if seen is not None:
+        result.duplicate = seen == digest
+        result.conflict = seen != digest
+        return False
+    state.recent_uploads[key] = digest
+    while len(state.recent_uploads) > RECENT_UPLOADS:
+        del state.recent_uploads[next(iter(state.recent_uploads))]
+    return True
+
+
+def _drop_late(state: PatientState, upload: Upload, max_lateness_ms: int,
+               issues: list[Issue]) -> None:
+    late_before_ms = state.watermark_ms - max_lateness_ms
+    late = upload.columns.t_ms < late_before_ms
+    if not late.any():
+        return
+    for index in np.flatnonzero(late).tolist():
+        age_s = (state.watermark_ms - int(upload.columns.t_ms[index])) / 1000
+        issues.append(Issue(
+            f"samples[{index}].t_ms", "late_sample",
+            f"{age_s:.0f} s older than the patient's newest sample (lateness bound "
+            f"{max_lateness_ms / 1000:.0f} s)",
+        ))
+    upload.columns = upload.columns.take(~late)
 
 
 def process(state: PatientState, upload: Upload, max_lateness_ms: int,
-            issues: list[Issue] | None = None) -> Result:
-    """Run one validated upload through ordering, features and detectors; mutate ``state``.
+            issues: list[Issue] | None = None, timezone: str = "UTC") -> Result:
+    """Run one validated upload through identity, lateness, features and detectors; mutate
+    ``state``. ``timezone`` (IANA) is the patient's: hour of day and nights are local.
 
-    >>> from wearmon.stream.core.schema import Sample
+    >>> from wearmon.stream.core.schema import Columns, Sample
     >>> st = PatientState()
-    >>> up = Upload("u1", "d1", "p-0001", 0, 0, [Sample(t_ms=0, hr_bpm=150, steps=0)])
+    >>> up = Upload("u1", "d1", "p-0001", 0, 0, Columns.from_samples(
+    ...     [Sample(t_ms=0, hr_bpm=150, steps=0)]))
     >>> [f.kind for f in process(st, up, 3_600_000).findings]
     ['tachycardia_at_rest']
     >>> process(st, up, 3_600_000).duplicate
     True
     """
     result = Result(upload=upload, issues=list(issues or ()))
-    if upload.upload_id in state.recent_uploads:
-        result.duplicate = True
+    if not _identity(state, upload, result):
         return result
-    state.recent_uploads.append(upload.upload_id)
-
-    late_before_ms = state.watermark_ms - max_lateness_ms
-    kept = []
-    for index, sample in enumerate(upload.samples):
-        if sample.t_ms < late_before_ms:
-            result.issues.append(Issue(
-                f"samples[{index}].t_ms", "late_sample",
-                f"{(state.watermark_ms - sample.t_ms) / 1000:.0f} s older than the patient's "
-                f"newest sample (lateness bound {max_lateness_ms / 1000:.0f} s)",
-            ))
-        else:
-            kept.append(sample)
-    upload.samples = kept
-    if not kept:
+    _drop_late(state, upload, max_lateness_ms, result.issues)
+    columns = upload.columns
+    if not len(columns):
         return result
+    last_ms = int(columns.t_ms[-1])
+    models = state.models
+    feats = state.features.update(columns, utc_offset_ms(timezone, last_ms))
+    found = models.score_samples(feats.block)
+    if len(feats.beats):
+        beat_findings, result.beat_irregular = models.score_beats(feats.beats)
+        result.beats = feats.beats
+        found += beat_findings
+    for minute in feats.minutes:
+        found += models.observe_minute(minute)
+    for day in feats.days:
+        found += models.observe_day(day)
+    result.findings = [f for f in sorted(found, key=lambda f: f.t_ms) if _due(state, f)]
+    result.minutes, result.days = feats.minutes, feats.days
+    state.watermark_ms = max(state.watermark_ms, last_ms)
 
-    features = state.features
-    for sample in kept:
-        if sample.t_ms <= features.last_t_ms:
-            minute = sample.t_ms - sample.t_ms % 60_000
-            if minute in features.open_minutes:
-                features.open_minutes[minute].add(sample)
-            continue  # out of order: stored and rolled up, but detectors only move forward
-        ctx = features.update(sample)
-        result.findings.extend(f for f in state.models.observe(ctx) if _due(state, f))
-    state.watermark_ms = max(state.watermark_ms, kept[-1].t_ms)
-    result.rollups = features.close_minutes()
-
-    baseline = state.models.baseline()
+    baseline = models.baseline()
     if baseline is not None:
-        result.baseline = (kept[-1].t_ms, *baseline)
-    worn = sum(1 for s in kept if s.hr_bpm is not None)
+        result.baseline = (last_ms, *baseline)
+    worn = int(np.count_nonzero(~np.isnan(columns.hr_bpm)))
     status = Status.OK
     if result.findings:
         status = Status.ATTENTION
     elif worn == 0:
         status = Status.CANT_ASSESS
     result.quality = Quality(
-        t_ms=kept[-1].t_ms,
-        samples=len(kept),
+        t_ms=last_ms,
+        samples=len(columns),
         worn_samples=worn,
         dropped=len(result.issues),
-        sync_lag_s=max(0.0, (upload.received_ms - kept[-1].t_ms) / 1000),
+        sync_lag_s=max(0.0, (upload.received_ms - last_ms) / 1000),
         battery_pct=upload.battery_pct,
         status=status,
     )

@@ -8,10 +8,18 @@ is the JSON Schema generated from this module (``wearmon contract``).
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Final
 
+import numpy as np
+
+from wearmon.models.base import BeatBlock, FloatArray, IntArray
+
 SCHEMA_VERSION: Final = 1
+#: Whole-string patterns (match them with ``re.fullmatch``: ``$`` alone accepts a final newline).
 ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 PATIENT_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$"
 
@@ -55,16 +63,133 @@ class Sample:
     rr_ms: list[int] = field(default_factory=list)
 
 
+#: The float columns of ``Columns`` (``steps`` holds whole numbers; NaN means absent).
+FLOAT_FIELDS: Final = ("hr_bpm", "steps", "spo2_pct", "resp_rate_brpm", "skin_temp_c")
+
+
+@dataclass(slots=True)
+class Columns:
+    """The samples of one validated upload as arrays: sorted by ``t_ms``, unique times.
+
+    Absent values are NaN. Beat intervals are flat in ``rr_ms`` (all beats, in order), with
+    ``rr_count`` beats per sample.
+
+    >>> c = Columns.from_samples([Sample(t_ms=5000, hr_bpm=70, rr_ms=[800, 810]),
+    ...                           Sample(t_ms=0, steps=3)])
+    >>> c.t_ms.tolist(), c.hr_bpm.tolist(), c.steps.tolist(), c.rr_count.tolist()
+    ([0, 5000], [nan, 70.0], [3.0, nan], [0, 2])
+    >>> c.beats().t_ms.tolist()
+    [5000, 5800]
+    """
+
+    t_ms: IntArray
+    hr_bpm: FloatArray
+    steps: FloatArray
+    spo2_pct: FloatArray
+    resp_rate_brpm: FloatArray
+    skin_temp_c: FloatArray
+    rr_ms: IntArray
+    rr_count: IntArray
+
+    def __len__(self) -> int:
+        return len(self.t_ms)
+
+    @classmethod
+    def empty(cls) -> Columns:
+        return cls.from_samples([])
+
+    @classmethod
+    def from_samples(cls, samples: Sequence[Sample]) -> Columns:
+        ordered = sorted(samples, key=lambda s: s.t_ms)
+
+        def floats(name: str) -> FloatArray:
+            return np.array([getattr(s, name) for s in ordered], dtype=np.float64).reshape(-1)
+
+        rr = [v for s in ordered for v in s.rr_ms]
+        return cls(
+            t_ms=np.array([s.t_ms for s in ordered], dtype=np.int64).reshape(-1),
+            **{name: floats(name) for name in FLOAT_FIELDS},
+            rr_ms=np.array(rr, dtype=np.int64).reshape(-1),
+            rr_count=np.array([len(s.rr_ms) for s in ordered], dtype=np.int64).reshape(-1),
+        )
+
+    def take(self, keep: np.ndarray) -> Columns:
+        """The samples where boolean ``keep`` is true (with their beats)."""
+        beat_keep = np.repeat(keep, self.rr_count)
+        return Columns(
+            t_ms=self.t_ms[keep],
+            **{name: getattr(self, name)[keep] for name in FLOAT_FIELDS},
+            rr_ms=self.rr_ms[beat_keep],
+            rr_count=self.rr_count[keep],
+        )
+
+    def slice(self, lo: int, hi: int) -> Columns:
+        """Samples ``lo`` to ``hi`` (exclusive), with their beats."""
+        first = int(self.rr_count[:lo].sum())
+        last = first + int(self.rr_count[lo:hi].sum())
+        return Columns(
+            t_ms=self.t_ms[lo:hi],
+            **{name: getattr(self, name)[lo:hi] for name in FLOAT_FIELDS},
+            rr_ms=self.rr_ms[first:last],
+            rr_count=self.rr_count[lo:hi],
+        )
+
+    def split(self, every_ms: int) -> list[Columns]:
+        """Consecutive windows of ``every_ms`` of event time (as a gateway batches uploads).
+
+        >>> c = Columns.from_samples([Sample(t_ms=t, hr_bpm=60) for t in (0, 30, 60, 130)])
+        >>> [len(part) for part in c.split(60)]
+        [2, 1, 1]
+        """
+        if not len(self):
+            return []
+        window = (self.t_ms - self.t_ms[0]) // every_ms
+        cuts = np.flatnonzero(window[1:] != window[:-1]) + 1
+        bounds = [0, *cuts.tolist(), len(self)]
+        return [self.slice(lo, hi) for lo, hi in pairwise(bounds)]
+
+    def beats(self) -> BeatBlock:
+        """Each beat at its sample's time plus the intervals before it in that sample."""
+        if not len(self.rr_ms):
+            return BeatBlock(np.zeros(0, dtype=np.int64), self.rr_ms)
+        first = np.cumsum(self.rr_count) - self.rr_count  # index of each sample's first beat
+        before = np.cumsum(self.rr_ms) - self.rr_ms  # all intervals before each beat
+        sample_t = np.repeat(self.t_ms, self.rr_count)
+        offset = before - np.repeat(before[first[self.rr_count > 0]], self.rr_count[
+            self.rr_count > 0])
+        return BeatBlock(sample_t + offset, self.rr_ms)
+
+    def digest(self) -> str:
+        """A short fingerprint of the content (re-sent uploads have the same one)."""
+        h = hashlib.blake2b(digest_size=8)
+        for array in (self.t_ms, *(getattr(self, n) for n in FLOAT_FIELDS), self.rr_ms,
+                      self.rr_count):
+            h.update(array.tobytes())
+        return h.hexdigest()
+
+    def to_samples(self) -> list[Sample]:
+        """Back to one object per sample (tests and tools)."""
+        out = []
+        beats = iter(self.rr_ms.tolist())
+        for i, t in enumerate(self.t_ms.tolist()):
+            values = {n: (None if np.isnan(v := getattr(self, n)[i]) else float(v))
+                      for n in FLOAT_FIELDS}
+            steps = values.pop("steps")
+            out.append(Sample(t_ms=t, steps=None if steps is None else int(steps), **values,
+                              rr_ms=[next(beats) for _ in range(int(self.rr_count[i]))]))
+        return out
+
+
 @dataclass(slots=True)
 class Upload:
-    """A validated upload. ``samples`` are sorted by ``t_ms`` with unique times."""
+    """A validated upload: its envelope and its samples as ``Columns``."""
 
     upload_id: str
     device_id: str
     patient_id: str
     uploaded_at_ms: int
     received_ms: int
-    samples: list[Sample]
+    columns: Columns
     battery_pct: float | None = None
 
 

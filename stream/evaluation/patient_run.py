@@ -1,10 +1,12 @@
-"""Replay one patient's samples through the production feature and detector code.
+"""Replay one patient's data through the stream's own ``process()``, upload by upload.
 
-The same ``PatientFeatures.update`` → ``PatientModels.observe`` sequence as ``core.pipeline``,
-one sample at a time in event-time order: a detector only ever sees the past (no look-ahead).
-Alongside the findings a coarse trace is kept for the report's plots (one point per
-``bucket_ms``: mean heart rate, personal baselines) and, when beat intervals are present, the
-rhythm detector's decision per sample (for time-based sensitivity and specificity).
+The samples are cut into uploads of ``UPLOAD_MS`` of event time (as a phone gateway would send
+them) and each goes through ``core.pipeline.process``: the very function the worker runs, with
+the same features, minute and day accumulator, detectors and out-of-order rule; a detector only
+ever sees the past (no look-ahead). Alongside the findings a coarse trace is kept for the
+report's plots (one point per ``bucket_ms``: mean heart rate, personal baselines; one per day:
+the night's resting heart rate) and, when beat intervals are present, the rhythm decision at
+every beat (for time-based sensitivity and specificity).
 
 Findings become **alerts** the way a care team would see them: consecutive warning or critical
 findings of the same detector and kind, less than ``ALERT_GAP_MS`` apart, are one alert.
@@ -12,17 +14,20 @@ findings of the same detector and kind, less than ``ALERT_GAP_MS`` apart, are on
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import orjson
+
 from wearmon.models.base import Finding, Severity
-from wearmon.models.suite import PatientModels
-from wearmon.stream.core.features import PatientFeatures
-from wearmon.stream.core.schema import Sample
+from wearmon.stream.core.pipeline import PatientState, Result, process
+from wearmon.stream.core.schema import Columns, Upload
 
 ALERT_GAP_MS = 60 * 60_000
 DAY_MS = 86_400_000
-CLOSE_EVERY = 512  # samples between rollup closes (bounded open minutes, as the stream does)
+UPLOAD_MS = 60_000  # event time per replayed upload
+MAX_LATENESS_MS = 172_800_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ class Alert:
 
 @dataclass(slots=True)
 class Trace:
-    """Per-bucket points for plots (NaN-free lists; None where nothing was known)."""
+    """Per-bucket points for plots (None where nothing was known)."""
 
     t_ms: list[int] = field(default_factory=list)
     hr_bpm: list[float | None] = field(default_factory=list)
@@ -48,16 +53,17 @@ class Trace:
     slow_baseline_bpm: list[float | None] = field(default_factory=list)
     daily_t_ms: list[int] = field(default_factory=list)
     daily_rest_bpm: list[float] = field(default_factory=list)
+    nrmssd_t_ms: list[int] = field(default_factory=list)
+    nrmssd: list[float] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class RhythmTrace:
-    """Per sample with beats: time, span (ms) and whether the rhythm detector says irregular."""
+    """Per beat: time, its interval (ms) and whether the rhythm detector says irregular."""
 
     t_ms: list[int] = field(default_factory=list)
     span_ms: list[int] = field(default_factory=list)
     irregular: list[bool] = field(default_factory=list)
-    nrmssd: list[float] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -85,98 +91,99 @@ class PatientRun:
         return self.worn_minutes * 60 / self.hr_samples if self.hr_samples else float("nan")
 
 
+@dataclass(slots=True)
+class _Buckets:
+    """Hourly (``bucket_ms``) heart-rate means from the closed minutes."""
+
+    bucket_ms: int
+    current: int = -1
+    hr_sum: float = 0.0
+    hr_n: int = 0
+
+    def add(self, run: PatientRun, result: Result, state: PatientState) -> None:
+        for m in result.minutes:
+            b = m.start_ms // self.bucket_ms
+            if b != self.current:
+                self.flush(run, state)
+                self.current = b
+            if m.hr_mean_bpm is not None:
+                self.hr_sum += m.hr_mean_bpm * m.hr_samples
+                self.hr_n += m.hr_samples
+
+    def flush(self, run: PatientRun, state: PatientState) -> None:
+        if self.current < 0:
+            return
+        trace = run.trace
+        base = state.models.baseline()
+        trace.t_ms.append(self.current * self.bucket_ms)
+        trace.hr_bpm.append(self.hr_sum / self.hr_n if self.hr_n else None)
+        trace.baseline_bpm.append(base[0] if base else None)
+        trace.slow_baseline_bpm.append(state.models.slow.baseline())
+        self.hr_sum, self.hr_n = 0.0, 0
+
+
+def _record(run: PatientRun, result: Result, state: PatientState) -> None:
+    run.findings.extend(result.findings)
+    for m in result.minutes:
+        if m.worn:
+            run.worn_minutes += 1
+            run.worn_days.add(m.start_ms // DAY_MS)
+        run.hr_samples += m.hr_samples
+    for day in result.days:
+        if day.rest_hr_bpm is not None:
+            run.trace.daily_t_ms.append(day.end_ms)
+            run.trace.daily_rest_bpm.append(day.rest_hr_bpm)
+    if result.beats is not None and result.beat_irregular is not None:
+        run.rhythm.t_ms.extend(result.beats.t_ms.tolist())
+        run.rhythm.span_ms.extend(result.beats.rr_ms.tolist())
+        run.rhythm.irregular.extend(result.beat_irregular.tolist())
+        run.trace.nrmssd_t_ms.append(int(result.beats.t_ms[-1]))
+        run.trace.nrmssd.append(state.models.rhythm.last_nrmssd)
+
+
 def replay_patient(
     patient: str,
-    samples: Iterable[Sample],
+    columns: Columns,
     *,
-    models: PatientModels | None = None,
+    state: PatientState | None = None,
     bucket_ms: int = 3_600_000,
-    on_sample: Callable[[int], None] | None = None,
+    upload_ms: int = UPLOAD_MS,
+    timezone: str = "UTC",
+    on_samples: Callable[[int], None] | None = None,
 ) -> PatientRun:
-    """Run ``samples`` (time order) through features and detectors; keep findings and a trace.
+    """Run a patient's samples (time order) through ``process()`` upload by upload.
 
     >>> from wearmon.stream.core.schema import Sample
-    >>> run = replay_patient("p-0001", [Sample(t_ms=i * 5_000, hr_bpm=150, steps=0)
-    ...                                 for i in range(3)])
+    >>> run = replay_patient("p-0001", Columns.from_samples(
+    ...     [Sample(t_ms=i * 5_000, hr_bpm=150, steps=0) for i in range(3)]))
     >>> [f.kind for f in run.findings], run.samples
-    (['tachycardia_at_rest', 'tachycardia_at_rest', 'tachycardia_at_rest'], 3)
+    (['tachycardia_at_rest'], 3)
     >>> [a.kind for a in alerts_of(run.findings)]
     ['tachycardia_at_rest']
     """
-    import json
-    import time
-
     started = time.perf_counter()
-    features = PatientFeatures()
-    models = models if models is not None else PatientModels()
+    state = state if state is not None else PatientState()
     run = PatientRun(patient)
-    trace, rhythm = run.trace, run.rhythm
-    bucket = -1
-    hr_sum, hr_n = 0.0, 0
-    last_minute = -1
-    slow_day = -1
-    n = 0
-    for s in samples:
-        if s.t_ms <= features.last_t_ms:
-            continue  # detectors only move forward, as in the stream
-        ctx = features.update(s)
-        found = models.observe(ctx)
-        if found:
-            run.findings.extend(found)
-        n += 1
-        if n % CLOSE_EVERY == 0:
-            features.close_minutes()
-            if on_sample is not None:
-                on_sample(CLOSE_EVERY)
-        if run.first_t_ms < 0:
-            run.first_t_ms = s.t_ms
-        run.last_t_ms = s.t_ms
-        if ctx.worn:
-            minute = s.t_ms // 60_000
-            if minute != last_minute:
-                run.worn_minutes += 1
-                last_minute = minute
-                run.worn_days.add(s.t_ms // DAY_MS)
-        if s.rr_ms:
-            rhythm.t_ms.append(s.t_ms)
-            rhythm.span_ms.append(sum(s.rr_ms))
-            rhythm.irregular.append(models.rhythm.irregular)
-            rhythm.nrmssd.append(models.rhythm.last_nrmssd)
-        if models.slow.day != slow_day:
-            slow_day = models.slow.day
-            if models.slow.last_value is not None and (
-                not trace.daily_t_ms
-                or trace.daily_rest_bpm[-1] != models.slow.last_value
-                or trace.daily_t_ms[-1] != s.t_ms
-            ):
-                trace.daily_t_ms.append(s.t_ms)
-                trace.daily_rest_bpm.append(models.slow.last_value)
-        b = s.t_ms // bucket_ms
-        if b != bucket:
-            if bucket >= 0:
-                _push(trace, bucket * bucket_ms, hr_sum, hr_n, models)
-            bucket, hr_sum, hr_n = b, 0.0, 0
-        if ctx.hr_bpm is not None:
-            hr_sum += ctx.hr_bpm
-            hr_n += 1
-            run.hr_samples += 1
-    if bucket >= 0:
-        _push(trace, bucket * bucket_ms, hr_sum, hr_n, models)
-    if on_sample is not None:
-        on_sample(n % CLOSE_EVERY)
-    features.close_minutes(force=True)
-    run.samples = n
-    run.state_bytes = len(json.dumps(models.to_state(), separators=(",", ":")))
+    buckets = _Buckets(bucket_ms)
+    for n, part in enumerate(columns.split(upload_ms)):
+        last_ms = int(part.t_ms[-1])
+        upload = Upload(f"replay-{n}", "replay", patient, last_ms, last_ms, part)
+        result = process(state, upload, MAX_LATENESS_MS, timezone=timezone)
+        _record(run, result, state)
+        buckets.add(run, result, state)
+        run.samples += len(part)
+        if on_samples is not None:
+            on_samples(len(part))
+    tail = Result(upload=Upload("end", "replay", patient, 0, 0, Columns.empty()),
+                  minutes=state.features.close_all())
+    _record(run, tail, state)
+    buckets.add(run, tail, state)
+    buckets.flush(run, state)
+    if len(columns):
+        run.first_t_ms, run.last_t_ms = int(columns.t_ms[0]), int(columns.t_ms[-1])
+    run.state_bytes = len(orjson.dumps(state.models.to_state()))
     run.seconds = time.perf_counter() - started
     return run
-
-
-def _push(trace: Trace, t_ms: int, hr_sum: float, hr_n: int, models: PatientModels) -> None:
-    base = models.baseline()
-    trace.t_ms.append(t_ms)
-    trace.hr_bpm.append(hr_sum / hr_n if hr_n else None)
-    trace.baseline_bpm.append(base[0] if base else None)
-    trace.slow_baseline_bpm.append(models.slow.baseline())
 
 
 @dataclass(slots=True)

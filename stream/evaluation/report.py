@@ -47,7 +47,7 @@ def plot_patient(result: PatientResult, path: Path, dataset: str) -> None:
     fig, ax = plt.subplots(figsize=(12, 3.6))
     if dataset == "afdb":
         rt = run.rhythm
-        xs, ys = _thin([_x(t) for t in rt.t_ms], rt.nrmssd)
+        xs, ys = _thin([_x(t) for t in run.trace.nrmssd_t_ms], run.trace.nrmssd)
         ax.plot(xs, ys, lw=0.6, color="tab:blue", label="RR irregularity (nRMSSD)")
         xs, flags = _thin([_x(t) for t in rt.t_ms], rt.irregular)
         ax.fill_between(

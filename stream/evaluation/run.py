@@ -25,7 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from wearmon.stream.core.schema import Sample
+from wearmon.stream.core.schema import Columns, Sample
 from wearmon.stream.evaluation import metrics
 from wearmon.stream.evaluation.patient_run import (
     DAY_MS,
@@ -77,14 +77,15 @@ def _progress(enabled: bool) -> Iterator[Progress]:
 
 
 def _replay_series(
-    progress: Progress, patient: str, samples: Iterator[Sample], total: int, bucket_ms: int
+    progress: Progress, patient: str, columns: Columns, bucket_ms: int
 ) -> PatientRun:
+    total = len(columns)
     task = progress.add_task(f"  {patient}", total=total)
 
     def advance(n: int) -> None:
         progress.advance(task, n)
 
-    run = replay_patient(patient, samples, bucket_ms=bucket_ms, on_sample=advance)
+    run = replay_patient(patient, columns, bucket_ms=bucket_ms, on_samples=advance)
     progress.update(task, completed=total, visible=False)
     return run
 
@@ -144,7 +145,7 @@ def _stanford(
     rows, results = [], []
     for patient in patients:
         series = datasets.load_patient("stanford", root, patient, plausible_only=True)
-        run = _replay_series(progress, patient, series.samples(), len(series), 3_600_000)
+        run = _replay_series(progress, patient, series.columns(), 3_600_000)
         mine = [e for e in events if e.patient == patient]
         onsets = [
             metrics.Onset(patient, e.start_ms)
@@ -242,7 +243,7 @@ def _afdb(
     rows, results = [], []
     for patient in patients:
         series = datasets.load_patient("afdb", root, patient, plausible_only=True)
-        run = _replay_series(progress, patient, series.samples(), len(series), 60_000)
+        run = _replay_series(progress, patient, series.columns(), 60_000)
         episodes = datasets.afdb_episodes(root, patient)
         af = [(e.start_ms, e.end_ms) for e in episodes if e.rhythm == "AFIB"]
         row = metrics.afdb_record(run, af)
@@ -311,7 +312,7 @@ def _normal(
     stream_days = 0.0
     for ds, patient in patients:
         series = datasets.load_patient(ds, root, patient, plausible_only=True)
-        run = _replay_series(progress, patient, series.samples(), len(series), 600_000)
+        run = _replay_series(progress, patient, series.columns(), 600_000)
         raw = datasets.load_patient(ds, root, patient)  # as the stream sees it, artefacts included
         stream_counts += policy_effect(patient, raw.samples())
         stream_days += run.monitored_days
@@ -377,7 +378,7 @@ def _synthetic(
     start_ms = 1_700_000_000_000 - 1_700_000_000_000 % DAY_MS
     sim = Simulator(n, start_ms, SYNTHETIC_DAYS * 86_400, seed=7)
     per_patient: dict[str, list[Sample]] = {}
-    fields = set(Sample.__slots__)
+    fields = set(Sample.__slots__)  # the simulator's uploads, decoded
     for key, value, _ in sim.uploads_until(start_ms + int(SYNTHETIC_DAYS * DAY_MS)):
         doc = orjson.loads(value)
         samples = per_patient.setdefault(key.decode(), [])
@@ -391,7 +392,7 @@ def _synthetic(
     false_alerts = 0
     days = 0.0
     for patient, samples in sorted(per_patient.items()):
-        run = _replay_series(progress, patient, iter(samples), len(samples), 600_000)
+        run = _replay_series(progress, patient, Columns.from_samples(samples), 600_000)
         alerts = alerts_of(run.findings)
         mine = [lab for lab in labels if lab.patient_id == patient]
         for lab in mine:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import zlib
 from typing import TYPE_CHECKING
 
+import numpy as np
 from influxdb_client import Point, WritePrecision
 
+from wearmon.models.base import Minute
 from wearmon.stream.alerts.lifecycle import ACTIVE, AlertEvent
 from wearmon.stream.core.pipeline import Result
 from wearmon.stream.core.validation import Rejection
@@ -20,7 +22,9 @@ from wearmon.stream.core.validation import Rejection
 if TYPE_CHECKING:
     from wearmon.stream.notify.deliver import DeliveryResult
 
-_VITAL_FIELDS = ("hr_bpm", "spo2_pct", "resp_rate_brpm", "skin_temp_c")
+_LINE_FIELDS = ("hr_bpm", "spo2_pct", "resp_rate_brpm", "skin_temp_c", "steps")
+_TEMPLATES = ("hr_bpm={!r}", "spo2_pct={!r}", "resp_rate_brpm={!r}", "skin_temp_c={!r}",
+              "steps={:.0f}i")
 _STATUS_CODE = {"ok": 0, "attention": 1, "alert": 2, "cant_assess": 3}
 
 
@@ -32,61 +36,94 @@ def _point(measurement: str, t_ms: int, extra_ns: int = 0) -> Point:
 
 
 def vitals_lines(result: Result) -> list[str]:
-    """Native-rate vitals and beat times, formatted directly (ids match safe patterns)."""
+    """Native-rate vitals and beats, formatted directly from the upload's arrays.
+
+    Samples are grouped by which vitals they carry (usually one or two groups per upload) and
+    each group is formatted with one template. Ids match safe patterns (no escaping needed).
+    """
     up = result.upload
+    c = up.columns
     tags = f"patient={up.patient_id},device={up.device_id}"
-    lines = []
-    for s in up.samples:
-        fields = [f"{name}={value!r}" for name in _VITAL_FIELDS
-                  if (value := getattr(s, name)) is not None]
-        if s.steps is not None:
-            fields.append(f"steps={s.steps}i")
-        if fields:
-            lines.append(f"vitals,{tags} {','.join(fields)} {s.t_ms}000000")
-        beat_ms = s.t_ms
-        for rr in s.rr_ms:
-            lines.append(f"beats,{tags} rr_ms={rr}i {beat_ms}000000")
-            beat_ms += rr
+    lines: list[str] = []
+    if len(c):
+        present = np.vstack([~np.isnan(getattr(c, name)) for name in _LINE_FIELDS])
+        pattern = np.packbits(present, axis=0, bitorder="little")[0]
+        times = c.t_ms.tolist()
+        columns = [getattr(c, name).tolist() for name in _LINE_FIELDS]
+        for code in np.unique(pattern).tolist():
+            if code == 0:
+                continue
+            names = [i for i in range(len(_LINE_FIELDS)) if code >> i & 1]
+            template = f"vitals,{tags} " + ",".join(_TEMPLATES[i] for i in names) + " {}000000"
+            rows = np.flatnonzero(pattern == code).tolist()
+            lines.extend(template.format(*(columns[i][r] for i in names), times[r]) for r in rows)
+    if len(c.rr_ms):
+        beats = c.beats()
+        prefix = f"beats,{tags} rr_ms="
+        lines.extend(f"{prefix}{rr}i {t}000000"
+                     for rr, t in zip(c.rr_ms.tolist(), beats.t_ms.tolist(), strict=True))
     return lines
+
+
+def _value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def line(measurement: str, tags: str, fields: dict[str, object], t_ms: int) -> str:
+    """One line from safe tags (``k=v,…``) and typed field values (None values are left out).
+
+    >>> line("baseline", "patient=p-0001", {"resting_hr_bpm": 61.5, "n": 3, "x": None}, 1)
+    'baseline,patient=p-0001 resting_hr_bpm=61.5,n=3i 1000000'
+    """
+    body = ",".join(f"{k}={_value(v)}" for k, v in fields.items() if v is not None)
+    return f"{measurement},{tags} {body} {t_ms}000000"
+
+
+def minute_line(patient: str, m: Minute) -> str | None:
+    """The ``rollup_1m`` point of one closed minute (None: nothing was measured)."""
+    if not (m.hr_samples or m.steps_samples or m.spo2_samples):
+        return None
+    fields: dict[str, object] = {}
+    if m.hr_samples:
+        fields.update(hr_mean_bpm=m.hr_mean_bpm, hr_min_bpm=m.hr_min_bpm,
+                      hr_max_bpm=m.hr_max_bpm, hr_samples=m.hr_samples)
+    if m.steps_samples:
+        fields["steps"] = m.steps
+    if m.spo2_samples:
+        fields.update(spo2_mean_pct=m.spo2_mean_pct, spo2_min_pct=m.spo2_min_pct)
+    return line("rollup_1m", f"patient={patient}", fields, m.start_ms)
 
 
 def result_lines(result: Result) -> list[str]:
     """Everything one processed upload produces, as line protocol."""
     patient = result.upload.patient_id
     lines = vitals_lines(result)
-    points: list[Point] = []
-    for r in result.rollups:
-        p = _point("rollup_1m", r.minute_ms).tag("patient", patient)
-        if r.hr_n:
-            p.field("hr_mean_bpm", r.hr_mean).field("hr_min_bpm", r.hr_min)
-            p.field("hr_max_bpm", r.hr_max).field("hr_samples", r.hr_n)
-        if r.steps_n:
-            p.field("steps", r.steps)
-        if r.spo2_n:
-            p.field("spo2_mean_pct", r.spo2_mean).field("spo2_min_pct", r.spo2_min)
-        if r.hr_n or r.steps_n or r.spo2_n:
-            points.append(p)
+    lines.extend(x for m in result.minutes if (x := minute_line(patient, m)) is not None)
     for f in result.findings:
         p = _point("anomaly", f.t_ms).tag("patient", patient).tag("detector", f.detector)
         p.tag("kind", f.kind).tag("severity", f.severity.value).field("score", float(f.score))
         p.field("observed", float(f.observed)).field("explanation", f.explanation)
         if f.baseline is not None:
             p.field("baseline", float(f.baseline))
-        points.append(p)
+        lines.append(str(p.to_line_protocol()))
     if result.baseline is not None:
         t_ms, mean, sd = result.baseline
-        points.append(_point("baseline", t_ms).tag("patient", patient)
-                      .field("resting_hr_bpm", mean).field("resting_hr_sd_bpm", sd))
+        lines.append(line("baseline", f"patient={patient}",
+                          {"resting_hr_bpm": mean, "resting_hr_sd_bpm": sd}, t_ms))
     q = result.quality
     if q is not None:
-        p = _point("quality", q.t_ms).tag("patient", patient).tag("device", result.upload.device_id)
-        p.field("samples", q.samples).field("worn_samples", q.worn_samples)
-        p.field("dropped", q.dropped).field("sync_lag_s", q.sync_lag_s)
-        p.field("status", q.status.value).field("status_code", _STATUS_CODE[q.status.value])
-        if q.battery_pct is not None:
-            p.field("battery_pct", q.battery_pct)
-        points.append(p)
-    lines.extend(p.to_line_protocol() for p in points)
+        lines.append(line("quality", f"device={result.upload.device_id},patient={patient}", {
+            "samples": q.samples, "worn_samples": q.worn_samples, "dropped": q.dropped,
+            "sync_lag_s": float(q.sync_lag_s), "status": q.status.value,
+            "status_code": _STATUS_CODE[q.status.value],
+            "battery_pct": None if q.battery_pct is None else float(q.battery_pct)}, q.t_ms))
     return lines
 
 

@@ -60,7 +60,13 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from wearmon.stream.core.schema import PATIENT_ID_PATTERN, RR_RANGE, SAMPLE_RANGES, Sample
+from wearmon.stream.core.schema import (
+    PATIENT_ID_PATTERN,
+    RR_RANGE,
+    SAMPLE_RANGES,
+    Columns,
+    Sample,
+)
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -113,6 +119,17 @@ class PatientSeries:
     @property
     def last_t_ms(self) -> int:
         return int(self.t_ms[-1])
+
+    def columns(self) -> Columns:
+        """The samples as the stream's validated ``Columns`` (no SpO2, respiration, temperature
+        in these datasets)."""
+        absent = np.full(len(self), np.nan)
+        return Columns(
+            t_ms=self.t_ms.astype(np.int64), hr_bpm=self.hr_bpm.astype(np.float64),
+            steps=np.where(self.steps == NO_STEPS, np.nan, self.steps).astype(np.float64),
+            spo2_pct=absent, resp_rate_brpm=absent.copy(), skin_temp_c=absent.copy(),
+            rr_ms=self.rr_ms.astype(np.int64), rr_count=np.diff(self.rr_start).astype(np.int64),
+        )
 
     def samples(self) -> Iterator[Sample]:
         """The samples in time order, converted a chunk at a time."""

@@ -92,7 +92,9 @@ class Simulator:
     """Deterministic for a given seed; ``event_every_s`` sets how often events are injected."""
 
     def __init__(self, patients: int, start_ms: int, duration_s: float, seed: int = 7,
-                 event_every_s: float = 1800.0, kinds: tuple[str, ...] = EVENT_KINDS) -> None:
+                 event_every_s: float = 1800.0, kinds: tuple[str, ...] = EVENT_KINDS,
+                 samples_per_upload: int | None = None) -> None:
+        """``samples_per_upload`` fixes every gateway's batch (default: 30-120 s of samples)."""
         self.start_ms = start_ms - start_ms % SAMPLE_MS
         self.end_ms = self.start_ms + int(duration_s * 1000)
         self.patients: list[SimPatient] = []
@@ -104,7 +106,8 @@ class Simulator:
                 rng=rng,
                 resting_hr_bpm=rng.uniform(55, 75),
                 has_spo2=index % 4 != 3,
-                upload_every_ms=rng.choice((30_000, 60_000, 60_000, 120_000)),
+                upload_every_ms=rng.choice((30_000, 60_000, 60_000, 120_000))
+                if samples_per_upload is None else samples_per_upload * SAMPLE_MS,
                 battery_pct=rng.uniform(40, 100),
                 next_t_ms=self.start_ms,
                 last_upload_ms=self.start_ms,

@@ -113,10 +113,14 @@ def apply_thresholds(state: PatientState, enrolled: PatientSettings | None) -> N
         bands.settings = wanted
 
 
-def duplicate_rejection(message: Incoming, result: Result) -> Rejection:
+def identity_rejection(message: Incoming, result: Result) -> Rejection:
+    """A re-sent upload (dropped), or another upload under a used id (refused, first kept)."""
     up = result.upload
-    return Rejection((Issue("upload_id", "duplicate_upload", "already processed; dropped"),),
-                     message.value, message.received_ms, up.patient_id, up.upload_id)
+    issue = (Issue("upload_id", "conflicting_upload",
+                   "this device already sent another upload with this id; the first is kept")
+             if result.conflict else
+             Issue("upload_id", "duplicate_upload", "already processed; dropped"))
+    return Rejection((issue,), message.value, message.received_ms, up.patient_id, up.upload_id)
 
 
 def process_message(context: BatchContext, message: Incoming, output: BatchOutput) -> None:
@@ -130,9 +134,9 @@ def process_message(context: BatchContext, message: Incoming, output: BatchOutpu
     state = context.patient_state(up.patient_id)
     apply_thresholds(state, context.enrolled(up.patient_id))
     result = process(state, up, context.max_lateness_ms, checked.issues)
-    if result.duplicate:
-        output.rejections.append(duplicate_rejection(message, result))
-        output.counts["duplicates"] += 1
+    if result.duplicate or result.conflict:
+        output.rejections.append(identity_rejection(message, result))
+        output.counts["duplicates" if result.duplicate else "rejected"] += 1
         return
     if result.issues:
         output.rejections.append(Rejection(tuple(result.issues), message.value,
@@ -140,7 +144,7 @@ def process_message(context: BatchContext, message: Incoming, output: BatchOutpu
                                            partial=True))
         output.counts["rejected"] += 1
     output.counts["uploads"] += 1
-    output.counts["samples"] += len(up.samples)
+    output.counts["samples"] += len(up.columns)
     alerts = context.patient_alerts(up.patient_id, message.received_ms)
     output.add_alert_events(up.patient_id, policy.observe(
         alerts, context.settings_for(up.patient_id), result.findings, result.quality,

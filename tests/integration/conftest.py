@@ -174,7 +174,7 @@ def pipeline_run(
     for _, value in valid:
         checked = validate(value, now_ms, limits)
         assert not isinstance(checked, Rejection)
-        expected_samples[checked.upload.patient_id] += len(checked.upload.samples)
+        expected_samples[checked.upload.patient_id] += len(checked.upload.columns)
         expected_uploads[checked.upload.patient_id] += 1
 
     asyncio.run(_produce(settings, messages))

@@ -52,7 +52,7 @@ def _simulated(patients: int, hours: float, seed: int) -> tuple[list[tuple[bytes
     for _, value in messages:
         checked = validate(value, now_ms, Limits())
         assert not isinstance(checked, Rejection)
-        expected[checked.upload.patient_id] += len(checked.upload.samples)
+        expected[checked.upload.patient_id] += len(checked.upload.columns)
     return messages, expected
 
 

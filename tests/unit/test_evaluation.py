@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from wearmon.models.base import Finding, Severity
-from wearmon.stream.core.schema import Sample
+from wearmon.stream.core.schema import Columns, Sample
 from wearmon.stream.evaluation import metrics
 from wearmon.stream.evaluation.cli import add_evaluate_command
 from wearmon.stream.evaluation.patient_run import (
@@ -90,8 +90,8 @@ def test_replay_has_no_look_ahead() -> None:
     """Findings up to time t do not change when later samples are appended."""
     base = [Sample(t_ms=i * 5_000, hr_bpm=60 + (i % 5), steps=0) for i in range(2_000)]
     later = [Sample(t_ms=(2_000 + i) * 5_000, hr_bpm=150, steps=0) for i in range(200)]
-    short = replay_patient("p-0001", base)
-    long = replay_patient("p-0001", base + later)
+    short = replay_patient("p-0001", Columns.from_samples(base))
+    long = replay_patient("p-0001", Columns.from_samples(base + later))
     cut = base[-1].t_ms
     assert [f for f in long.findings if f.t_ms <= cut] == short.findings
     assert any(f.t_ms > cut for f in long.findings)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import random
+import numpy as np
 
 from wearmon.models.activity import ActivityPattern
 from wearmon.models.bands import BandSettings, ClinicalBands, partial_news2
-from wearmon.models.base import Context, Severity, Status
+from wearmon.models.base import BeatBlock, Day, SampleBlock, Severity, Status
 from wearmon.models.quality import DataQuality
 from wearmon.models.rhythm import IrregularRhythm
 from wearmon.models.slow import SlowDeviation
@@ -15,19 +15,20 @@ DAY_MS = 86_400_000
 
 
 def test_spo2_scale_2_lowers_the_desaturation_limit() -> None:
-    scale1 = ClinicalBands()
-    scale2 = ClinicalBands(settings=BandSettings(spo2_scale=2))
-    for t in range(0, 181_000, 60_000):
-        low = Context(t_ms=t, spo2_pct=88)
-        a, b = scale1.score_then_learn(low), scale2.score_then_learn(low)
-        no_reading = Context(t_ms=t + 30_000, hr_bpm=70)  # SpO2 missing: the timer keeps going
-        scale1.score_then_learn(no_reading)
-    assert a is not None and a.kind == "desaturation"
-    assert b is None
+    # one SpO2 reading a minute at 88 %, heart rate in between (SpO2 missing: the timer goes on)
+    times = [t for m in range(0, 181_000, 60_000) for t in (m, m + 30_000)]
+    spo2 = [v for _ in range(0, 181_000, 60_000) for v in (88, None)]
+    hr = [v for _ in range(0, 181_000, 60_000) for v in (None, 70)]
+    block = SampleBlock.build(times, spo2_pct=spo2, hr_bpm=hr)
+    scale1 = ClinicalBands().score_samples(block)
+    scale2 = ClinicalBands(settings=BandSettings(spo2_scale=2)).score_samples(block)
+    assert {f.kind for f in scale1} == {"desaturation"}
+    assert scale1[0].t_ms == 120_000  # after two minutes below the limit
+    assert scale2 == []
 
 
 def test_partial_news2_lists_missing_parameters() -> None:
-    news = partial_news2(Context(t_ms=0, hr_bpm=80, at_rest=True, has_steps=True), BandSettings())
+    news = partial_news2(BandSettings(), hr_bpm=80)
     assert news.total == 0
     assert "SpO2" in news.missing and "respiration rate" in news.missing
     assert "partial NEWS2" in news.describe()
@@ -35,118 +36,123 @@ def test_partial_news2_lists_missing_parameters() -> None:
 
 def test_news2_red_parameter_alerts_after_persistence() -> None:
     bands = ClinicalBands()
-    first = bands.score_then_learn(Context(t_ms=0, resp_rate_brpm=27))
-    assert first is None
-    bands.score_then_learn(Context(t_ms=60_000, resp_rate_brpm=27))
-    later = bands.score_then_learn(Context(t_ms=2 * 60_000, resp_rate_brpm=27))
-    assert later is not None and later.kind == "news2_partial"
+    assert bands.score_samples(SampleBlock.build([0], resp_rate_brpm=[27])) == []
+    assert bands.score_samples(SampleBlock.build([60_000], resp_rate_brpm=[27])) == []
+    later = bands.score_samples(SampleBlock.build([120_000], resp_rate_brpm=[27]))
+    assert [f.kind for f in later] == ["news2_partial"]
 
 
 def test_skin_temperature_scored_only_with_an_offset() -> None:
-    ctx = Context(t_ms=0, skin_temp_c=36.0)
-    assert "temperature" in partial_news2(ctx, BandSettings()).missing
-    scored = partial_news2(ctx, BandSettings(skin_temp_offset_c=3.5))
+    assert "temperature" in partial_news2(BandSettings(), skin_temp_c=36.0).missing
+    scored = partial_news2(BandSettings(skin_temp_offset_c=3.5), skin_temp_c=36.0)
     assert scored.subscores["temperature"] == 2
 
 
-def test_warning_tachycardia_needs_ten_minutes() -> None:
+def test_bands_arrays_agree_with_the_scalar_news2() -> None:
+    rng = np.random.default_rng(4)
+    n = 200
+    block = SampleBlock.build(
+        list(range(n)), hr_bpm=rng.uniform(30, 160, n).tolist(),
+        spo2_pct=rng.uniform(80, 100, n).tolist(), resp_rate_brpm=rng.uniform(5, 30, n).tolist(),
+        skin_temp_c=rng.uniform(30, 37, n).tolist(), at_rest=True, has_steps=True)
+    settings = BandSettings(skin_temp_offset_c=1.5)
+    from wearmon.models.bands import news2_arrays
+
+    total, red = news2_arrays(block, settings)
+    for i in range(n):
+        scalar = partial_news2(settings, hr_bpm=float(block.hr_bpm[i]),
+                               spo2_pct=float(block.spo2_pct[i]),
+                               resp_rate_brpm=float(block.resp_rate_brpm[i]),
+                               skin_temp_c=float(block.skin_temp_c[i]))
+        assert total[i] == scalar.total
+        assert red[i] == any(v == 3 for v in scalar.subscores.values())
+
+
+def test_warning_tachycardia_needs_persistence() -> None:
     bands = ClinicalBands()
-    ctxs = [
-        Context(t_ms=s * 1000, hr_bpm=130, at_rest=True, has_steps=True) for s in range(0, 660, 30)
-    ]
-    out = [bands.score_then_learn(c) for c in ctxs]
-    assert out[0] is None and out[-1] is not None
-    assert out[-1].severity is Severity.WARNING
+    times = list(range(0, 660_000, 30_000))
+    out = bands.score_samples(SampleBlock.build(times, hr_bpm=[130] * len(times), at_rest=True,
+                                                has_steps=True))
+    assert out and out[0].t_ms == 60_000  # 45 s of persistence: the third reading
+    assert all(f.severity is Severity.WARNING for f in out)
+    assert [f.t_ms for f in out] == list(range(60_000, 660_000, 60_000))  # once a minute
+
+
+def test_a_reading_across_uploads_keeps_the_timer() -> None:
+    one_by_one, whole = ClinicalBands(), ClinicalBands()
+    times = list(range(0, 300_000, 5_000))
+    hr = [130.0] * len(times)
+    found = []
+    for t, v in zip(times, hr, strict=True):
+        found += one_by_one.score_samples(SampleBlock.build([t], hr_bpm=[v], at_rest=True,
+                                                            has_steps=True))
+    block = SampleBlock.build(times, hr_bpm=hr, at_rest=True, has_steps=True)
+    assert [f.t_ms for f in found] == [f.t_ms for f in whole.score_samples(block)]
+
+
+def day(d: int, rest_hr: float | None, steps: int | None = 8000, minutes: int = 360) -> Day:
+    return Day(d, (d + 1) * DAY_MS, rest_hr, minutes if rest_hr is not None else 0, steps, 1200)
 
 
 def test_slow_deviation_cusum_catches_a_gradual_rise() -> None:
     det = SlowDeviation(min_days=7)
     found = []
-    for day in range(30):
-        hr = 60 if day < 20 else 60 + 1.5 * (day - 19)
-        for minute in range(0, 300, 5):
-            t = day * DAY_MS + minute * 60_000
-            f = det.score_then_learn(
-                Context(
-                    t_ms=t,
-                    hr_bpm=hr,
-                    at_rest=True,
-                    has_steps=True,
-                    steps=0,
-                    hour_of_day=minute // 60,
-                )
-            )
-            if f:
-                found.append(day)
+    for d in range(30):
+        hr = 60 if d < 20 else 60 + 1.5 * (d - 19)
+        if det.judge_day(day(d, hr)):
+            found.append(d)
     assert found and min(found) >= 20
     assert det.status() is Status.OK
 
 
 def test_activity_steps_decline() -> None:
     det = ActivityPattern(min_days=5)
-    kinds = []
-    for day in range(12):
-        per_minute = 10 if day < 9 else 2
-        for minute in range(0, 1440, 1):
-            t = day * DAY_MS + minute * 60_000
-            hour = minute // 60
-            steps = per_minute if 8 <= hour < 20 else 0
-            f = det.score_then_learn(
-                Context(
-                    t_ms=t,
-                    hr_bpm=70,
-                    steps=steps,
-                    has_steps=True,
-                    at_rest=steps == 0,
-                    hour_of_day=hour,
-                )
-            )
-            if f:
-                kinds.append((day, f.kind))
-    assert (12 - 1, "steps_decline") in kinds or any(k == "steps_decline" for _, k in kinds)
+    kinds = [f.kind for d in range(12)
+             if (f := det.observe_day(day(d, None, steps=7200 if d < 9 else 1440)))]
+    assert "steps_decline" in kinds
 
 
 def test_data_quality_off_wrist_is_cant_assess() -> None:
     dq = DataQuality()
-    dq.score_then_learn(Context(t_ms=0, hr_bpm=60))
-    for s in range(0, 20 * 60, 30):
-        dq.score_then_learn(Context(t_ms=s * 1000, worn=False))
+    dq.score_samples(SampleBlock.build([0], hr_bpm=[60]))
+    dq.score_samples(SampleBlock.build(list(range(0, 1_200_000, 30_000))))
     assert dq.status() is Status.CANT_ASSESS
 
 
 def test_rhythm_ignores_artefacts_and_ectopic_beats() -> None:
-    rng = random.Random(2)
+    rng = np.random.default_rng(2)
+    rr = 850 + rng.integers(-20, 21, 400)
+    rr[::37] = 5000  # missed detections: filtered out
+    rr[::23] = 520  # premature beats
     det = IrregularRhythm()
-    t = 0
-    for i in range(400):
-        rr = 850 + rng.randint(-20, 20)
-        if i % 37 == 0:
-            rr = 5000  # missed detections: filtered out
-        if i % 23 == 0:
-            rr = 520  # a premature beat
-        t += rr
-        det.score_then_learn(Context(t_ms=t, rr_ms=(rr,)))
-        assert not det.irregular
+    findings, irregular = det.score_beats(BeatBlock.build(rr.tolist()))
+    assert findings == [] and not irregular.any() and not det.irregular
+
+
+def test_rhythm_beat_by_beat_equals_all_at_once() -> None:
+    rng = np.random.default_rng(5)
+    rr = np.concatenate((800 + rng.integers(-15, 16, 200), rng.integers(400, 1100, 600)))
+    whole = IrregularRhythm()
+    all_at_once, decisions = whole.score_beats(BeatBlock.build(rr.tolist()))
+    parts = IrregularRhythm()
+    t0, pieces, found = 0, [], []
+    for lo in range(0, len(rr), 7):
+        block = BeatBlock.build(rr[lo:lo + 7].tolist(), start_ms=t0)
+        t0 = int(block.t_ms[-1])
+        f, d = parts.score_beats(block)
+        found += f
+        pieces.append(d)
+    assert [f.t_ms for f in found] == [f.t_ms for f in all_at_once]
+    assert np.array_equal(np.concatenate(pieces), decisions)
 
 
 def test_slow_deviation_short_night_is_not_evidence() -> None:
     det = SlowDeviation(min_days=5)
-
-    def night(day: int, hr: float, minutes: int) -> object:
-        out = None
-        for minute in range(minutes):
-            t = day * DAY_MS + minute * 60_000
-            ctx = Context(t_ms=t, hr_bpm=hr, at_rest=True, has_steps=True, steps=0,
-                          hour_of_day=minute // 60)
-            out = det.score_then_learn(ctx) or out
-        ctx = Context(t_ms=day * DAY_MS + 7 * 3_600_000, hr_bpm=hr, has_steps=True, steps=0,
-                      hour_of_day=7)
-        return det.score_then_learn(ctx) or out
-
-    for day in range(6):
-        assert night(day, 60, 300) is None
+    for d in range(6):
+        assert det.judge_day(day(d, 60)) is None
     # two short nights (20 minutes each, e.g. awake and restless) are "can't assess", not a rise
-    assert night(6, 75, 20) is None and night(7, 75, 20) is None
-    assert len(det.history) == 5  # the first night opens the record; short nights not learned
-    assert night(8, 66, 300) is None  # one full high night: not yet
-    assert night(9, 66, 300) is not None
+    assert det.judge_day(day(6, 75, minutes=20)) is None
+    assert det.judge_day(day(7, 75, minutes=20)) is None
+    assert len(det.history) == 6  # the six full nights; short nights are not learned
+    assert det.judge_day(day(8, 66)) is None  # one full high night: not yet
+    assert det.judge_day(day(9, 66)) is not None

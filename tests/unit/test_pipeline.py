@@ -5,7 +5,7 @@ import pytest
 
 from wearmon.stream.config import ConfigError, load_settings
 from wearmon.stream.core.pipeline import PatientState, process
-from wearmon.stream.core.schema import Sample, Upload
+from wearmon.stream.core.schema import Columns, Sample, Upload
 from wearmon.stream.core.validation import Issue, Limits, Rejection, validate
 from wearmon.stream.sinks.lines import rejection_line, result_lines, vitals_lines
 from wearmon.stream.tools.simulator import Simulator
@@ -20,7 +20,7 @@ def make_upload(upload_id: str, times: list[int], hr: float = 70.0) -> Upload:
         "p-0001",
         times[-1],
         times[-1],
-        [Sample(t_ms=t, hr_bpm=hr, steps=0) for t in times],
+        Columns.from_samples([Sample(t_ms=t, hr_bpm=hr, steps=0) for t in times]),
     )
 
 
@@ -37,7 +37,7 @@ def test_late_samples_are_rejected_relative_to_patient_watermark() -> None:
     process(state, make_upload("u1", [10 * HOUR_MS]), HOUR_MS)
     result = process(state, make_upload("u2", [8 * HOUR_MS, 9 * HOUR_MS + 1]), HOUR_MS)
     assert [(i.field, i.reason) for i in result.issues] == [("samples[0].t_ms", "late_sample")]
-    assert [s.t_ms for s in result.upload.samples] == [9 * HOUR_MS + 1]
+    assert [s.t_ms for s in result.upload.columns.to_samples()] == [9 * HOUR_MS + 1]
 
 
 def test_state_roundtrip_keeps_baseline_and_dedup() -> None:
@@ -47,7 +47,11 @@ def test_state_roundtrip_keeps_baseline_and_dedup() -> None:
         process(state, make_upload(f"u{i}", [t, t + 5000], hr=60.0 + i % 5), 10 * HOUR_MS)
     restored = PatientState.from_json(orjson.loads(orjson.dumps(state.to_json())))
     assert restored.to_json() == state.to_json()
-    assert process(restored, make_upload("u199", [0]), HOUR_MS).duplicate
+    t = 199 * 60_000
+    assert process(restored, make_upload("u199", [t, t + 5000], hr=64.0), HOUR_MS).duplicate
+    # the same id with other content is a conflict, and the first upload stays
+    clash = process(restored, make_upload("u199", [0]), HOUR_MS)
+    assert clash.conflict and not clash.duplicate and not clash.findings
 
 
 def test_rollups_close_after_grace_and_cover_each_minute_once() -> None:
@@ -55,7 +59,7 @@ def test_rollups_close_after_grace_and_cover_each_minute_once() -> None:
     minutes: list[int] = []
     for i in range(30):
         up = make_upload(f"u{i}", [i * 30_000 + k * 5000 for k in range(6)])
-        minutes.extend(r.minute_ms for r in process(state, up, HOUR_MS).rollups)
+        minutes.extend(r.start_ms for r in process(state, up, HOUR_MS).minutes)
     assert minutes == sorted(set(minutes)) and minutes[0] == 0
     assert len(minutes) == 12  # 15 minutes of data, the last 3 still open (2-minute grace)
 
@@ -80,7 +84,8 @@ def test_lines_are_deterministic_for_idempotent_writes() -> None:
 
 def test_vitals_line_format() -> None:
     up = Upload(
-        "u", "dev-1", "p-0001", 0, 0, [Sample(t_ms=1000, hr_bpm=71.5, steps=3, rr_ms=[800, 810])]
+        "u", "dev-1", "p-0001", 0, 0,
+        Columns.from_samples([Sample(t_ms=1000, hr_bpm=71.5, steps=3, rr_ms=[800, 810])])
     )
     result = process(PatientState(), up, HOUR_MS)
     assert vitals_lines(result) == [

@@ -47,7 +47,7 @@ def check_valid(upload: dict[str, Any], now_ms: int) -> None:
     result = validate(raw, now_ms, Limits())
     assert isinstance(result, Validated), result
     assert result.issues == [], result.issues[:3]
-    assert len(result.upload.samples) == len(upload["samples"])
+    assert len(result.upload.columns) == len(upload["samples"])
     SCHEMA.validate(orjson.loads(raw))
 
 

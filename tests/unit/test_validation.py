@@ -42,8 +42,8 @@ def check(doc: object, raw: bytes | None = None) -> Validated | Rejection:
 def test_valid_upload_is_clean() -> None:
     result = check(upload())
     assert isinstance(result, Validated) and not result.issues
-    assert [s.t_ms for s in result.upload.samples] == [NOW_MS - 10_000, NOW_MS - 5_000]
-    assert result.upload.samples[1].rr_ms == [830, 845]
+    assert [s.t_ms for s in result.upload.columns.to_samples()] == [NOW_MS - 10_000, NOW_MS - 5_000]
+    assert result.upload.columns.to_samples()[1].rr_ms == [830, 845]
 
 
 @pytest.mark.parametrize(
@@ -115,7 +115,7 @@ def test_bad_values_are_dropped_and_reported(
     result = check(doc)
     assert isinstance(result, Validated)
     assert [(i.field, i.reason) for i in result.issues] == [(field, reason)]
-    assert len(result.upload.samples) == 2  # the rest of the sample is kept (steps=2)
+    assert len(result.upload.columns) == 2  # the rest of the sample is kept (steps=2)
 
 
 def test_nan_and_infinity_are_named() -> None:
@@ -127,7 +127,7 @@ def test_nan_and_infinity_are_named() -> None:
         ("samples[0].hr_bpm", "not_finite"),
         ("samples[1].hr_bpm", "not_finite"),
     }
-    assert all(s.hr_bpm is None for s in result.upload.samples)
+    assert all(s.hr_bpm is None for s in result.upload.columns.to_samples())
 
 
 def test_future_samples_beyond_skew_are_dropped() -> None:
@@ -137,7 +137,7 @@ def test_future_samples_beyond_skew_are_dropped() -> None:
     result = check(doc)
     assert isinstance(result, Validated)
     assert [(i.field, i.reason) for i in result.issues] == [("samples[2].t_ms", "future_sample")]
-    assert len(result.upload.samples) == 3
+    assert len(result.upload.columns) == 3
 
 
 def test_samples_are_sorted_and_unique() -> None:
@@ -146,7 +146,7 @@ def test_samples_are_sorted_and_unique() -> None:
     )
     result = check(doc)
     assert isinstance(result, Validated)
-    assert [s.t_ms for s in result.upload.samples] == [1, 3]
+    assert [s.t_ms for s in result.upload.columns.to_samples()] == [1, 3]
     assert [i.reason for i in result.issues] == ["duplicate_time"]
 
 

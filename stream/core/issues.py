@@ -1,0 +1,36 @@
+"""What validation reports: an ``Issue`` names the field (a JSON path) and the reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SAFE_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """A problem with one field; ``field`` is a JSON path such as ``samples[3].hr_bpm``."""
+
+    field: str
+    reason: str
+    detail: str
+
+
+class Reject(Exception):
+    """The whole upload is refused because of this issue."""
+
+    def __init__(self, field_path: str, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.issue = Issue(field_path, reason, detail)
+
+
+def key_name(key: object) -> str:
+    """A sender's key as it may appear in a field path: printable ASCII, at most 40 characters.
+
+    >>> key_name("hr_bpm"), key_name("a\\nb"), key_name("\\ud800")
+    ('hr_bpm', "'a\\\\nb'", "'\\\\ud800'")
+    """
+    text = str(key)
+    if text and len(text) <= 40 and set(text) <= SAFE_KEY_CHARS:
+        return text
+    return ascii(text[:40])
