@@ -80,6 +80,15 @@ class Recipient(_Model):
         return value.get_secret_value() if context.get(_REVEAL) else str(value)
 
 
+def known_zone(value: str) -> str:
+    """An IANA time-zone name, checked (``ValueError`` names it when unknown)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+    return value
+
+
 class QuietHours(_Model):
     """Local-time window in which non-critical patient messages wait (``start`` to ``end``).
 
@@ -98,11 +107,7 @@ class QuietHours(_Model):
     @field_validator("tz")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
-        return value
+        return known_zone(value)
 
     @model_validator(mode="after")
     def _not_empty(self) -> QuietHours:
@@ -229,8 +234,17 @@ class PatientSettings(_Model):
         default=Severity.WARNING,
         description="Clinical alerts below this are not sent to the patient",
     )
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone of the patient: hour of day, nights and sleep are local",
+    )
     quiet_hours: QuietHours | None = None
     policy: AlertPolicy = AlertPolicy()
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return known_zone(value)
 
     @field_validator("devices")
     @classmethod

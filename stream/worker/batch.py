@@ -132,8 +132,9 @@ def process_message(context: BatchContext, message: Incoming, output: BatchOutpu
         return
     up = checked.upload
     state = context.patient_state(up.patient_id)
+    settings = context.settings_for(up.patient_id)
     apply_thresholds(state, context.enrolled(up.patient_id))
-    result = process(state, up, context.max_lateness_ms, checked.issues)
+    result = process(state, up, context.max_lateness_ms, checked.issues, settings.timezone)
     if result.duplicate or result.conflict:
         output.rejections.append(identity_rejection(message, result))
         output.counts["duplicates" if result.duplicate else "rejected"] += 1

@@ -113,3 +113,15 @@ def test_bad_settings_fail_fast_with_the_variable_name(monkeypatch: pytest.Monke
     monkeypatch.setenv("WEARMON_BROKER", "")
     with pytest.raises(ConfigError, match="set WEARMON_BROKER"):
         load_settings().require_broker()
+
+
+def test_hour_of_day_is_the_patients_local_hour() -> None:
+    start = 1_750_000_000_000 - 1_750_000_000_000 % HOUR_MS  # a whole hour, UTC
+    minutes: dict[str, list[int]] = {}
+    for tz in ("UTC", "Asia/Tokyo", "America/New_York"):
+        state = PatientState()
+        up = make_upload("u1", [start + k * 60_000 for k in range(10)])
+        minutes[tz] = [m.hour_of_day for m in process(state, up, HOUR_MS, timezone=tz).minutes]
+    utc = minutes["UTC"][0]
+    assert minutes["Asia/Tokyo"][0] == (utc + 9) % 24
+    assert minutes["America/New_York"][0] == (utc - 4) % 24  # summer time in June
