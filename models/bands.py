@@ -215,29 +215,35 @@ def partial_news2(settings: BandSettings, *, hr_bpm: float | None = None, hr_cou
     return PartialNews2(sum(sub.values()), sub, tuple(missing))
 
 
-def _bands(values: FloatArray, edges: list[float], scores: list[int]) -> FloatArray:
-    """Sub-score of each value (NaN stays NaN): ``scores[i]`` up to and including ``edges[i]``."""
-    out = np.select([values <= edge for edge in edges], scores[:-1], default=scores[-1])
-    return np.where(np.isnan(values), np.nan, out.astype(np.float64))
+_HR_BANDS = (np.array([40, 50, 90, 110, 130]), np.array([3, 1, 0, 1, 2, 3]))
+_SPO2_SCALE1 = (np.array([91, 93, 95]), np.array([3, 2, 1, 0]))
+_SPO2_SCALE2 = (np.array([83, 85, 87]), np.array([3, 2, 1, 0]))
+_RESP_BANDS = (np.array([8, 11, 20, 24]), np.array([3, 1, 0, 2, 3]))
+_TEMP_BANDS = (np.array([35, 36, 38, 39]), np.array([3, 1, 0, 1, 2]))
 
 
-def news2_arrays(block: SampleBlock, settings: BandSettings) -> tuple[FloatArray, BoolArray]:
-    """Partial NEWS2 total and "a parameter scores 3" for every sample (vectorised)."""
-    hr_counts = block.worn & (block.at_rest | ~block.has_steps)
-    hr = np.where(hr_counts, block.hr_bpm, np.nan)
-    parts = [_bands(hr, [40, 50, 90, 110, 130], [3, 1, 0, 1, 2, 3])]
-    if settings.spo2_scale == 2:
-        parts.append(_bands(block.spo2_pct, [83, 85, 87], [3, 2, 1, 0]))
-    else:
-        parts.append(_bands(block.spo2_pct, [91, 93, 95], [3, 2, 1, 0]))
-    parts.append(_bands(block.resp_rate_brpm, [8, 11, 20, 24], [3, 1, 0, 2, 3]))
+def _bands(values: FloatArray, bands: tuple[np.ndarray, np.ndarray]) -> FloatArray:
+    """Sub-score of each value (NaN stays NaN): ``scores[i]`` up to and including
+    ``edges[i]``, the last score above the last edge."""
+    edges, scores = bands
+    out = scores[np.searchsorted(edges, values, side="left")].astype(np.float64)
+    out[np.isnan(values)] = np.nan
+    return out
+
+
+def news2_arrays(block: SampleBlock, settings: BandSettings,
+                 rows: np.ndarray | None = None) -> tuple[FloatArray, BoolArray]:
+    """Partial NEWS2 total and "a parameter scores 3" at each sample (or at ``rows``)."""
+    pick = slice(None) if rows is None else rows
+    hr_counts = block.worn[pick] & (block.at_rest[pick] | ~block.has_steps[pick])
+    parts = [_bands(np.where(hr_counts, block.hr_bpm[pick], np.nan), _HR_BANDS),
+             _bands(block.spo2_pct[pick],
+                    _SPO2_SCALE2 if settings.spo2_scale == 2 else _SPO2_SCALE1),
+             _bands(block.resp_rate_brpm[pick], _RESP_BANDS)]
     if settings.skin_temp_offset_c is not None:
-        core = block.skin_temp_c + settings.skin_temp_offset_c
-        parts.append(_bands(core, [35, 36, 38, 39], [3, 1, 0, 1, 2]))
+        parts.append(_bands(block.skin_temp_c[pick] + settings.skin_temp_offset_c, _TEMP_BANDS))
     stacked = np.vstack(parts)
-    total = np.nansum(stacked, axis=0)
-    red = np.any(stacked == 3, axis=0)
-    return total, red
+    return np.nansum(stacked, axis=0), np.any(stacked == 3, axis=0)
 
 
 #: (detector key, finding kind): one timer each
@@ -284,30 +290,49 @@ class ClinicalBands:
         has_spo2 = ~np.isnan(spo2)
         if has_spo2.any():
             limit = st.spo2_limit()
-            low = spo2[has_spo2]
-            hits = persisted(self.timers["desaturation"], t[has_spo2], low < limit,
-                             low <= limit - 4, self.spo2_persist_ms)
-            findings += self._emit("desaturation", block, np.flatnonzero(has_spo2)[hits],
-                                   self._desaturation)
-        hr = np.where(block.worn, block.hr_bpm, np.nan)
-        brady = persisted(self.timers["bradycardia"], t, hr < st.hr_low_bpm,
-                          hr <= st.hr_low_bpm - 5, self.persist_ms)
-        findings += self._emit("bradycardia", block, np.flatnonzero(brady), self._bradycardia)
-        tachy = persisted(self.timers["tachycardia_at_rest"], t,
-                          block.at_rest & (hr > st.rest_hr_high_bpm),
-                          hr >= st.rest_hr_high_bpm + 30, self.persist_ms)
-        findings += self._emit("tachycardia_at_rest", block, np.flatnonzero(tachy),
-                               self._tachycardia)
+            readings = np.flatnonzero(has_spo2)
+            low = spo2[readings]
+            findings += self._check("desaturation", block, readings, low < limit,
+                                    low <= limit - 4, self.spo2_persist_ms, self._desaturation)
+        hr = block.hr_bpm  # NaN where not worn: never below nor above a limit
+        everyone = np.arange(len(t))
+        findings += self._check("bradycardia", block, everyone, hr < st.hr_low_bpm,
+                                hr <= st.hr_low_bpm - 5, self.persist_ms, self._bradycardia)
+        findings += self._check("tachycardia_at_rest", block, everyone,
+                                block.at_rest & (hr > st.rest_hr_high_bpm),
+                                hr >= st.rest_hr_high_bpm + 30, self.persist_ms,
+                                self._tachycardia)
         scored = has_spo2 | ~np.isnan(block.resp_rate_brpm) | ~np.isnan(block.skin_temp_c)
-        if scored.any():
-            total, red = news2_arrays(block, st)
-            alarm = scored & ((total >= st.news2_alert_total) | red)
-            news = persisted(self.timers["news2_partial"], t, alarm, alarm & (total >= 7),
-                             self.spo2_persist_ms)
-            findings += self._emit("news2_partial", block, np.flatnonzero(news), self._news2)
-        else:
-            self.timers["news2_partial"] = Timer()
+        alarm = np.zeros(len(t), dtype=bool)
+        critical = alarm
+        rows = np.flatnonzero(scored)
+        if len(rows):
+            alarm = alarm.copy()
+            critical = np.zeros(len(t), dtype=bool)
+            if len(rows) <= 4:  # e.g. one SpO2 reading a minute: cheaper one at a time
+                for i in rows.tolist():
+                    news = self._news2_at(block, i)
+                    red = any(v == 3 for v in news.subscores.values())
+                    alarm[i] = news.total >= st.news2_alert_total or red
+                    critical[i] = alarm[i] and news.total >= 7
+            else:
+                total, red_rows = news2_arrays(block, st, rows)
+                alarm[rows] = (total >= st.news2_alert_total) | red_rows
+                critical[rows] = alarm[rows] & (total >= 7)
+        findings += self._check("news2_partial", block, everyone, alarm, critical,
+                                self.spo2_persist_ms, self._news2)
         return findings
+
+    def _check(self, kind: str, block: SampleBlock, readings: np.ndarray, active: BoolArray,
+               critical: BoolArray, persist_ms: int,
+               explain: Callable[[SampleBlock, int], Finding]) -> list[Finding]:
+        """Persistence of one condition over its readings, and its findings."""
+        timer = self.timers[kind]
+        if not active.any():  # the usual case: nothing abnormal, the timer rests
+            timer.since_ms = timer.last_ms = -1
+            return []
+        hits = persisted(timer, block.t_ms[readings], active, critical, persist_ms)
+        return self._emit(kind, block, readings[hits], explain)
 
     def _emit(self, kind: str, block: SampleBlock, indices: np.ndarray,
               explain: Callable[[SampleBlock, int], Finding]) -> list[Finding]:
@@ -321,7 +346,7 @@ class ClinicalBands:
         return out
 
     def _news2_at(self, block: SampleBlock, i: int) -> PartialNews2:
-        hr = float(block.hr_bpm[i]) if block.worn[i] else None
+        hr = float(block.hr_bpm[i])
         return partial_news2(
             self.settings, hr_bpm=hr, hr_counts=bool(block.at_rest[i] or not block.has_steps[i]),
             spo2_pct=float(block.spo2_pct[i]), resp_rate_brpm=float(block.resp_rate_brpm[i]),

@@ -59,6 +59,12 @@ class DataQuality:
         if len(block) == 0:
             return []
         t, worn = block.t_ms, block.worn
+        if worn.all() and (self.last_worn_ms < 0 or t[0] - self.last_worn_ms < self.report_gap_ms
+                           ) and (len(t) == 1 or (t[-1] - t[0]) < self.report_gap_ms):
+            # the usual upload: worn throughout, no gap long enough to report
+            self.last_worn_ms, self.off_wrist_reported = int(t[-1]), False
+            self.last_t_ms = max(self.last_t_ms, int(t[-1]))
+            return []
         findings = []
         worn_t = t[worn]
         if len(worn_t):

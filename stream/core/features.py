@@ -75,14 +75,14 @@ class PatientFeatures:
         block = self._block(new, utc_offset_ms)
         if len(new):
             add_samples(self.open_minutes, SampleArrays(
-                new.t_ms, new.hr_bpm, new.steps, new.spo2_pct, block.worn, block.hour_of_day,
-                _context(block), block.at_rest, block.has_steps, block.steps_recent),
+                new.t_ms, new.values, block.worn, block.hour_of_day, _context(block),
+                block.at_rest, block.has_steps, block.steps_recent),
                 utc_offset_ms, self.closed_before_ms)
             self._carry(new, block)
         if late is not None and len(late):
             add_samples(self.open_minutes, SampleArrays(
-                late.t_ms, late.hr_bpm, late.steps, late.spo2_pct,
-                ~np.isnan(late.hr_bpm) | (late.rr_count > 0), np.zeros(len(late), np.int64)),
+                late.t_ms, late.values, ~np.isnan(late.hr_bpm) | (late.rr_count > 0),
+                np.zeros(len(late), np.int64)),
                 utc_offset_ms, self.closed_before_ms)
         out = UploadFeatures(block=block, beats=new.beats())
         self._close(out, utc_offset_ms)
@@ -97,11 +97,18 @@ class PatientFeatures:
             times = np.concatenate((np.array(self.hr_t, dtype=np.int64), t[has_hr]))
             values = np.concatenate((np.array(self.hr_v), c.hr_bpm[has_hr]))
             hr[has_hr] = rolling_median(times, values, HR_WINDOW_MS)[carried:]
-        has_steps_now = ~np.isnan(c.steps)
-        has_steps = np.logical_or.accumulate(has_steps_now) | self.has_steps
-        earlier = np.array(self.step_minutes, dtype=np.int64).reshape(-1, 2)
-        recent = recent_sum(t, t - t % MINUTE_MS, np.where(has_steps_now, c.steps, 0.0),
-                            ACTIVITY_WINDOW_MS, earlier[:, 0], earlier[:, 1])
+        steps = c.steps
+        if self.has_steps:
+            has_steps = np.ones(len(t), dtype=bool)
+        else:
+            has_steps = np.logical_or.accumulate(~np.isnan(steps))
+        stepped = steps > 0  # NaN: no
+        if self.step_minutes or stepped.any():
+            earlier = np.array(self.step_minutes, dtype=np.int64).reshape(-1, 2)
+            recent = recent_sum(t, t - t % MINUTE_MS, np.where(stepped, steps, 0.0),
+                                ACTIVITY_WINDOW_MS, earlier[:, 0], earlier[:, 1])
+        else:  # no steps in the last 10 minutes nor in this upload
+            recent = np.zeros(len(t), dtype=np.int64)
         return SampleBlock(
             t_ms=t, hr_bpm=hr, spo2_pct=c.spo2_pct, resp_rate_brpm=c.resp_rate_brpm,
             skin_temp_c=c.skin_temp_c, steps_recent=recent, at_rest=has_steps & (recent == 0),
@@ -120,7 +127,7 @@ class PatientFeatures:
             values = np.concatenate((np.array(self.hr_v), c.hr_bpm[has_hr]))
             keep = int(np.searchsorted(times, last - HR_WINDOW_MS, side="right"))
             self.hr_t, self.hr_v = times[keep:].tolist(), values[keep:].tolist()
-        stepped = np.nan_to_num(c.steps) > 0
+        stepped = c.steps > 0  # NaN: no
         if stepped.any():
             minute = c.t_ms[stepped] - c.t_ms[stepped] % MINUTE_MS
             starts = np.flatnonzero(np.concatenate(([True], minute[1:] != minute[:-1])))

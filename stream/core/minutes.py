@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from wearmon.models.base import BoolArray, Day, FloatArray, IntArray, Minute
+from wearmon.models.base import BoolArray, Day, IntArray, Minute
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -110,12 +111,11 @@ class OpenMinute:
 
 @dataclass(slots=True)
 class SampleArrays:
-    """The arrays of an upload's samples that minutes aggregate (sorted by time)."""
+    """The arrays of an upload's samples that minutes aggregate (sorted by time); ``values``
+    are the upload's value rows (heart rate, steps, SpO2 first)."""
 
     t_ms: IntArray
-    hr_bpm: FloatArray
-    steps: FloatArray
-    spo2_pct: FloatArray
+    values: npt.NDArray[np.float64]
     worn: BoolArray
     hour_of_day: IntArray
     context: IntArray | None = None  # None: late samples (values only, no activity context)
@@ -134,14 +134,18 @@ def add_samples(opened: dict[int, OpenMinute], s: SampleArrays, utc_offset_ms: i
     if not len(s.t_ms):
         return
     minute = s.t_ms - s.t_ms % MINUTE_MS
-    starts = np.flatnonzero(np.concatenate(([True], minute[1:] != minute[:-1])))
+    if minute[0] == minute[-1]:
+        starts = np.zeros(1, dtype=np.int64)
+    else:
+        starts = np.flatnonzero(np.concatenate(([True], minute[1:] != minute[:-1])))
     ends = np.concatenate((starts[1:], [len(minute)])) - 1
-    has_hr, has_steps, has_spo2 = ~np.isnan(s.hr_bpm), ~np.isnan(s.steps), ~np.isnan(s.spo2_pct)
-    sums = np.add.reduceat(np.vstack((
-        has_hr, np.where(has_hr, s.hr_bpm, 0.0), has_steps, np.where(has_steps, s.steps, 0.0),
-        has_spo2, np.where(has_spo2, s.spo2_pct, 0.0), s.worn)), starts, axis=1)
-    lows = np.fmin.reduceat(np.vstack((s.hr_bpm, s.spo2_pct)), starts, axis=1)
-    highs = np.fmax.reduceat(s.hr_bpm, starts)
+    v = s.values[:3]  # heart rate, steps, SpO2
+    present = ~np.isnan(v)
+    counts = np.add.reduceat(present, starts, axis=1)
+    sums = np.add.reduceat(np.where(present, v, 0.0), starts, axis=1)
+    lows = np.fmin.reduceat(v, starts, axis=1)
+    highs = np.fmax.reduceat(v[0], starts)
+    worn_any = np.logical_or.reduceat(s.worn, starts)
     live = s.context is not None
     if live:
         assert s.context is not None and s.at_rest is not None
@@ -158,7 +162,8 @@ def add_samples(opened: dict[int, OpenMinute], s: SampleArrays, utc_offset_ms: i
             local_hour = int(s.hour_of_day[i])
             m = opened[start_ms] = OpenMinute(start_ms, local_hour,
                                               _day_of(start_ms, utc_offset_ms))
-        hr_n, hr_sum, steps_n, steps, spo2_n, spo2_sum, worn = sums[:, j].tolist()
+        hr_n, steps_n, spo2_n = counts[:, j].tolist()
+        hr_sum, steps, spo2_sum = sums[:, j].tolist()
         if hr_n:
             m.hr_n += int(hr_n)
             m.hr_sum += hr_sum
@@ -170,8 +175,8 @@ def add_samples(opened: dict[int, OpenMinute], s: SampleArrays, utc_offset_ms: i
         if spo2_n:
             m.spo2_n += int(spo2_n)
             m.spo2_sum += spo2_sum
-            m.spo2_min = min(m.spo2_min, float(lows[1, j]))
-        m.worn = m.worn or bool(worn)
+            m.spo2_min = min(m.spo2_min, float(lows[2, j]))
+        m.worn = m.worn or bool(worn_any[j])
         if live:
             last = int(ends[j])
             low, high = int(ctx_low[j]), int(ctx_high[j])

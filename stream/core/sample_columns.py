@@ -15,8 +15,9 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from wearmon.models.base import FloatArray, IntArray
+from wearmon.models.base import IntArray
 from wearmon.stream.core.issues import Issue, Reject, key_name
 from wearmon.stream.core.schema import (
     FLOAT_FIELDS,
@@ -29,7 +30,6 @@ from wearmon.stream.core.schema import (
 
 SAMPLE_KEYS = frozenset(("t_ms", "rr_ms", *SAMPLE_RANGES))
 _NUMBER_TYPES = frozenset((int, float, type(None)))
-_INT_TYPES = frozenset((int, type(None)))
 
 
 class _Unusual(Exception):
@@ -58,10 +58,14 @@ def parse_samples(raw: object, received_ms: int, max_samples: int, max_clock_ske
 
 # --- arrays ------------------------------------------------------------------------------------
 
+_LOW = np.array([SAMPLE_RANGES[name].low for name in FLOAT_FIELDS])[:, None]
+_HIGH = np.array([SAMPLE_RANGES[name].high for name in FLOAT_FIELDS])[:, None]
+_NONE = type(None)
+
 
 def _columns(raw: list[Any], received_ms: int, future_limit_ms: int,
              issues: list[Issue]) -> Columns:
-    if not all(type(s) is dict for s in raw):
+    if set(map(type, raw)) != {dict}:
         raise _Unusual
     keys = set().union(*raw)
     if not keys <= SAMPLE_KEYS:
@@ -74,28 +78,21 @@ def _columns(raw: list[Any], received_ms: int, future_limit_ms: int,
         t_ms = np.array(times, dtype=np.int64)
     except OverflowError:
         raise _Unusual from None
-    if (t_ms < 0).any():
-        raise _Unusual
-    keep = np.ones(n, dtype=bool)
-    for i in np.flatnonzero(t_ms > future_limit_ms).tolist():
-        issues.append(Issue(f"samples[{i}].t_ms", "future_sample",
-                            f"{(times[i] - received_ms) / 1000:.0f} s ahead of arrival "
-                            f"(clock-skew bound {(future_limit_ms - received_ms) / 1000:.0f} s)"))
-        keep[i] = False
-    values = {name: _field(raw, name, keys, issues) for name in FLOAT_FIELDS}
+    values = _values(raw, keys, issues)
     rr_ms, rr_count = _beats(raw, keys, issues)
-    present = rr_count > 0
-    for column in values.values():
-        present |= ~np.isnan(column)
-    keep &= present
+    ordered = n == 1 or bool((t_ms[1:] > t_ms[:-1]).all())
+    if ordered and t_ms[0] >= 0 and t_ms[-1] <= future_limit_ms:
+        keep = None  # the common upload: in order, nothing in the future
+    else:
+        if (t_ms < 0).any():
+            raise _Unusual
+        keep = _times(t_ms, times, received_ms, future_limit_ms, issues)
+    empty = np.isnan(values).all(axis=0) & (rr_count == 0)
+    if empty.any():
+        keep = ~empty if keep is None else keep & ~empty
+    if keep is None:
+        return Columns(t_ms, values, rr_ms, rr_count)
     order = np.argsort(t_ms, kind="stable")
-    sorted_t = t_ms[order]
-    repeated = np.zeros(n, dtype=bool)
-    repeated[order[1:][sorted_t[1:] == sorted_t[:-1]]] = True
-    for i in np.flatnonzero(repeated & keep).tolist():
-        issues.append(Issue(f"samples[{i}].t_ms", "duplicate_time",
-                            "same t_ms twice in one upload"))
-    keep &= ~repeated
     order = order[keep[order]]
     kept_beats = rr_ms[:0]
     if len(rr_ms):
@@ -104,24 +101,48 @@ def _columns(raw: list[Any], received_ms: int, future_limit_ms: int,
         rank[order] = np.arange(len(order))
         mine = rank[owner] >= 0
         kept_beats = rr_ms[mine][np.argsort(rank[owner[mine]], kind="stable")]
-    return Columns(t_ms=t_ms[order], **{k: v[order] for k, v in values.items()},
-                   rr_ms=kept_beats, rr_count=rr_count[order])
+    return Columns(t_ms[order], values[:, order], kept_beats, rr_count[order])
 
 
-def _field(raw: list[Any], name: str, keys: set[str], issues: list[Issue]) -> FloatArray:
-    if name not in keys:
-        return np.full(len(raw), np.nan)
-    bounds = SAMPLE_RANGES[name]
-    column = [s.get(name) for s in raw]
-    if not set(map(type, column)) <= (_INT_TYPES if bounds.integer else _NUMBER_TYPES):
+def _times(t_ms: IntArray, times: list[int], received_ms: int, future_limit_ms: int,
+           issues: list[Issue]) -> np.ndarray:
+    """Samples to keep: not in the future, not a repeated time (the first one stays)."""
+    keep = np.ones(len(t_ms), dtype=bool)
+    for i in np.flatnonzero(t_ms > future_limit_ms).tolist():
+        issues.append(Issue(f"samples[{i}].t_ms", "future_sample",
+                            f"{(times[i] - received_ms) / 1000:.0f} s ahead of arrival "
+                            f"(clock-skew bound {(future_limit_ms - received_ms) / 1000:.0f} s)"))
+        keep[i] = False
+    order = np.argsort(t_ms, kind="stable")
+    sorted_t = t_ms[order]
+    repeated = np.zeros(len(t_ms), dtype=bool)
+    repeated[order[1:][sorted_t[1:] == sorted_t[:-1]]] = True
+    for i in np.flatnonzero(repeated & keep).tolist():
+        issues.append(Issue(f"samples[{i}].t_ms", "duplicate_time",
+                            "same t_ms twice in one upload"))
+    return keep & ~repeated
+
+
+def _values(raw: list[Any], keys: set[str], issues: list[Issue]) -> npt.NDArray[np.float64]:
+    """The value matrix (one row per field); out-of-range values become NaN and issues."""
+    rows = [[s.get(name) for s in raw] if name in keys else None for name in FLOAT_FIELDS]
+    present = [row for row in rows if row is not None]
+    if present and not set(map(type, chain.from_iterable(present))) <= _NUMBER_TYPES:
         raise _Unusual
-    values = np.array(column, dtype=np.float64)
-    if np.isinf(values).any() or np.count_nonzero(np.isnan(values)) != column.count(None):
+    if rows[1] is not None and float in set(map(type, rows[1])):
+        raise _Unusual  # steps must be whole numbers
+    nan_row = [None] * len(raw)
+    values = np.array([row if row is not None else nan_row for row in rows], dtype=np.float64)
+    missing = np.isnan(values)
+    if np.count_nonzero(missing) != sum(row.count(None) for row in present) + (
+            len(FLOAT_FIELDS) - len(present)) * len(raw) or np.isinf(values).any():
         raise _Unusual  # NaN or Infinity (the fallback parser's): named one by one
-    bad = (values < bounds.low) | (values > bounds.high)
-    for i in np.flatnonzero(bad).tolist():
-        issues.append(_out_of_range(f"samples[{i}].{name}", name, column[i]))
-    values[bad] = np.nan
+    bad = (values < _LOW) | (values > _HIGH)
+    if bad.any():
+        for f, i in zip(*np.nonzero(bad), strict=True):
+            name = FLOAT_FIELDS[int(f)]
+            issues.append(_out_of_range(f"samples[{i}].{name}", name, rows[int(f)][i]))  # type: ignore[index]
+        values[bad] = np.nan
     return values
 
 

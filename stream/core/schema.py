@@ -15,6 +15,7 @@ from itertools import pairwise
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from wearmon.models.base import BeatBlock, FloatArray, IntArray
 
@@ -63,15 +64,17 @@ class Sample:
     rr_ms: list[int] = field(default_factory=list)
 
 
-#: The float columns of ``Columns`` (``steps`` holds whole numbers; NaN means absent).
+#: The rows of ``Columns.values`` (``steps`` holds whole numbers; NaN means absent).
 FLOAT_FIELDS: Final = ("hr_bpm", "steps", "spo2_pct", "resp_rate_brpm", "skin_temp_c")
+HR, STEPS, SPO2, RESP, TEMP = range(len(FLOAT_FIELDS))
 
 
 @dataclass(slots=True)
 class Columns:
     """The samples of one validated upload as arrays: sorted by ``t_ms``, unique times.
 
-    Absent values are NaN. Beat intervals are flat in ``rr_ms`` (all beats, in order), with
+    ``values`` has one row per field of ``FLOAT_FIELDS`` and one column per sample; absent
+    values are NaN. Beat intervals are flat in ``rr_ms`` (all beats, in order), with
     ``rr_count`` beats per sample.
 
     >>> c = Columns.from_samples([Sample(t_ms=5000, hr_bpm=70, rr_ms=[800, 810]),
@@ -83,16 +86,32 @@ class Columns:
     """
 
     t_ms: IntArray
-    hr_bpm: FloatArray
-    steps: FloatArray
-    spo2_pct: FloatArray
-    resp_rate_brpm: FloatArray
-    skin_temp_c: FloatArray
+    values: npt.NDArray[np.float64]
     rr_ms: IntArray
     rr_count: IntArray
 
     def __len__(self) -> int:
         return len(self.t_ms)
+
+    @property
+    def hr_bpm(self) -> FloatArray:
+        return self.values[HR]
+
+    @property
+    def steps(self) -> FloatArray:
+        return self.values[STEPS]
+
+    @property
+    def spo2_pct(self) -> FloatArray:
+        return self.values[SPO2]
+
+    @property
+    def resp_rate_brpm(self) -> FloatArray:
+        return self.values[RESP]
+
+    @property
+    def skin_temp_c(self) -> FloatArray:
+        return self.values[TEMP]
 
     @classmethod
     def empty(cls) -> Columns:
@@ -101,38 +120,27 @@ class Columns:
     @classmethod
     def from_samples(cls, samples: Sequence[Sample]) -> Columns:
         ordered = sorted(samples, key=lambda s: s.t_ms)
-
-        def floats(name: str) -> FloatArray:
-            return np.array([getattr(s, name) for s in ordered], dtype=np.float64).reshape(-1)
-
+        values = np.array([[getattr(s, name) for s in ordered] for name in FLOAT_FIELDS],
+                          dtype=np.float64).reshape(len(FLOAT_FIELDS), len(ordered))
         rr = [v for s in ordered for v in s.rr_ms]
         return cls(
             t_ms=np.array([s.t_ms for s in ordered], dtype=np.int64).reshape(-1),
-            **{name: floats(name) for name in FLOAT_FIELDS},
+            values=values,
             rr_ms=np.array(rr, dtype=np.int64).reshape(-1),
             rr_count=np.array([len(s.rr_ms) for s in ordered], dtype=np.int64).reshape(-1),
         )
 
     def take(self, keep: np.ndarray) -> Columns:
         """The samples where boolean ``keep`` is true (with their beats)."""
-        beat_keep = np.repeat(keep, self.rr_count)
-        return Columns(
-            t_ms=self.t_ms[keep],
-            **{name: getattr(self, name)[keep] for name in FLOAT_FIELDS},
-            rr_ms=self.rr_ms[beat_keep],
-            rr_count=self.rr_count[keep],
-        )
+        rr_ms = self.rr_ms[np.repeat(keep, self.rr_count)] if len(self.rr_ms) else self.rr_ms
+        return Columns(self.t_ms[keep], self.values[:, keep], rr_ms, self.rr_count[keep])
 
     def slice(self, lo: int, hi: int) -> Columns:
         """Samples ``lo`` to ``hi`` (exclusive), with their beats."""
         first = int(self.rr_count[:lo].sum())
         last = first + int(self.rr_count[lo:hi].sum())
-        return Columns(
-            t_ms=self.t_ms[lo:hi],
-            **{name: getattr(self, name)[lo:hi] for name in FLOAT_FIELDS},
-            rr_ms=self.rr_ms[first:last],
-            rr_count=self.rr_count[lo:hi],
-        )
+        return Columns(self.t_ms[lo:hi], self.values[:, lo:hi], self.rr_ms[first:last],
+                       self.rr_count[lo:hi])
 
     def split(self, every_ms: int) -> list[Columns]:
         """Consecutive windows of ``every_ms`` of event time (as a gateway batches uploads).
@@ -155,27 +163,26 @@ class Columns:
         first = np.cumsum(self.rr_count) - self.rr_count  # index of each sample's first beat
         before = np.cumsum(self.rr_ms) - self.rr_ms  # all intervals before each beat
         sample_t = np.repeat(self.t_ms, self.rr_count)
-        offset = before - np.repeat(before[first[self.rr_count > 0]], self.rr_count[
-            self.rr_count > 0])
+        with_beats = self.rr_count > 0
+        offset = before - np.repeat(before[first[with_beats]], self.rr_count[with_beats])
         return BeatBlock(sample_t + offset, self.rr_ms)
 
     def digest(self) -> str:
         """A short fingerprint of the content (re-sent uploads have the same one)."""
-        h = hashlib.blake2b(digest_size=8)
-        for array in (self.t_ms, *(getattr(self, n) for n in FLOAT_FIELDS), self.rr_ms,
-                      self.rr_count):
-            h.update(array.tobytes())
+        h = hashlib.blake2b(self.t_ms.tobytes(), digest_size=8)
+        h.update(self.values.tobytes())
+        h.update(self.rr_ms.tobytes())
         return h.hexdigest()
 
     def to_samples(self) -> list[Sample]:
         """Back to one object per sample (tests and tools)."""
         out = []
         beats = iter(self.rr_ms.tolist())
+        rows = self.values.T.tolist()
         for i, t in enumerate(self.t_ms.tolist()):
-            values = {n: (None if np.isnan(v := getattr(self, n)[i]) else float(v))
-                      for n in FLOAT_FIELDS}
-            steps = values.pop("steps")
-            out.append(Sample(t_ms=t, steps=None if steps is None else int(steps), **values,
+            hr, steps, spo2, resp, temp = (None if v != v else v for v in rows[i])  # NaN: absent
+            out.append(Sample(t_ms=t, hr_bpm=hr, steps=None if steps is None else int(steps),
+                              spo2_pct=spo2, resp_rate_brpm=resp, skin_temp_c=temp,
                               rr_ms=[next(beats) for _ in range(int(self.rr_count[i]))]))
         return out
 

@@ -26,7 +26,6 @@ from wearmon.stream.core.schema import (
     ID_PATTERN,
     PATIENT_ID_PATTERN,
     SCHEMA_VERSION,
-    Columns,
     Upload,
 )
 
@@ -187,26 +186,23 @@ def validate(raw: bytes, received_ms: int, limits: Limits) -> Validated | Reject
             raise Reject("schema_version", "unknown_schema_version",
                          f"version {str(version)[:20]!r} is not supported (this worker reads "
                          f"{SCHEMA_VERSION})")
-        upload = Upload(
-            upload_id=_require_str(doc, "upload_id", ID_RE),
-            device_id=_require_str(doc, "device_id", ID_RE),
-            patient_id=_require_str(doc, "patient_id", PATIENT_RE),
-            uploaded_at_ms=_require_time(doc, "uploaded_at_ms"),
-            received_ms=received_ms,
-            columns=Columns.empty(),
-        )
+        ids = (_require_str(doc, "upload_id", ID_RE), _require_str(doc, "device_id", ID_RE),
+               _require_str(doc, "patient_id", PATIENT_RE))
+        uploaded_at_ms = _require_time(doc, "uploaded_at_ms")
         for key in doc.keys() - UPLOAD_KEYS:
             issues.append(Issue(key_name(key), "unknown_field", "not in contract v1; ignored"))
+        battery_pct = None
         if doc.get("battery_pct") is not None:
             battery = doc["battery_pct"]
             if (isinstance(battery, int | float) and not isinstance(battery, bool)
                     and math.isfinite(battery)
                     and BATTERY_RANGE.low <= battery <= BATTERY_RANGE.high):
-                upload.battery_pct = float(battery)
+                battery_pct = float(battery)
             else:
                 issues.append(Issue("battery_pct", "out_of_range", "battery_pct must be 0-100"))
-        upload.columns = parse_samples(doc.get("samples"), received_ms, limits.max_samples,
-                                       limits.max_clock_skew_ms, issues)
+        columns = parse_samples(doc.get("samples"), received_ms, limits.max_samples,
+                                limits.max_clock_skew_ms, issues)
+        upload = Upload(*ids, uploaded_at_ms, received_ms, columns, battery_pct)
     except Reject as rejected:
         return Rejection(
             issues=(rejected.issue, *issues), original=raw, received_ms=received_ms,

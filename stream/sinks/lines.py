@@ -9,6 +9,7 @@ patterns). Points are idempotent: the same input gives the same series and times
 from __future__ import annotations
 
 import zlib
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,14 +18,16 @@ from influxdb_client import Point, WritePrecision
 from wearmon.models.base import Minute
 from wearmon.stream.alerts.lifecycle import ACTIVE, AlertEvent
 from wearmon.stream.core.pipeline import Result
+from wearmon.stream.core.schema import FLOAT_FIELDS
 from wearmon.stream.core.validation import Rejection
 
 if TYPE_CHECKING:
     from wearmon.stream.notify.deliver import DeliveryResult
 
-_LINE_FIELDS = ("hr_bpm", "spo2_pct", "resp_rate_brpm", "skin_temp_c", "steps")
-_TEMPLATES = ("hr_bpm={!r}", "spo2_pct={!r}", "resp_rate_brpm={!r}", "skin_temp_c={!r}",
-              "steps={:.0f}i")
+_LINE_FIELDS = FLOAT_FIELDS  # the rows of ``Columns.values``
+_TEMPLATES = tuple("steps={:.0f}i" if name == "steps" else f"{name}={{!r}}"
+                   for name in _LINE_FIELDS)
+_BITS = np.array([1 << i for i in range(len(_LINE_FIELDS))])
 _STATUS_CODE = {"ok": 0, "attention": 1, "alert": 2, "cant_assess": 3}
 
 
@@ -35,28 +38,40 @@ def _point(measurement: str, t_ms: int, extra_ns: int = 0) -> Point:
     return Point(measurement).time(t_ms * NS_PER_MS + extra_ns, WritePrecision.NS)
 
 
+@lru_cache(maxsize=64)
+def _fields_template(code: int) -> tuple[str, tuple[int, ...]]:
+    """Line-protocol fields for the vitals present in a sample (bit i: ``_LINE_FIELDS[i]``)."""
+    rows = tuple(i for i in range(len(_LINE_FIELDS)) if code >> i & 1)
+    return ",".join(_TEMPLATES[i] for i in rows), rows
+
+
 def vitals_lines(result: Result) -> list[str]:
     """Native-rate vitals and beats, formatted directly from the upload's arrays.
 
-    Samples are grouped by which vitals they carry (usually one or two groups per upload) and
-    each group is formatted with one template. Ids match safe patterns (no escaping needed).
+    Samples are grouped by which vitals they carry (usually one group per upload) and each
+    group is formatted with one template. Ids match safe patterns (no escaping needed).
     """
     up = result.upload
     c = up.columns
     tags = f"patient={up.patient_id},device={up.device_id}"
     lines: list[str] = []
     if len(c):
-        present = np.vstack([~np.isnan(getattr(c, name)) for name in _LINE_FIELDS])
-        pattern = np.packbits(present, axis=0, bitorder="little")[0]
+        codes = _BITS @ ~np.isnan(c.values)
+        first = int(codes[0])
+        groups = [first] if (codes == first).all() else np.unique(codes).tolist()
         times = c.t_ms.tolist()
-        columns = [getattr(c, name).tolist() for name in _LINE_FIELDS]
-        for code in np.unique(pattern).tolist():
+        columns = c.values.tolist()
+        for code in groups:
             if code == 0:
                 continue
-            names = [i for i in range(len(_LINE_FIELDS)) if code >> i & 1]
-            template = f"vitals,{tags} " + ",".join(_TEMPLATES[i] for i in names) + " {}000000"
-            rows = np.flatnonzero(pattern == code).tolist()
-            lines.extend(template.format(*(columns[i][r] for i in names), times[r]) for r in rows)
+            fields, rows = _fields_template(code)
+            template = f"vitals,{tags} {fields} {{}}000000"
+            values = [columns[r] for r in rows]
+            if len(groups) == 1:
+                lines.extend(template.format(*row) for row in zip(*values, times, strict=True))
+            else:
+                lines.extend(template.format(*(v[i] for v in values), times[i])
+                             for i in np.flatnonzero(codes == code).tolist())
     if len(c.rr_ms):
         beats = c.beats()
         prefix = f"beats,{tags} rr_ms="
@@ -119,11 +134,12 @@ def result_lines(result: Result) -> list[str]:
                           {"resting_hr_bpm": mean, "resting_hr_sd_bpm": sd}, t_ms))
     q = result.quality
     if q is not None:
-        lines.append(line("quality", f"device={result.upload.device_id},patient={patient}", {
-            "samples": q.samples, "worn_samples": q.worn_samples, "dropped": q.dropped,
-            "sync_lag_s": float(q.sync_lag_s), "status": q.status.value,
-            "status_code": _STATUS_CODE[q.status.value],
-            "battery_pct": None if q.battery_pct is None else float(q.battery_pct)}, q.t_ms))
+        battery = "" if q.battery_pct is None else f",battery_pct={float(q.battery_pct)!r}"
+        lines.append(
+            f"quality,device={result.upload.device_id},patient={patient} samples={q.samples}i,"
+            f"worn_samples={q.worn_samples}i,dropped={q.dropped}i,"
+            f"sync_lag_s={float(q.sync_lag_s)!r},status=\"{q.status.value}\","
+            f"status_code={_STATUS_CODE[q.status.value]}i{battery} {q.t_ms}000000")
     return lines
 
 

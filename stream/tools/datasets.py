@@ -61,9 +61,12 @@ import numpy as np
 import numpy.typing as npt
 
 from wearmon.stream.core.schema import (
+    FLOAT_FIELDS,
+    HR,
     PATIENT_ID_PATTERN,
     RR_RANGE,
     SAMPLE_RANGES,
+    STEPS,
     Columns,
     Sample,
 )
@@ -123,13 +126,11 @@ class PatientSeries:
     def columns(self) -> Columns:
         """The samples as the stream's validated ``Columns`` (no SpO2, respiration, temperature
         in these datasets)."""
-        absent = np.full(len(self), np.nan)
-        return Columns(
-            t_ms=self.t_ms.astype(np.int64), hr_bpm=self.hr_bpm.astype(np.float64),
-            steps=np.where(self.steps == NO_STEPS, np.nan, self.steps).astype(np.float64),
-            spo2_pct=absent, resp_rate_brpm=absent.copy(), skin_temp_c=absent.copy(),
-            rr_ms=self.rr_ms.astype(np.int64), rr_count=np.diff(self.rr_start).astype(np.int64),
-        )
+        values = np.full((len(FLOAT_FIELDS), len(self)), np.nan)
+        values[HR] = self.hr_bpm
+        values[STEPS] = np.where(self.steps == NO_STEPS, np.nan, self.steps)
+        return Columns(self.t_ms.astype(np.int64), values, self.rr_ms.astype(np.int64),
+                       np.diff(self.rr_start).astype(np.int64))
 
     def samples(self) -> Iterator[Sample]:
         """The samples in time order, converted a chunk at a time."""
