@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     data_dir: str = Field("../shared/data", description="Where the public datasets are")
     state_dir: str = Field(".wearmon", description="Worker scratch directory (Faust datadir)")
 
+    producer_max_batch_bytes: int = Field(
+        16_384, ge=1,
+        description="Largest producer batch per partition (Kafka's default); the embedded "
+                    "test broker (Tansu) reports wrong end offsets for batches of several "
+                    "records, which breaks changelog recovery: the demo and tests set 1")
     broker_session_timeout_s: float = Field(6.0, gt=0)
     broker_heartbeat_interval_s: float = Field(1.5, gt=0)
 

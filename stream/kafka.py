@@ -56,5 +56,6 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
         bootstrap_servers=settings.kafka_bootstrap,
         acks="all",
         linger_ms=5,
+        max_batch_size=settings.producer_max_batch_bytes,
         max_request_size=max(2 * settings.max_upload_bytes, 1_048_576),
     )

@@ -141,6 +141,7 @@ def new_worker(services: Services, directory: Path, **overrides: str) -> Worker:
         "WEARMON_STATE_DIR": str(directory / f"state-{suffix}"),
         "WEARMON_WEB_PORT": str(port),
         "WEARMON_BATCH_WITHIN_S": "0.2",
+        "WEARMON_PRODUCER_MAX_BATCH_BYTES": "1",  # the embedded broker's end offsets (config.py)
         **overrides,
     }
     return Worker(env, int(env["WEARMON_WEB_PORT"]), directory / f"worker-{suffix}.log")

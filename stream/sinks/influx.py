@@ -2,24 +2,72 @@
 
 Writes go to ``POST /write?db=…``: the one endpoint that InfluxDB 1.x, 2.x (db is mapped to the
 bucket) and 3.x all accept (influxdb-client always writes to ``/api/v2/write``, which 1.6/1.7
-lack). Transient failures block and retry with backoff: backpressure, never a silent drop.
+lack). What InfluxDB answers decides what happens:
+
+* 2xx: durable.
+* 400 (points it cannot take: a field-type conflict, a parse error) and 413 (too large): raise
+  ``InfluxRejectedError`` with a content-free ``kind``, so that the caller can split the batch,
+  dead-letter the uploads that are refused and write the rest.
+* connection errors, timeouts, 5xx, 429, and 401/403/404 (credentials, a missing database or
+  bucket: an operator's problem, not the data's): an outage. Block and retry with backoff until
+  it ends (backpressure, never a drop); with ``WEARMON_INFLUX_CREATE_DB`` a missing database is
+  created again. One warning when an outage starts, then one every ``REPEAT_WARNING_S``.
+
+InfluxDB's error text can quote the data (vitals): it is never logged.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from collections.abc import Iterable
 
 import aiohttp
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from wearmon.stream.config import Settings
 
 log = logging.getLogger(__name__)
 
+REPEAT_WARNING_S = 30.0
+#: Content-free names for what InfluxDB says when it refuses points (matched, never quoted).
+REFUSAL_KINDS = (
+    ("field type conflict", "field type conflict"),
+    ("unable to parse", "unparsable line"),
+    ("points beyond retention policy", "beyond retention policy"),
+    ("invalid field format", "invalid field"),
+    ("max-values-per-tag", "tag limit"),
+    ("max-series-per-database", "series limit"),
+)
+
 
 class InfluxRejectedError(RuntimeError):
-    """InfluxDB refused the data itself (4xx): retrying the same batch cannot succeed."""
+    """InfluxDB refused the data itself: retrying the same lines cannot succeed."""
+
+    def __init__(self, status: int, kind: str) -> None:
+        super().__init__(f"InfluxDB refused the points: HTTP {status} ({kind})")
+        self.status = status
+        self.kind = kind
+
+
+class InfluxOutage(Exception):
+    """InfluxDB cannot take writes now (down, overloaded, credentials, missing database)."""
+
+    def __init__(self, what: str, status: int | None = None, missing_database: bool = False
+                 ) -> None:
+        super().__init__(what)
+        self.status = status
+        self.missing_database = missing_database
+
+
+def refusal_kind(text: str) -> str:
+    """What kind of refusal an error body describes, without quoting it.
+
+    >>> refusal_kind('partial write: field type conflict: input field "hr_bpm" ... dropped=1')
+    'field type conflict'
+    """
+    lowered = text.lower()
+    return next((kind for phrase, kind in REFUSAL_KINDS if phrase in lowered), "other")
 
 
 class InfluxWriter:
@@ -37,43 +85,86 @@ class InfluxWriter:
             secret = settings.influx_password
             password = secret.get_secret_value() if secret is not None else ""
             self._params.update(u=settings.influx_username, p=password)
+        self.retries = 0
+        self._outage_since: float | None = None
+        self._warned_at = 0.0
 
     async def ensure_database(self) -> None:
         """``CREATE DATABASE`` (idempotent) on 1.x; 2.x/3.x create buckets/dbs themselves."""
         params = {k: v for k, v in self._params.items() if k in ("u", "p")}
         params["q"] = f'CREATE DATABASE "{self._settings.influx_db}"'
-        await self._post(f"{self._settings.influx_url}/query", params, b"", "CREATE DATABASE")
+        await self._retrying(f"{self._settings.influx_url}/query", params, b"")
+
+    async def _create_database_once(self) -> None:
+        """One attempt to create a database that disappeared (dropped): errors are ignored."""
+        params = {k: v for k, v in self._params.items() if k in ("u", "p")}
+        params["q"] = f'CREATE DATABASE "{self._settings.influx_db}"'
+        timeout = aiohttp.ClientTimeout(total=self._settings.influx_timeout_s)
+        try:
+            async with self._session.post(f"{self._settings.influx_url}/query", params=params,
+                                          headers=self._headers, timeout=timeout):
+                pass
+        except (aiohttp.ClientError, TimeoutError):
+            pass
 
     async def write(self, lines: Iterable[str]) -> int:
-        """Write lines; retry transient failures until they are durable. Returns points written.
+        """Write lines; wait out outages until they are durable. Returns the points written.
 
-        Transient failures (connection errors, 5xx, 429) block and retry: backpressure instead of
-        loss. A 4xx means InfluxDB refuses the data itself and raises ``InfluxRejectedError``.
+        Raises ``InfluxRejectedError`` when InfluxDB refuses the data itself (400, 413).
         """
         body = "\n".join(lines)
         if not body:
             return 0
-        count = body.count("\n") + 1
-        await self._post(self._url, self._params, body.encode(), "write")
-        return count
+        await self._retrying(self._url, self._params, body.encode())
+        return body.count("\n") + 1
 
-    async def _post(self, url: str, params: dict[str, str], body: bytes, what: str,
-                    max_backoff_s: float = 10.0) -> None:
-        delay_s = 0.2
+    async def _retrying(self, url: str, params: dict[str, str], body: bytes) -> None:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(InfluxOutage),
+            wait=wait_exponential(multiplier=0.2, max=10.0),
+            before_sleep=lambda state: self._waiting(state.outcome.exception()
+                                                     if state.outcome else None),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self._post_once(url, params, body)
+        if self._outage_since is not None:
+            log.warning("InfluxDB is back after %.0f s", time.monotonic() - self._outage_since)
+            self._outage_since = None
+
+    async def _post_once(self, url: str, params: dict[str, str], body: bytes) -> None:
         timeout = aiohttp.ClientTimeout(total=self._settings.influx_timeout_s)
-        while True:
-            try:
-                async with self._session.post(url, params=params, data=body,
-                                              headers=self._headers, timeout=timeout) as resp:
-                    if resp.status in (200, 204):
-                        return
-                    if 400 <= resp.status < 500 and resp.status != 429:
-                        # InfluxDB's error text can quote the data (vitals): not for the logs.
-                        raise InfluxRejectedError(f"InfluxDB refused {what}: HTTP {resp.status}")
-                    log.warning("InfluxDB %s failed (HTTP %s); retrying in %.1f s",
-                                what, resp.status, delay_s)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("InfluxDB unreachable (%s); retrying in %.1f s",
-                            type(exc).__name__, delay_s)
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, max_backoff_s)
+        try:
+            async with self._session.post(url, params=params, data=body,
+                                          headers=self._headers, timeout=timeout) as resp:
+                if resp.status in (200, 204):
+                    return
+                text = await resp.text(errors="replace")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise InfluxOutage(f"InfluxDB unreachable ({type(exc).__name__})") from None
+        if resp.status in (400, 413):
+            raise InfluxRejectedError(resp.status, "too large" if resp.status == 413
+                                      else refusal_kind(text))
+        missing = resp.status == 404 and "database not found" in text.lower()
+        if missing and self._settings.influx_create_db and url == self._url:
+            await self._create_database_once()
+        reason = {401: "refuses the credentials (check WEARMON_INFLUX_TOKEN or "
+                       "WEARMON_INFLUX_USERNAME/PASSWORD)",
+                  403: "refuses the credentials (check WEARMON_INFLUX_TOKEN or "
+                       "WEARMON_INFLUX_USERNAME/PASSWORD)",
+                  404: f"has no database/bucket {self._settings.influx_db!r} "
+                       "(create it, or set WEARMON_INFLUX_CREATE_DB=true)"}.get(
+                           resp.status, "cannot take writes")
+        raise InfluxOutage(f"InfluxDB {reason}: HTTP {resp.status}", resp.status, missing)
+
+    def _waiting(self, error: BaseException | None) -> None:
+        """Before each retry: count it, warn now and then, re-create a dropped database."""
+        self.retries += 1
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since = now
+        if now - self._warned_at >= REPEAT_WARNING_S:
+            self._warned_at = now
+            log.warning("%s; holding the batch and retrying (outage for %.0f s)", error,
+                        now - self._outage_since)

@@ -209,6 +209,7 @@ def run_demo(duration_s: float, patients: int, speed: float, seed: int,
         api_token = os.environ.get("WEARMON_API_TOKEN") or secrets.token_urlsafe(24)
         env = {**os.environ, "WEARMON_BROKER": broker_url, "WEARMON_INFLUX_URL": influx_url,
                "WEARMON_INFLUX_CREATE_DB": "true", "WEARMON_STATE_DIR": settings.state_dir,
+               "WEARMON_PRODUCER_MAX_BATCH_BYTES": "1",  # the embedded broker (config.py)
                "WEARMON_WEB_PORT": str(settings.web_port), "WEARMON_API_TOKEN": api_token}
         log_path = workdir / "worker.log"
         worker = subprocess.Popen([sys.executable, "-m", "wearmon", "worker"], env=env,

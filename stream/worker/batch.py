@@ -55,24 +55,57 @@ class BatchContext(Protocol):
 
     def cached_alerts(self) -> Iterable[tuple[str, PatientAlerts]]: ...
 
+    def forget_patient(self, patient_id: str) -> None:
+        """Drop the patient's cached state: the next message restores the last saved one."""
+
+
+@dataclass
+class Part:
+    """The InfluxDB lines of one message (or of the batch itself: ``source`` None), kept apart
+    so that points InfluxDB refuses can be traced to the upload that caused them."""
+
+    source: Incoming | None
+    lines: list[str] = field(default_factory=list)
+    patient_id: str | None = None
+    upload_id: str | None = None
+
 
 @dataclass
 class BatchOutput:
     """Everything one batch (or one alert command) causes, in the order it must be made durable."""
 
-    lines: list[str] = field(default_factory=list)  # InfluxDB line protocol, all of it
+    parts: list[Part] = field(default_factory=list)  # InfluxDB line protocol, by message
     rejections: list[Rejection] = field(default_factory=list)  # → dead-letter topic
     anomalies: list[dict[str, Any]] = field(default_factory=list)  # → anomalies topic
     alert_events: list[AlertEvent] = field(default_factory=list)  # → alerts topic
     patients: set[str] = field(default_factory=set)  # patient states to save
     alert_patients: set[str] = field(default_factory=set)  # alert states to save
     counts: Counter[str] = field(default_factory=Counter)
-    e2e_latency_ms: float = 0.0  # oldest message of the batch: broker arrival → processing
+    e2e_latency_ms: float = 0.0  # oldest message of the batch: broker arrival → processing (ms)
 
-    def add_alert_events(self, patient_id: str, events: Sequence[AlertEvent]) -> None:
+    def part(self, source: Incoming | None = None) -> Part:
+        new = Part(source)
+        self.parts.append(new)
+        return new
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for part in self.parts for line in part.lines]
+
+    def merge(self, other: BatchOutput) -> None:
+        self.parts += other.parts
+        self.rejections += other.rejections
+        self.anomalies += other.anomalies
+        self.alert_events += other.alert_events
+        self.patients |= other.patients
+        self.alert_patients |= other.alert_patients
+        self.counts.update(other.counts)
+
+    def add_alert_events(self, patient_id: str, events: Sequence[AlertEvent],
+                         part: Part | None = None) -> None:
         self.alert_patients.add(patient_id)
         self.alert_events.extend(events)
-        self.lines.extend(alert_line(e) for e in events)
+        (part or self.part()).lines.extend(alert_line(e) for e in events)
 
 
 def anomaly_records(result: Result) -> list[dict[str, Any]]:
@@ -91,13 +124,14 @@ def anomaly_records(result: Result) -> list[dict[str, Any]]:
 
 def tick_due(context: BatchContext, now_ms: int, output: BatchOutput) -> None:
     """Time-driven alert transitions of the cached patients whose next due time has passed."""
+    part = output.part()
     for patient_id, state in context.cached_alerts():
         settings = context.settings_for(patient_id)
         due = policy.next_due_ms(state, settings, now_ms)
         if due is not None and due <= now_ms:
             events = policy.tick(state, settings, now_ms)
             if events:
-                output.add_alert_events(patient_id, events)
+                output.add_alert_events(patient_id, events, part)
 
 
 def apply_thresholds(state: PatientState, enrolled: PatientSettings | None) -> None:
@@ -125,49 +159,83 @@ def identity_rejection(message: Incoming, result: Result) -> Rejection:
 
 def process_message(context: BatchContext, message: Incoming, output: BatchOutput) -> None:
     """One message: validate, run its patient's pipeline and alert policy, collect the output."""
+    part = output.part(message)
     checked = validate(message.value, message.received_ms, context.limits)
     if isinstance(checked, Rejection):
-        output.rejections.append(checked)
-        output.counts["rejected"] += 1
+        reject(output, part, checked)
         return
     up = checked.upload
+    part.patient_id, part.upload_id = up.patient_id, up.upload_id
     state = context.patient_state(up.patient_id)
     settings = context.settings_for(up.patient_id)
     apply_thresholds(state, context.enrolled(up.patient_id))
     result = process(state, up, context.max_lateness_ms, checked.issues, settings.timezone)
     if result.duplicate or result.conflict:
-        output.rejections.append(identity_rejection(message, result))
-        output.counts["duplicates" if result.duplicate else "rejected"] += 1
+        reject(output, part, identity_rejection(message, result),
+               "duplicates" if result.duplicate else "rejected")
         return
     if result.issues:
-        output.rejections.append(Rejection(tuple(result.issues), message.value,
-                                           message.received_ms, up.patient_id, up.upload_id,
-                                           partial=True))
-        output.counts["rejected"] += 1
+        reject(output, part, Rejection(tuple(result.issues), message.value, message.received_ms,
+                                       up.patient_id, up.upload_id, partial=True))
     output.counts["uploads"] += 1
     output.counts["samples"] += len(up.columns)
     alerts = context.patient_alerts(up.patient_id, message.received_ms)
     output.add_alert_events(up.patient_id, policy.observe(
-        alerts, context.settings_for(up.patient_id), result.findings, result.quality,
-        now_ms=message.received_ms))
+        alerts, settings, result.findings, result.quality, now_ms=message.received_ms), part)
     if result.quality is not None:
-        result.quality.status = policy.assessment(
-            alerts, context.settings_for(up.patient_id), message.received_ms,
-            observed=result.quality.status)
-    output.lines.extend(result_lines(result))
+        result.quality.status = policy.assessment(alerts, settings, message.received_ms,
+                                                  observed=result.quality.status)
+    lines = result_lines(result)
+    "\n".join(lines).encode()  # text that cannot be encoded fails here, for this upload only
+    part.lines.extend(lines)
     output.anomalies.extend(anomaly_records(result))
     output.patients.add(up.patient_id)
 
 
+def reject(output: BatchOutput, part: Part, rejection: Rejection, count: str = "rejected"
+           ) -> None:
+    output.rejections.append(rejection)
+    output.counts[count] += 1
+    part.lines.append(rejection_line(rejection))
+
+
+def contain(context: BatchContext, message: Incoming, output: BatchOutput,
+            partial: BatchOutput, error: Exception) -> None:
+    """An unexpected error while processing one message: dead-letter it (the exception's type,
+    never its text: it could quote vitals); nothing else of it is kept, and that patient's state
+    restarts from the last saved one (whatever the message changed in memory is dropped)."""
+    part = partial.parts[0] if partial.parts else None
+    patient = part.patient_id if part is not None else None
+    if patient is not None:
+        context.forget_patient(patient)
+        output.patients.discard(patient)
+        output.alert_patients.discard(patient)
+    issue = Issue("$", "internal_error",
+                  f"{type(error).__name__} while processing this upload; the rest of the batch "
+                  "went on")
+    rejection = Rejection((issue,), message.value, message.received_ms, patient,
+                          part.upload_id if part is not None else None)
+    reject(output, output.part(message), rejection)
+
+
 def process_batch(messages: Sequence[Incoming], context: BatchContext, now_ms: int
                   ) -> BatchOutput:
-    """Process a batch of telemetry messages (in offset order) into a ``BatchOutput``."""
+    """Process a batch of telemetry messages (in offset order) into a ``BatchOutput``.
+
+    Whatever depends on one message's content is contained: an unexpected error becomes that
+    message's dead-letter record (``internal_error``) and the batch goes on.
+    """
     output = BatchOutput()
     tick_due(context, now_ms, output)
     for message in messages:
         output.e2e_latency_ms = max(output.e2e_latency_ms, now_ms - message.received_ms)
-        process_message(context, message, output)
-    output.lines.extend(rejection_line(r) for r in output.rejections)
+        one = BatchOutput()
+        try:
+            process_message(context, message, one)
+        except Exception as error:  # one message must not stop the stream
+            contain(context, message, output, one, error)
+        else:
+            output.merge(one)
     output.counts["anomalies"] = len(output.anomalies)
     output.counts["alert_events"] = len(output.alert_events)
     return output

@@ -1,11 +1,13 @@
 """Make a ``BatchOutput`` durable, in the order that carries the at-least-once guarantee.
 
-1. write every line to InfluxDB and wait until it is durable (the writer retries outages);
+1. write every line to InfluxDB and wait until it is durable (the writer waits out outages);
+   when InfluxDB refuses points (400/413), split the batch by message until the refused
+   messages are found: those get a dead-letter record (``sink_refused``), the rest is written;
 2. publish dead-letter records, anomalies and alert events, and wait for the broker's acks;
 3. only then save the patients' state and alert state to their tables.
 
-If step 1 or 2 fails, nothing is saved and the exception propagates: the worker stops without
-committing offsets, and the messages are processed again (idempotent points, same state).
+If step 1 or 2 fails otherwise, nothing is saved and the exception propagates: the worker stops
+without committing offsets, and the messages are processed again (idempotent points).
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from typing import Any, Protocol
 
 import orjson
 
+from wearmon.stream.core.issues import Issue
+from wearmon.stream.core.validation import Rejection
 from wearmon.stream.sinks.influx import InfluxRejectedError
-from wearmon.stream.worker.batch import BatchOutput
+from wearmon.stream.sinks.lines import rejection_line
+from wearmon.stream.worker.batch import BatchOutput, Part
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +67,64 @@ class Sinks:
             await future
 
 
+async def write_parts(writer: Writer, parts: Sequence[Part]
+                      ) -> tuple[int, list[tuple[Part, InfluxRejectedError]]]:
+    """Write the parts' lines; when InfluxDB refuses, halve until the refused parts are found.
+
+    Returns the points written and the refused parts. Points of a refused batch that InfluxDB
+    did take (1.x writes the rest of a partial write) are written again: the same points.
+    """
+    lines = [line for part in parts for line in part.lines]
+    if not lines:
+        return 0, []
+    try:
+        return await writer.write(lines), []
+    except InfluxRejectedError as refused:
+        if len(parts) == 1:
+            return 0, [(parts[0], refused)]
+        middle = len(parts) // 2
+        first = await write_parts(writer, parts[:middle])
+        second = await write_parts(writer, parts[middle:])
+        return first[0] + second[0], first[1] + second[1]
+
+
+def refused_record(part: Part, refused: InfluxRejectedError) -> Rejection | None:
+    """The dead-letter record of a message whose points InfluxDB refused."""
+    if part.source is None:
+        return None
+    issue = Issue("$", "sink_refused",
+                  f"InfluxDB refused this upload's points (HTTP {refused.status}, "
+                  f"{refused.kind}); nothing of it is stored there")
+    return Rejection((issue,), part.source.value, part.source.received_ms, part.patient_id,
+                     part.upload_id)
+
+
+async def write(output: BatchOutput, influx: Writer) -> int:
+    """Step 1: the points, with the refused messages turned into dead-letter records."""
+    points, refused = await write_parts(influx, output.parts)
+    records = []
+    for part, error in refused:
+        record = refused_record(part, error)
+        if record is None:
+            log.error("InfluxDB refused %d points of the batch itself (HTTP %s, %s)",
+                      len(part.lines), error.status, error.kind)
+            continue
+        records.append(record)
+    if records:
+        output.rejections.extend(records)
+        output.counts["sink_refused"] += len(records)
+        points += await influx.write([rejection_line(r) for r in records])
+    return points
+
+
 async def commit(output: BatchOutput, sinks: Sinks, patients: Store, alerts: Store,
                  extra_lines: Sequence[str] = ()) -> int:
     """Write, publish, then save (see the module docstring); returns the points written."""
+    if extra_lines:
+        output.part().lines.extend(extra_lines)
     points = 0
     if sinks.influx is not None:
-        try:
-            points = await sinks.influx.write([*output.lines, *extra_lines])
-        except InfluxRejectedError as exc:
-            log.error("%s", exc)
+        points = await write(output, sinks.influx)
     await sinks.publish(output)
     patients.save(output.patients)
     alerts.save(output.alert_patients)

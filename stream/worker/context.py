@@ -31,7 +31,8 @@ from wearmon.stream.worker.state_cache import StateCache
 
 log = logging.getLogger(__name__)
 
-TOTALS = ("uploads", "samples", "rejected", "duplicates", "anomalies", "alert_events", "points")
+TOTALS = ("uploads", "samples", "rejected", "duplicates", "anomalies", "alert_events", "points",
+          "skipped_seen", "sink_refused")
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -101,6 +102,10 @@ class WorkerContext:
 
     def cached_alerts(self) -> Iterable[tuple[str, PatientAlerts]]:
         return self.alerts.cached()
+
+    def forget_patient(self, patient_id: str) -> None:
+        self.patients.evict(patient_id)
+        self.alerts.evict(patient_id)
 
     # --- life cycle ---------------------------------------------------------------------
 

@@ -70,10 +70,14 @@ class StateCache(Generic[T]):
     def cached(self) -> Iterator[tuple[str, T]]:
         return iter(list(self._cache.items()))
 
+    def patient_keys(self) -> list[bytes]:
+        """The table's patient keys (not the worker's own ``__``-prefixed bookkeeping keys)."""
+        return [key for key in list(self.table.keys()) if not key.startswith(b"__")]
+
     def everything(self) -> dict[str, T]:
         """Every patient's state on this worker: the cache, else the table."""
         states = dict(self._cache)
-        for key in list(self.table.keys()):
+        for key in self.patient_keys():
             patient_id = key.decode()
             if patient_id not in states:
                 state = self._restore(patient_id)
@@ -83,7 +87,7 @@ class StateCache(Generic[T]):
 
     def load_all(self) -> None:
         """Cache the state of every patient in the table (e.g. after partitions were assigned)."""
-        for key in list(self.table.keys()):
+        for key in self.patient_keys():
             patient_id = key.decode()
             if patient_id not in self._cache:
                 state = self._restore(patient_id)

@@ -1,24 +1,34 @@
 """The telemetry agent: batches of Faust events → ``process_batch`` → ``commit``. A thin loop.
 
-Faust acknowledges a batch's events only after the loop body returns, and commits only
-acknowledged offsets; ``commit`` returns only after the results are durable. An unexpected error
-stops the worker (fail-stop) so that nothing of the batch is committed.
+Each batch first passes the offset ``Tracker`` (``worker.progress``): only records that follow
+contiguously from the next expected offset of their partition are processed; after a hole the
+consumer is sent back to the expected offset. After ``commit`` (InfluxDB, topics, state) the
+producer is flushed, so the state is in its changelog, and only then are the new expected
+offsets written. A timer sends a partition back when records are known to exist beyond the
+expected offset but none arrives. An unexpected error stops the worker (fail-stop): nothing of
+the batch is recorded as processed, and the restarted worker resumes from the saved offsets.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from wearmon.stream.sinks.lines import pipeline_line
 from wearmon.stream.worker.batch import BatchOutput, Incoming, process_batch
 from wearmon.stream.worker.commit import commit
 from wearmon.stream.worker.context import WorkerContext
 from wearmon.stream.worker.faust_io import fail_stop
+from wearmon.stream.worker.progress import Tracker
+
+log = logging.getLogger(__name__)
+STALL_S = 5.0  # records beyond the expected offset but none delivered for this long: go back
 
 
 def incoming(event: EventT) -> Incoming:
@@ -42,40 +52,112 @@ def health_line(context: WorkerContext, output: BatchOutput, started_s: float, n
                 lag: int | None) -> str:
     health: dict[str, float] = {
         name: output.counts[name] for name in ("uploads", "samples", "rejected", "duplicates",
-                                               "anomalies", "alert_events")}
-    health["e2e_latency_ms"] = output.e2e_latency_ms
+                                               "anomalies", "alert_events", "skipped_seen")}
+    health["e2e_latency_ms"] = float(output.e2e_latency_ms)
     health["batch_ms"] = (time.perf_counter() - started_s) * 1000
     if lag is not None:
         health["lag_messages"] = lag
     return pipeline_line(context.worker_name, now_ms, health)
 
 
-async def handle(app: faust.App, context: WorkerContext, events: Sequence[EventT]) -> None:
-    await context.ready()
-    started_s = time.perf_counter()
-    now_ms = int(time.time() * 1000)
-    async with context.lock:
-        output = process_batch([incoming(e) for e in events], context, now_ms)
-        health = health_line(context, output, started_s, now_ms,
-                             lag_of(events, app.consumer.highwater))
-        output.counts["points"] = await commit(output, context.sinks, context.patients,
-                                               context.alerts, [health])
-    context.count(output.counts)
+@dataclass
+class Telemetry:
+    """The agent's loop state: the offset tracker and when each partition last delivered."""
+
+    app: faust.App
+    context: WorkerContext
+    topic: str
+    tracker: Tracker
+    last_seen_s: dict[int, float] = field(default_factory=dict)
+    rewinding: set[int] = field(default_factory=set)
+
+    async def rewind(self, partition: int, offset: int, why: str) -> None:
+        if partition not in self.rewinding:
+            log.warning("telemetry partition %d: %s; going back to offset %d", partition, why,
+                        offset)
+            self.rewinding.add(partition)
+        await self.app.consumer.seek(TP(self.topic, partition), offset)
+
+    async def know(self, partitions: set[int]) -> None:
+        for partition in partitions:
+            if not self.tracker.known(partition):
+                tp = TP(self.topic, partition)
+                earliest = await self.app.consumer.earliest_offsets(tp)
+                self.tracker.start(partition, int(earliest.get(tp) or 0))
+
+    async def handle(self, events: Sequence[EventT]) -> None:
+        context = self.context
+        await context.ready()
+        started_s = time.perf_counter()
+        now_ms = int(time.time() * 1000)
+        records = [(e.message.partition, e.message.offset) for e in events]
+        await self.know({partition for partition, _ in records})
+        admission = self.tracker.admit(records)
+        for partition, offset in admission.holes.items():
+            await self.rewind(partition, offset, "records missing before this batch")
+        admitted = [events[i] for i in admission.process]
+        partitions = {e.message.partition for e in admitted}
+        for partition in partitions:
+            self.last_seen_s[partition] = time.monotonic()
+            self.rewinding.discard(partition)
+        async with context.lock:
+            output = process_batch([incoming(e) for e in admitted], context, now_ms)
+            output.counts["skipped_seen"] = admission.skipped
+            health = health_line(context, output, started_s, now_ms,
+                                 lag_of(admitted, self.app.consumer.highwater))
+            output.counts["points"] = await commit(output, context.sinks, context.patients,
+                                                   context.alerts, [health])
+            if partitions:
+                await self.app.producer.flush()  # the state is in its changelog first
+                self.tracker.save(partitions)
+        context.count(output.counts)
+
+    async def check_stalls(self) -> None:
+        """Records exist beyond the expected offset but none came for a while: go back."""
+        now_s = time.monotonic()
+        assigned = {tp.partition for tp in self.app.consumer.assignment()
+                    if tp.topic == self.topic}
+        for partition, expected in list(self.tracker.expected.items()):
+            if partition not in assigned:
+                continue
+            try:
+                highwater = self.app.consumer.highwater(TP(self.topic, partition))
+            except (KeyError, TypeError):
+                continue
+            idle_s = now_s - self.last_seen_s.get(partition, now_s)
+            self.last_seen_s.setdefault(partition, now_s)
+            if highwater is not None and highwater > expected and idle_s > STALL_S:
+                self.last_seen_s[partition] = now_s
+                await self.rewind(partition, expected, "records not delivered")
 
 
-def add_telemetry_agent(app: faust.App, context: WorkerContext, topic: Any) -> None:
-    batch_max = context.settings.batch_max_uploads
-    within_s = context.settings.batch_within_s
+def add_telemetry_agent(app: faust.App, context: WorkerContext, topic: Any) -> Telemetry:
+    settings = context.settings
+    loop = Telemetry(app, context, settings.topic_telemetry,
+                     Tracker(context.patients.table, settings.partitions))
 
     @app.agent(topic, name="process-telemetry")
     async def process_telemetry(stream: faust.StreamT[bytes]) -> None:
-        batches = stream.take_events(batch_max, within=within_s)  # type: ignore[attr-defined]
+        batches = stream.take_events(  # type: ignore[attr-defined]
+            settings.batch_max_uploads, within=settings.batch_within_s)
         async for events in batches:
             try:
-                await handle(app, context, list(events))
+                await loop.handle(list(events))
             except Exception:
                 fail_stop("processing a batch")
+
+    @app.timer(STALL_S / 2)
+    async def stalls() -> None:
+        if app.rebalancing:
+            return
+        try:
+            await loop.check_stalls()
+        except Exception:  # a check that cannot run now runs again at the next tick
+            log.warning("checking telemetry partitions for stalls failed", exc_info=True)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         context.forget_state()
+        loop.tracker.forget(tp.partition for tp in revoked if tp.topic == loop.topic)
+
+    return loop

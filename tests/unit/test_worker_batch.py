@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wearmon.stream.alerts.state import PatientAlerts
 from wearmon.stream.core.patients import PatientSettings, default_settings
 from wearmon.stream.core.pipeline import PatientState
 from wearmon.stream.core.validation import Limits
+from wearmon.stream.sinks.influx import InfluxRejectedError
 from wearmon.stream.worker.batch import BatchOutput, Incoming, process_batch
 from wearmon.stream.worker.commit import Sinks, commit
+from wearmon.stream.worker.commit import write as commit_write
 from wearmon.stream.worker.state_cache import StateCache
 
 T0_MS = 1_800_000_000_000
@@ -46,6 +51,10 @@ class Context:
 
     def cached_alerts(self) -> Iterable[tuple[str, PatientAlerts]]:
         return self.alerts.cached()
+
+    def forget_patient(self, patient_id: str) -> None:
+        self.patients.evict(patient_id)
+        self.alerts.evict(patient_id)
 
 
 def upload(upload_id: str, patient: str, t_ms: int, hr_bpm: float) -> bytes:
@@ -129,8 +138,9 @@ def output() -> BatchOutput:
 async def test_commit_writes_then_publishes_then_saves() -> None:
     rec = Recorder()
     out = output()
+    lines = len(out.lines)
     points = await commit(out, rec.sinks(), rec.store("patients"), rec.store("alerts"), ["x"])
-    assert points == len(out.lines) + 1
+    assert points == lines + 1
     assert rec.calls[0] == "write"
     sends = [c for c in rec.calls if c.startswith("send")]
     assert rec.calls[1:1 + len(sends)] == sends and len(sends) >= 3
@@ -144,3 +154,91 @@ async def test_state_is_saved_only_after_the_write_and_the_publishes_succeeded(f
     with pytest.raises(ConnectionError):
         await commit(output(), rec.sinks(), rec.store("patients"), rec.store("alerts"))
     assert not any(c.startswith("save") for c in rec.calls)
+
+
+class Refusing:
+    """A writer that refuses (like InfluxDB's 400) any batch with a line of patient p-0002."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    async def write(self, lines: Iterable[str]) -> int:
+        lines = list(lines)
+        if any("patient=p-0002" in line for line in lines):
+            raise InfluxRejectedError(400, "field type conflict")
+        self.written += lines
+        return len(lines)
+
+
+async def test_refused_points_are_traced_to_their_upload_and_the_rest_is_written() -> None:
+    out = output()
+    writer = Refusing()
+    points = await commit_write(out, writer)
+    assert points == len(writer.written) > 0
+    assert not any("patient=p-0002" in line for line in writer.written)
+    assert any("patient=p-0001" in line for line in writer.written)
+    refused = [r for r in out.rejections if r.reason == "sink_refused"]
+    assert [(r.patient_id, r.upload_id) for r in refused] == [("p-0002", "u2")]
+    assert out.counts["sink_refused"] == 1
+    assert any(line.startswith("rejected,") and "reason=sink_refused" in line
+               for line in writer.written)
+
+
+class Exploding(Context):
+    """A context whose state store fails for one patient (e.g. a bug in a detector)."""
+
+    def patient_state(self, patient_id: str) -> PatientState:
+        state = super().patient_state(patient_id)
+        if patient_id == "p-0002":
+            raise RecursionError("boom")
+        return state
+
+
+def test_an_error_in_one_message_is_dead_lettered_and_the_batch_goes_on() -> None:
+    context = Exploding()
+    out = process_batch(messages(), context, now_ms=T0_MS)
+    internal = [r for r in out.rejections if r.reason == "internal_error"]
+    assert len(internal) == 1 and internal[0].original == messages()[1].value
+    assert "RecursionError" in internal[0].issues[0].detail and "boom" not in \
+        internal[0].issues[0].detail
+    assert out.counts["uploads"] == 1 and "p-0002" not in out.patients
+    assert not any(a["patient_id"] == "p-0002" for a in out.anomalies)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=20)
+SAMPLE = st.dictionaries(st.sampled_from(["t_ms", "hr_bpm", "steps", "spo2_pct", "rr_ms",
+                                          "skin_temp_c", "x\u0000", "\ud800"]), JSON,
+                         max_size=5)
+
+
+def structured(doc: dict[str, object]) -> bytes:
+    return json.dumps(doc, default=str).encode("utf-8", "surrogatepass")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(
+    st.binary(max_size=300),
+    JSON.map(lambda doc: json.dumps(doc, default=str).encode()),
+    st.builds(lambda pid, samples, extra: structured({
+        "schema_version": 1, "upload_id": "u9", "device_id": "d1", "patient_id": pid,
+        "uploaded_at_ms": T0_MS, "samples": samples, **extra}),
+        st.sampled_from(["p-0003", "p-0003\n", "\ud800-x"]) | st.text(max_size=10),
+        st.lists(SAMPLE, max_size=6) | JSON, st.dictionaries(st.text(max_size=5), JSON,
+                                                             max_size=2)),
+    st.sampled_from([upload("u9", "p-0003", T0_MS, 80)]).flatmap(
+        lambda raw: st.integers(0, len(raw) - 1).flatmap(
+            lambda i: st.binary(min_size=1, max_size=3).map(
+                lambda b: raw[:i] + b + raw[i + len(b):]))),
+), max_size=6))
+def test_no_input_escapes_the_batch_function(raws: list[bytes]) -> None:
+    """Random and mutated uploads: every message ends processed or dead-lettered."""
+    out = process_batch([Incoming(raw, T0_MS, 0, i) for i, raw in enumerate(raws)], Context(),
+                        now_ms=T0_MS)
+    assert out.counts["uploads"] + out.counts["rejected"] + out.counts["duplicates"] >= len(raws)
+    "\n".join(out.lines).encode()  # every line can be written
+    # and no message needed the safety net: validation named the problem of each
+    assert [r.issues[0].detail for r in out.rejections if r.reason == "internal_error"] == []
