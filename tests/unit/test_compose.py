@@ -71,7 +71,8 @@ def test_dockerfile_runs_as_a_non_root_user_and_installs_the_package() -> None:
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
     users = re.findall(r"^USER\s+(\S+)", dockerfile, flags=re.MULTILINE)
     assert users and users[-1] not in {"root", "0"}
-    assert re.search(r"^RUN pip install \.", dockerfile, flags=re.MULTILINE)
+    assert re.search(r"^RUN pip install --constraint requirements\.lock \.", dockerfile,
+                     flags=re.MULTILINE)
 
 
 def test_infrastructure_has_healthchecks_and_dependents_wait_for_them(
