@@ -139,10 +139,12 @@ def _needs_extra(name: str, extra: str) -> None:
 
 def _register_optional() -> None:
     """Commands contributed by other modules (a clear message when their extra is missing)."""
+    from wearmon.stream.gateway.cli import add_gateway_commands
     from wearmon.stream.tools.admin_cli import add_alerts_commands, add_patients_commands
 
     add_patients_commands(main)
     add_alerts_commands(main)
+    add_gateway_commands(main)
     for module, function, extra, names in OPTIONAL_COMMANDS:
         try:
             getattr(importlib.import_module(module), function)(main)
