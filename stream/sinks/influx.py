@@ -29,6 +29,7 @@ class InfluxWriter:
         self._settings = settings
         self._session = session
         self._url = f"{settings.influx_url}/write"
+        self.retries = 0  # failed attempts that were retried (read by the worker's metrics)
         self._params = {"db": settings.influx_db}  # no precision: nanoseconds everywhere
         self._headers = {"Content-Type": "text/plain; charset=utf-8"}
         if settings.influx_token is not None:
@@ -75,5 +76,6 @@ class InfluxWriter:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning("InfluxDB unreachable (%s); retrying in %.1f s",
                             type(exc).__name__, delay_s)
+            self.retries += 1
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, max_backoff_s)

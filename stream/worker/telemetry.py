@@ -19,6 +19,7 @@ from wearmon.stream.worker.batch import BatchOutput, Incoming, process_batch
 from wearmon.stream.worker.commit import commit
 from wearmon.stream.worker.context import WorkerContext
 from wearmon.stream.worker.faust_io import fail_stop
+from wearmon.stream.worker.metrics import observe_batch
 
 
 def incoming(event: EventT) -> Incoming:
@@ -56,11 +57,12 @@ async def handle(app: faust.App, context: WorkerContext, events: Sequence[EventT
     now_ms = int(time.time() * 1000)
     async with context.lock:
         output = process_batch([incoming(e) for e in events], context, now_ms)
-        health = health_line(context, output, started_s, now_ms,
-                             lag_of(events, app.consumer.highwater))
+        lag = lag_of(events, app.consumer.highwater)
+        health = health_line(context, output, started_s, now_ms, lag)
         output.counts["points"] = await commit(output, context.sinks, context.patients,
                                                context.alerts, [health])
     context.count(output.counts)
+    observe_batch(output, time.perf_counter() - started_s, lag)
 
 
 def add_telemetry_agent(app: faust.App, context: WorkerContext, topic: Any) -> None:
