@@ -159,3 +159,20 @@ def load_settings(**overrides: object) -> Settings:
             name = "WEARMON_" + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else ""
             lines.append(f"  {name or 'settings'}: {err['msg']}")
         raise ConfigError("Invalid Wearmon configuration:\n" + "\n".join(lines)) from None
+
+
+def variables() -> list[tuple[str, str]]:
+    """Every ``WEARMON_*`` variable with its default and meaning, for ``--help`` texts.
+
+    >>> dict(variables())["WEARMON_PARTITIONS"]
+    'default 4. Partitions of every Wearmon topic'
+    """
+    rows = []
+    for name, field in Settings.model_fields.items():
+        secret = "SecretStr" in str(field.annotation)
+        default = field.default
+        shown = ("secret" if secret else "unset" if default in ("", None)
+                 else f"default {str(default).lower() if isinstance(default, bool) else default}")
+        text = f"{shown}. {field.description}" if field.description else shown
+        rows.append((f"WEARMON_{name.upper()}", text))
+    return rows

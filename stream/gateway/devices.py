@@ -32,23 +32,34 @@ async def read_registry(settings: Settings, timeout_s: float = 60.0) -> Registry
     return registry
 
 
-async def publish(settings: Settings, device_id: str, value: bytes | None) -> None:
-    """Write one grant (or a tombstone) and wait for the broker's acknowledgement."""
+async def publish(settings: Settings, records: dict[str, bytes | None]) -> None:
+    """Write grants (or tombstones) by device id and wait for the broker's acknowledgements."""
     await ensure_topics(settings, extra=[settings.topic_devices])
     producer = make_producer(settings)
     await producer.start()
     try:
-        await (await producer.send(settings.topic_devices, value, key=device_id.encode()))
+        futures = [await producer.send(settings.topic_devices, value, key=device_id.encode())
+                   for device_id, value in records.items()]
+        for future in futures:
+            await future
     finally:
         await producer.stop()
 
 
+async def issue_tokens(settings: Settings, devices: dict[str, str]) -> dict[str, str]:
+    """Issue (or rotate) a token per device (``{device_id: patient_id}``); returns the tokens."""
+    now_ms = int(time.time() * 1000)
+    issued = {device: issue(device, patient, now_ms) for device, patient in devices.items()}
+    await publish(settings, {device: grant.to_bytes() for device, (_, grant) in issued.items()})
+    return {device: token for device, (token, _) in issued.items()}
+
+
 async def issue_token(settings: Settings, device_id: str, patient_id: str) -> tuple[str, Grant]:
-    """Issue (or rotate) the device's token; returns the token, to be shown once."""
+    """Issue (or rotate) one device's token; returns the token, to be shown once."""
     token, grant = issue(device_id, patient_id, now_ms=int(time.time() * 1000))
-    await publish(settings, device_id, grant.to_bytes())
+    await publish(settings, {device_id: grant.to_bytes()})
     return token, grant
 
 
 async def revoke_token(settings: Settings, device_id: str) -> None:
-    await publish(settings, device_id, None)
+    await publish(settings, {device_id: None})
