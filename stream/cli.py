@@ -133,7 +133,9 @@ def demo(duration_s: float, patients: int, speed: float, seed: int, notify_url: 
 @click.option("--hours", default=6.0, show_default=True, help="Event time per patient")
 @click.option("--e2e", is_flag=True,
               help="Also time a real worker (embedded broker + local influxd) end to end")
-def bench(patients: int, hours: float, e2e: bool) -> None:
+@click.option("--gateway", is_flag=True,
+              help="Also compare uploads through a gateway process with direct Kafka production")
+def bench(patients: int, hours: float, e2e: bool, gateway: bool) -> None:
     """Measure the stream stage against a decode-only baseline (same uploads, one run)."""
     from wearmon.stream.tools.bench import run_bench, run_end_to_end
 
@@ -151,6 +153,10 @@ def bench(patients: int, hours: float, e2e: bool) -> None:
                    f"{e.samples / e.consume_s:,.0f} samples/s; worker (process, InfluxDB, "
                    f"alerts, commit) {e.samples / e.worker_s:,.0f} samples/s; "
                    f"ratio {e.ratio:.1f}x")
+    if gateway:
+        from wearmon.stream.tools.bench_gateway import report
+
+        click.echo("\n".join(report(patients, hours)))
 
 
 #: Command groups that need an optional extra: (module, registering function, extra, commands).
