@@ -77,20 +77,16 @@ def worker() -> None:
 def simulate(patients: int, duration_s: float, speed: float, seed: int, event_every_s: float,
              labels_path: Path | None, forever: bool, gateway_url: str) -> None:
     """Send synthetic patients with labelled events: to the telemetry topic, or via a gateway."""
-    from wearmon.stream.tools.producer import simulate as run
+    from wearmon.stream.tools.producer import simulate_until_signalled
     from wearmon.stream.tools.simulator import Simulator
 
     settings = load_settings()
     require_services(settings)
     start_ms = int(time.time() * 1000 - duration_s * 1000)
     sim = Simulator(patients, start_ms, duration_s, seed=seed, event_every_s=event_every_s)
-    try:
-        stats = asyncio.run(run(settings, sim, speed, labels_path, forever=forever,
-                                gateway_url=gateway_url,
-                                show_progress=sys.stderr.isatty()))
-    except KeyboardInterrupt:
-        click.echo("stopped", err=True)
-        return
+    stats = asyncio.run(simulate_until_signalled(
+        settings, sim, speed, labels_path=labels_path, forever=forever, gateway_url=gateway_url,
+        show_progress=sys.stderr.isatty()))
     refused = f", {stats.refused} refused by the gateway" if stats.refused else ""
     click.echo(f"sent {stats.uploads} uploads, {stats.samples} samples "
                f"({len(sim.labels)} labelled events){refused}")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import signal
 import ssl
 import time
 
@@ -36,6 +35,7 @@ from wearmon.stream.gateway.admission import Refusal, admit, issues_json, refuse
 from wearmon.stream.gateway.devices import registry_view
 from wearmon.stream.gateway.metrics import GatewayMetrics
 from wearmon.stream.kafka import ensure_topics
+from wearmon.stream.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 UPLOADS_PATH = "/v1/uploads"
@@ -200,10 +200,7 @@ class Gateway:
 
 async def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM (``wearmon gateway``)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     gateway = Gateway(settings)
     try:
         url = await gateway.start()

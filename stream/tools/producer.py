@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 
 from wearmon.stream.config import Settings
 from wearmon.stream.kafka import ensure_topics, make_producer
+from wearmon.stream.signals import stop_on_signals
 from wearmon.stream.tools.simulator import Simulator
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,8 @@ async def simulate(settings: Settings, sim: Simulator, speed: float,
                    gateway_url: str = "") -> ProduceStats:
     """Send the simulator's uploads; ``speed`` = event seconds per wall second (0: no pacing).
 
-    ``stats`` (optional) is updated as uploads are sent, for live views.
+    ``stats`` (optional) is updated as uploads are sent, for live views. ``stop`` ends it early
+    (what was sent so far is flushed first).
     """
     await ensure_topics(settings)
     if labels_path is not None:
@@ -188,3 +190,9 @@ async def simulate(settings: Settings, sim: Simulator, speed: float,
     finally:
         await sender.close()
     return stats
+
+
+async def simulate_until_signalled(settings: Settings, sim: Simulator, speed: float,
+                                   **options: Any) -> ProduceStats:
+    """``simulate`` that Ctrl-C or SIGTERM ends cleanly (flushed, with its counts)."""
+    return await simulate(settings, sim, speed, stop=stop_on_signals(), **options)
