@@ -43,15 +43,21 @@ def worker() -> None:
     """Run a stream worker (scale out by starting more; partitions are shared).
 
     Serves /health, /metrics (Prometheus) and the alerts API on WEARMON_WEB_HOST:WEARMON_WEB_PORT.
-    Stops within seconds, naming the variable, when the broker or InfluxDB does not answer.
+    Stops within seconds, naming the variable, when the broker does not answer. When InfluxDB
+    does not, it says so in one line and waits for it (batches are held, nothing is committed).
     """
     import faust
 
     from wearmon.stream.kafka import ensure_topics
+    from wearmon.stream.reach import influx_problem
     from wearmon.stream.worker.app import create_app
 
     settings = load_settings()
-    require_services(settings, influx=True)
+    require_services(settings)
+    problem = influx_problem(settings)
+    if problem is not None:
+        click.echo(f"{problem}; the worker waits for it (batches are held, nothing is committed)",
+                   err=True)
     asyncio.run(ensure_topics(settings))
     app = create_app(settings)
     faust.Worker(app, loglevel="INFO").execute_from_commandline()

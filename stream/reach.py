@@ -76,12 +76,15 @@ async def check_influx(settings: Settings, timeout_s: float | None = None) -> No
         ) from None
 
 
-def require_services(settings: Settings, influx: bool = False) -> None:
-    """Check the broker (and InfluxDB) from synchronous code, e.g. a CLI command."""
+def require_services(settings: Settings) -> None:
+    """Check the broker from synchronous code, e.g. a CLI command (exits when unreachable)."""
+    asyncio.run(check_broker(settings))
 
-    async def both() -> None:
-        await check_broker(settings)
-        if influx:
-            await check_influx(settings)
 
-    asyncio.run(both())
+def influx_problem(settings: Settings) -> str | None:
+    """One line saying why InfluxDB does not answer, or None when it does (or is not set)."""
+    try:
+        asyncio.run(check_influx(settings))
+    except Unreachable as exc:
+        return str(exc)
+    return None
