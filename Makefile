@@ -4,15 +4,26 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install influxd bench clean
+LOCK := requirements.lock
 
-$(STAMP): pyproject.toml
+.PHONY: demo test lint install lock influxd bench clean
+
+# Exactly the pinned versions of requirements.lock (every dependency, the dev extra included),
+# then the project itself without resolving anything again.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Regenerate the lock after changing dependencies in pyproject.toml. Pins already in the lock are
+# kept when they still satisfy pyproject.toml; `make lock UPGRADE=--upgrade` moves to the newest.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --python-platform linux \
+	  --custom-compile-command 'make lock' --quiet $(UPGRADE) --output-file $(LOCK)
 
 # InfluxDB 1.x from Debian, used by the demo and the tests (skipped when already installed).
 influxd:

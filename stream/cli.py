@@ -11,26 +11,53 @@ from pathlib import Path
 
 import click
 
-from wearmon.stream.config import ConfigError, load_settings
+from wearmon import __version__
+from wearmon.stream.config import ConfigError, load_settings, variables
+from wearmon.stream.reach import require_services
 
 CONTRACT_PATH = Path(__file__).parent / "core" / "contract" / "telemetry-v1.schema.json"
 
 
-@click.group()
+class EnvHelpCommand(click.Command):
+    """A command whose ``--help`` ends with every ``WEARMON_*`` variable (from ``Settings``)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        with formatter.section("Environment variables (also read from ./.env)"):
+            formatter.write_dl(variables(), col_max=36)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="wearmon",
+                      message="%(prog)s %(version)s")
 def main() -> None:
-    """Wearmon: wearable telemetry -> Kafka -> Faust + River -> InfluxDB / Grafana."""
+    """Wearmon: wearable telemetry -> Kafka -> Faust + River -> InfluxDB / Grafana.
+
+    Devices upload through `wearmon gateway` (HTTPS) or straight to Kafka. Settings are
+    WEARMON_* environment variables: `wearmon worker -h` lists them all.
+    """
 
 
-@main.command()
+@main.command(cls=EnvHelpCommand)
 def worker() -> None:
-    """Run a stream worker (scale out by starting more; partitions are shared)."""
+    """Run a stream worker (scale out by starting more; partitions are shared).
+
+    Serves /health, /metrics (Prometheus) and the alerts API on WEARMON_WEB_HOST:WEARMON_WEB_PORT.
+    Stops within seconds, naming the variable, when the broker does not answer. When InfluxDB
+    does not, it says so in one line and waits for it (batches are held, nothing is committed).
+    """
     import faust
 
     from wearmon.stream.kafka import ensure_topics
+    from wearmon.stream.reach import influx_problem
     from wearmon.stream.worker.app import create_app
 
     settings = load_settings()
-    settings.require_broker()
+    require_services(settings)
+    problem = influx_problem(settings)
+    if problem is not None:
+        click.echo(f"{problem}; the worker waits for it (batches are held, nothing is committed)",
+                   err=True)
     asyncio.run(ensure_topics(settings))
     app = create_app(settings)
     faust.Worker(app, loglevel="INFO").execute_from_commandline()
@@ -47,19 +74,28 @@ def worker() -> None:
               help="Mean event-time seconds between injected events per patient")
 @click.option("--labels", "labels_path", type=click.Path(path_type=Path), default=None,
               help="Write the ground-truth event labels (JSON) here")
+@click.option("--forever", is_flag=True,
+              help="Send the history at --speed, then keep the same patients going in real "
+                   "time until stopped (Ctrl-C / SIGTERM)")
+@click.option("--via-gateway", "gateway_url", default="", metavar="URL",
+              help="POST the uploads to this gateway (e.g. http://127.0.0.1:8080) instead of "
+                   "producing to Kafka; issues a token per simulated device first")
 def simulate(patients: int, duration_s: float, speed: float, seed: int, event_every_s: float,
-             labels_path: Path | None) -> None:
-    """Produce synthetic patients with labelled events to the telemetry topic."""
-    from wearmon.stream.tools.producer import simulate as run
+             labels_path: Path | None, forever: bool, gateway_url: str) -> None:
+    """Send synthetic patients with labelled events: to the telemetry topic, or via a gateway."""
+    from wearmon.stream.tools.producer import simulate_until_signalled
     from wearmon.stream.tools.simulator import Simulator
 
     settings = load_settings()
-    settings.require_broker()
+    require_services(settings)
     start_ms = int(time.time() * 1000 - duration_s * 1000)
     sim = Simulator(patients, start_ms, duration_s, seed=seed, event_every_s=event_every_s)
-    stats = asyncio.run(run(settings, sim, speed, labels_path, show_progress=sys.stderr.isatty()))
+    stats = asyncio.run(simulate_until_signalled(
+        settings, sim, speed, labels_path=labels_path, forever=forever, gateway_url=gateway_url,
+        show_progress=sys.stderr.isatty()))
+    refused = f", {stats.refused} refused by the gateway" if stats.refused else ""
     click.echo(f"sent {stats.uploads} uploads, {stats.samples} samples "
-               f"({len(sim.labels)} labelled events)")
+               f"({len(sim.labels)} labelled events){refused}")
 
 
 @main.command()
@@ -99,7 +135,9 @@ def demo(duration_s: float, patients: int, speed: float, seed: int, notify_url: 
 @click.option("--hours", default=6.0, show_default=True, help="Event time per patient")
 @click.option("--e2e", is_flag=True,
               help="Also time a real worker (embedded broker + local influxd) end to end")
-def bench(patients: int, hours: float, e2e: bool) -> None:
+@click.option("--gateway", is_flag=True,
+              help="Also compare uploads through a gateway process with direct Kafka production")
+def bench(patients: int, hours: float, e2e: bool, gateway: bool) -> None:
     """Measure the stream stage against a decode-only baseline (same uploads, one run)."""
     from wearmon.stream.tools.bench import run_bench, run_end_to_end
 
@@ -117,6 +155,10 @@ def bench(patients: int, hours: float, e2e: bool) -> None:
                    f"{e.samples / e.consume_s:,.0f} samples/s; worker (process, InfluxDB, "
                    f"alerts, commit) {e.samples / e.worker_s:,.0f} samples/s; "
                    f"ratio {e.ratio:.1f}x")
+    if gateway:
+        from wearmon.stream.tools.bench_gateway import report
+
+        click.echo("\n".join(report(patients, hours)))
 
 
 #: Command groups that need an optional extra: (module, registering function, extra, commands).
@@ -139,10 +181,12 @@ def _needs_extra(name: str, extra: str) -> None:
 
 def _register_optional() -> None:
     """Commands contributed by other modules (a clear message when their extra is missing)."""
+    from wearmon.stream.gateway.cli import add_gateway_commands
     from wearmon.stream.tools.admin_cli import add_alerts_commands, add_patients_commands
 
     add_patients_commands(main)
     add_alerts_commands(main)
+    add_gateway_commands(main)
     for module, function, extra, names in OPTIONAL_COMMANDS:
         try:
             getattr(importlib.import_module(module), function)(main)

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     )
     topic_outbox: str = Field("wearmon.outbox", description="Notifications to deliver")
     topic_deliveries: str = Field("wearmon.deliveries", description="Delivery results")
+    topic_devices: str = Field(
+        "wearmon.devices", description="Gateway device tokens (hashed) by device id"
+    )
 
     api_token: SecretStr | None = Field(
         None, description="Bearer token of the alerts API; unset = the API answers 503"
@@ -81,6 +84,27 @@ class Settings(BaseSettings):
                     "records, which breaks changelog recovery: the demo and tests set 1")
     broker_session_timeout_s: float = Field(6.0, gt=0)
     broker_heartbeat_interval_s: float = Field(1.5, gt=0)
+    connect_timeout_s: float = Field(
+        5.0, gt=0, description="How long CLI commands try to reach the broker before failing"
+    )
+
+    gateway_host: str = Field("127.0.0.1", description="Address the upload gateway binds")
+    gateway_port: int = Field(8080, ge=1, le=65535, description="Port of the upload gateway")
+    gateway_tls_cert: str = Field("", description="PEM certificate file: serve HTTPS")
+    gateway_tls_key: str = Field("", description="PEM private key file of the certificate")
+    gateway_plaintext_ok: bool = Field(
+        False, description="Allow plain HTTP on a non-loopback address (TLS ends at a proxy)"
+    )
+    gateway_max_inflight: int = Field(
+        256, ge=1, description="Uploads awaiting the broker at once; more are answered 429"
+    )
+    gateway_send_timeout_s: float = Field(
+        10.0, gt=0, description="Longest wait for the broker's acknowledgement (then 503)"
+    )
+    gateway_retry_after_s: int = Field(1, ge=1, description="Retry-After of 429/503 answers")
+    gateway_idempotent: bool = Field(
+        True, description="Idempotent producer (false for brokers without it, e.g. embedded)"
+    )
 
     @field_validator("broker")
     @classmethod
@@ -96,6 +120,14 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"'{value}' must start with http:// or https://")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if bool(self.gateway_tls_cert) != bool(self.gateway_tls_key):
+            raise ValueError(
+                "set both WEARMON_GATEWAY_TLS_CERT and WEARMON_GATEWAY_TLS_KEY, or neither"
+            )
+        return self
 
     @model_validator(mode="after")
     def _heartbeat_below_session(self) -> Settings:
@@ -132,3 +164,20 @@ def load_settings(**overrides: object) -> Settings:
             name = "WEARMON_" + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else ""
             lines.append(f"  {name or 'settings'}: {err['msg']}")
         raise ConfigError("Invalid Wearmon configuration:\n" + "\n".join(lines)) from None
+
+
+def variables() -> list[tuple[str, str]]:
+    """Every ``WEARMON_*`` variable with its default and meaning, for ``--help`` texts.
+
+    >>> dict(variables())["WEARMON_PARTITIONS"]
+    'default 4. Partitions of every Wearmon topic'
+    """
+    rows = []
+    for name, field in Settings.model_fields.items():
+        secret = "SecretStr" in str(field.annotation)
+        default = field.default
+        shown = ("secret" if secret else "unset" if default in ("", None)
+                 else f"default {str(default).lower() if isinstance(default, bool) else default}")
+        text = f"{shown}. {field.description}" if field.description else shown
+        rows.append((f"WEARMON_{name.upper()}", text))
+    return rows

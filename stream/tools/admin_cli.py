@@ -12,7 +12,17 @@ from typing import Any
 
 import click
 
-from wearmon.stream.config import load_settings
+from wearmon.stream.config import Settings, load_settings
+from wearmon.stream.reach import require_services
+
+EXAMPLES = "docs/examples/patient-minimal.json and docs/examples/patient-full.json"
+
+
+def connected_settings() -> Settings:
+    """Settings whose broker answers (else one line naming WEARMON_BROKER, within seconds)."""
+    settings = load_settings()
+    require_services(settings)
+    return settings
 
 
 def add_patients_commands(main: click.Group) -> None:
@@ -20,30 +30,36 @@ def add_patients_commands(main: click.Group) -> None:
     def patients() -> None:
         """Enrol patients and manage their settings (the patients topic)."""
 
-    @patients.command("set")
-    @click.option("--file", "path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-                  required=True, help="PatientSettings JSON (see stream/patients.py)")
-    def set_(path: Path) -> None:
-        """Enrol a patient or replace their settings. Invalid settings are rejected."""
+    @patients.command("set", epilog=f"Examples of settings files: {EXAMPLES} in the "
+                                    "repository (fields: stream/core/patients.py).")
+    @click.option("--file", "paths", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                  required=True, multiple=True,
+                  help="A PatientSettings JSON file (repeat for several patients)")
+    def set_(paths: tuple[Path, ...]) -> None:
+        """Enrol patients or replace their settings. Invalid settings are rejected, naming the
+        field, before anything is sent."""
         from wearmon.stream.core.patients import PatientSettings, SettingsError
         from wearmon.stream.worker.directory import publish_patient, read_patients
 
-        try:
-            one = PatientSettings.from_json(path.read_bytes())
-        except SettingsError as exc:
-            raise click.ClickException(f"{path}: {exc}") from None
-        settings = load_settings()
-        settings.require_broker()
+        wanted = []
+        for path in paths:
+            try:
+                wanted.append((path, PatientSettings.from_json(path.read_bytes())))
+            except SettingsError as exc:
+                raise click.ClickException(f"{path}: {exc}") from None
+        settings = connected_settings()
         current = asyncio.run(read_patients(settings))
-        for other in current.values():
-            clash = set(other.devices) & set(one.devices)
-            if other.patient_id != one.patient_id and clash:
-                raise click.ClickException(
-                    f"{path}: invalid patient settings:\n  devices: {sorted(clash)} already "
-                    f"enrolled to patient {other.patient_id}")
-        asyncio.run(publish_patient(settings, one.patient_id, one.to_json()))
-        click.echo(f"enrolled {one.patient_id}" if one.patient_id not in current
-                   else f"updated {one.patient_id}")
+        for path, one in wanted:
+            for other in current.values():
+                clash = set(other.devices) & set(one.devices)
+                if other.patient_id != one.patient_id and clash:
+                    raise click.ClickException(
+                        f"{path}: invalid patient settings:\n  devices: {sorted(clash)} already "
+                        f"enrolled to patient {other.patient_id}")
+        for _, one in wanted:
+            asyncio.run(publish_patient(settings, one.patient_id, one.to_json()))
+            click.echo(f"enrolled {one.patient_id}" if one.patient_id not in current
+                       else f"updated {one.patient_id}")
 
     @patients.command()
     @click.argument("patient_id")
@@ -51,7 +67,7 @@ def add_patients_commands(main: click.Group) -> None:
         """Print one patient's settings (recipient URLs masked)."""
         from wearmon.stream.worker.directory import read_patients
 
-        settings = load_settings()
+        settings = connected_settings()
         one = asyncio.run(read_patients(settings)).get(patient_id)
         if one is None:
             raise click.ClickException(f"patient {patient_id} is not enrolled")
@@ -63,7 +79,7 @@ def add_patients_commands(main: click.Group) -> None:
         """Unenrol a patient (a tombstone on the patients topic)."""
         from wearmon.stream.worker.directory import publish_patient, read_patients
 
-        settings = load_settings()
+        settings = connected_settings()
         if patient_id not in asyncio.run(read_patients(settings)):
             raise click.ClickException(f"patient {patient_id} is not enrolled")
         asyncio.run(publish_patient(settings, patient_id, None))
@@ -74,7 +90,7 @@ def add_patients_commands(main: click.Group) -> None:
         """Enrolled patients: id, devices, recipients."""
         from wearmon.stream.worker.directory import read_patients
 
-        for one in sorted(asyncio.run(read_patients(load_settings())).values(),
+        for one in sorted(asyncio.run(read_patients(connected_settings())).values(),
                           key=lambda s: s.patient_id):
             care = ",".join(r.id for r in one.care_team)
             own = ",".join(r.id for r in one.patient_recipients) or "-"
@@ -156,4 +172,5 @@ def add_alerts_commands(main: click.Group) -> None:
     alerts.command("resolve", help="Resolve an alert.")(act("resolve"))
     snooze = click.option("--minutes", type=click.FloatRange(min=1), required=True,
                           help="Snooze for this long")(act("snooze"))
-    alerts.command("snooze", help="Snooze an alert until a time.")(snooze)
+    alerts.command("snooze", help="Snooze an alert for --minutes minutes (no reminders or "
+                                  "escalation meanwhile).")(snooze)

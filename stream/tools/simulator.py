@@ -7,7 +7,8 @@ battery, and uploads batched by a phone gateway. Injected events carry ground-tr
 ``low_battery``.
 
 API: ``Simulator(patients, start_ms, duration_s, seed)``; ``.labels`` (list of ``Label``);
-``.uploads_until(t_ms)`` yields ``(key, value_bytes, last_t_ms)`` in event-time order.
+``.uploads_until(t_ms)`` yields ``(key, value_bytes, last_t_ms)`` in event-time order;
+``.extend(duration_s)`` continues the same patients further in time (``simulate --forever``).
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ class Simulator:
         """``samples_per_upload`` fixes every gateway's batch (default: 30-120 s of samples)."""
         self.start_ms = start_ms - start_ms % SAMPLE_MS
         self.end_ms = self.start_ms + int(duration_s * 1000)
+        self.event_every_s = event_every_s
+        self.kinds = kinds
         self.patients: list[SimPatient] = []
         for index in range(patients):
             rng = random.Random(seed * 1_000_003 + index)
@@ -112,27 +115,40 @@ class Simulator:
                 next_t_ms=self.start_ms,
                 last_upload_ms=self.start_ms,
             )
-            self._schedule(patient, event_every_s, kinds)
+            self._schedule(patient, self.start_ms, self.end_ms)
             self.patients.append(patient)
 
     @property
     def labels(self) -> list[Label]:
         return [e for p in self.patients for e in p.events]
 
-    def _schedule(self, p: SimPatient, event_every_s: float, kinds: tuple[str, ...]) -> None:
+    def extend(self, duration_s: float) -> None:
+        """Continue every patient for ``duration_s`` more event time (new events and bouts).
+
+        Events and bouts that are over are forgotten, so memory stays bounded when this runs
+        forever (``labels`` then holds only the recent ones).
+        """
+        from_ms, self.end_ms = self.end_ms, self.end_ms + int(duration_s * 1000)
+        for p in self.patients:
+            p.events = [e for e in p.events if e.end_ms > p.next_t_ms]
+            p.bouts = [(s, e) for s, e in p.bouts if e > p.next_t_ms]
+            self._schedule(p, from_ms, self.end_ms)
+
+    def _schedule(self, p: SimPatient, from_ms: int, to_ms: int) -> None:
         """Events first (with 10 quiet minutes before each), then activity bouts around them."""
-        t = self.start_ms + int(p.rng.uniform(0.1, 0.6) * event_every_s * 1000)
-        allowed = [k for k in kinds if p.has_spo2 or k != "desaturation"]
-        while allowed and t < self.end_ms - 5 * MINUTE_MS:
+        every_s = self.event_every_s
+        t = from_ms + int(p.rng.uniform(0.1, 0.6) * every_s * 1000)
+        allowed = [k for k in self.kinds if p.has_spo2 or k != "desaturation"]
+        while allowed and t < to_ms - 5 * MINUTE_MS:
             kind = p.rng.choice(allowed)
             length_ms = int(p.rng.uniform(5, 12) * MINUTE_MS)
             if kind == "device_offline":
                 length_ms = int(p.rng.uniform(20, 40) * MINUTE_MS)
-            end = min(t + length_ms, self.end_ms)
+            end = min(t + length_ms, to_ms)
             p.events.append(Label(p.patient_id, kind, t, end))
-            t = end + int(p.rng.uniform(0.7, 1.3) * event_every_s * 1000)
-        t = self.start_ms
-        while t < self.end_ms:
+            t = end + int(p.rng.uniform(0.7, 1.3) * every_s * 1000)
+        t = from_ms
+        while t < to_ms:
             t += int(p.rng.expovariate(1 / 2_700) * 1000)  # a bout every ~45 min
             start, end = t, t + int(p.rng.uniform(4, 20) * MINUTE_MS)
             quiet = any(e.start_ms - 12 * MINUTE_MS < end and start < e.end_ms for e in p.events)

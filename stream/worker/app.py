@@ -23,6 +23,7 @@ from wearmon.stream.worker.commands import add_alert_agents
 from wearmon.stream.worker.commit import Sinks
 from wearmon.stream.worker.context import WorkerContext
 from wearmon.stream.worker.faust_io import bytes_table, bytes_topic
+from wearmon.stream.worker.metrics import add_metrics_page
 from wearmon.stream.worker.notifications import add_notify_agents
 from wearmon.stream.worker.telemetry import add_telemetry_agent
 
@@ -45,6 +46,7 @@ def new_app(settings: Settings) -> faust.App:
         producer_max_batch_size=settings.producer_max_batch_bytes,
         consumer_auto_offset_reset="earliest",
         web_host=settings.web_host,
+        web_bind=settings.web_host,  # Faust binds web_bind (default 0.0.0.0), not web_host
         web_port=settings.web_port,
         web_in_thread=False,
     )
@@ -71,6 +73,7 @@ def create_app(settings: Settings) -> faust.App:
         app, context, bytes_topic(app, settings.topic_alert_commands, settings))
     add_notify_agents(app, context, alerts)
     add_api(app, context, commands)
+    add_metrics_page(app, context)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:

@@ -27,6 +27,7 @@ from wearmon.stream.core.validation import Limits
 from wearmon.stream.sinks.influx import InfluxWriter
 from wearmon.stream.worker.commit import Sinks
 from wearmon.stream.worker.directory import PatientsView
+from wearmon.stream.worker.metrics import TimedWriter
 from wearmon.stream.worker.state_cache import StateCache
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class WorkerContext:
             return
         self.session = aiohttp.ClientSession()
         influx = InfluxWriter(self.settings, self.session)
-        self.sinks.influx = influx
+        self.sinks.influx = TimedWriter(influx)
         if self.settings.influx_create_db:
             await influx.ensure_database()
 

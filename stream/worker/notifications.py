@@ -35,6 +35,7 @@ from wearmon.stream.sinks.influx import InfluxRejectedError
 from wearmon.stream.sinks.lines import notification_line
 from wearmon.stream.worker.context import WorkerContext
 from wearmon.stream.worker.faust_io import bytes_table, bytes_topic, fail_stop
+from wearmon.stream.worker.metrics import count_notification
 
 log = logging.getLogger(__name__)
 MAX_SENT_KEYS = 2_000
@@ -114,6 +115,7 @@ def add_notify_agents(app: faust.App, context: WorkerContext, alerts: Any) -> No
                 fail_stop("delivering a notification")
 
     async def record_result(result: DeliveryResult) -> None:
+        count_notification(result.status.value)
         if result.status is not DeliveryStatus.SENT:
             log.warning("notification %s to %s: %s %s", result.key, result.recipient_id,
                         result.status.value, result.error)

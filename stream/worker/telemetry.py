@@ -25,6 +25,7 @@ from wearmon.stream.worker.batch import BatchOutput, Incoming, process_batch
 from wearmon.stream.worker.commit import commit
 from wearmon.stream.worker.context import WorkerContext
 from wearmon.stream.worker.faust_io import fail_stop
+from wearmon.stream.worker.metrics import observe_batch
 from wearmon.stream.worker.progress import Tracker
 
 log = logging.getLogger(__name__)
@@ -103,14 +104,15 @@ class Telemetry:
         async with context.lock:
             output = process_batch([incoming(e) for e in admitted], context, now_ms)
             output.counts["skipped_seen"] = admission.skipped
-            health = health_line(context, output, started_s, now_ms,
-                                 lag_of(admitted, self.app.consumer.highwater))
+            lag = lag_of(admitted, self.app.consumer.highwater)
+            health = health_line(context, output, started_s, now_ms, lag)
             output.counts["points"] = await commit(output, context.sinks, context.patients,
                                                    context.alerts, [health])
             if partitions:
                 await self.app.producer.flush()  # the state is in its changelog first
                 self.tracker.save(partitions)
         context.count(output.counts)
+        observe_batch(output, time.perf_counter() - started_s, lag)
 
     async def check_stalls(self) -> None:
         """Records exist beyond the expected offset but none came for a while: go back."""

@@ -10,9 +10,12 @@ import pytest
 import yaml
 
 from wearmon.stream.config import Settings
+from wearmon.stream.core.patients import PatientSettings
+from wearmon.stream.tools.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"kafka", "influxdb", "grafana", "worker", "simulator", "mailpit"}
+SERVICES = {"kafka", "influxdb", "grafana", "worker", "simulator", "mailpit", "gateway", "enrol",
+            "prometheus"}
 INTERPOLATION = re.compile(r"\$\{(\w+)(?:[:?+-][^}]*)?\}")
 
 
@@ -71,19 +74,22 @@ def test_dockerfile_runs_as_a_non_root_user_and_installs_the_package() -> None:
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
     users = re.findall(r"^USER\s+(\S+)", dockerfile, flags=re.MULTILINE)
     assert users and users[-1] not in {"root", "0"}
-    assert re.search(r"^RUN pip install \.", dockerfile, flags=re.MULTILINE)
+    assert re.search(r"^RUN pip install --constraint requirements\.lock \.", dockerfile,
+                     flags=re.MULTILINE)
 
 
 def test_infrastructure_has_healthchecks_and_dependents_wait_for_them(
     compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
-    for name in ("kafka", "influxdb", "grafana", "mailpit", "worker"):
+    for name in ("kafka", "influxdb", "grafana", "mailpit", "worker", "gateway"):
         assert services[name]["healthcheck"]["test"], name
     for name, needs in {
         "worker": {"kafka", "influxdb"},
         "grafana": {"influxdb", "mailpit"},
-        "simulator": {"kafka"},
+        "simulator": {"kafka", "gateway"},
+        "gateway": {"kafka"},
+        "enrol": {"kafka"},
     }.items():
         depends = services[name]["depends_on"]
         for dependency in needs:
@@ -96,7 +102,7 @@ def test_every_port_is_bound_to_localhost(compose: dict[str, Any]) -> None:
         for port in service.get("ports", []):
             assert isinstance(port, str) and port.startswith("127.0.0.1:"), (name, port)
             published += 1
-    assert published >= 4
+    assert published >= 6
 
 
 def test_worker_is_scalable(compose: dict[str, Any]) -> None:
@@ -170,5 +176,66 @@ def test_env_example_values_are_valid_settings(env_example: dict[str, str]) -> N
         if name.startswith("WEARMON_")
     }
     settings = Settings.model_validate(values)
-    assert settings.broker_urls == ["kafka://kafka:9092"]
-    assert settings.influx_url == "http://influxdb:8086"
+    # the host's view of the stack, for `wearmon` commands next to it
+    assert settings.broker_urls == [f"kafka://127.0.0.1:{env_example['KAFKA_HOST_PORT']}"]
+    assert settings.influx_url == f"http://127.0.0.1:{env_example['INFLUXDB_HOST_PORT']}"
+
+
+def test_containers_reach_the_services_by_their_compose_names(compose: dict[str, Any]) -> None:
+    for name in ("worker", "gateway", "simulator", "enrol"):
+        environment = compose["services"][name]["environment"]
+        assert environment["WEARMON_BROKER"] == "kafka://kafka:9092", name
+        assert environment["WEARMON_INFLUX_URL"] == "http://influxdb:8086", name
+
+
+def command_option(command: list[str], option: str) -> str:
+    return command[command.index(option) + 1]
+
+
+def test_the_simulator_runs_forever_through_the_gateway(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    simulator = services["simulator"]
+    command = simulator["command"]
+    assert "--forever" in command and simulator["restart"] == "unless-stopped"
+    gateway = services["gateway"]
+    port = gateway["environment"]["WEARMON_GATEWAY_PORT"]
+    assert command_option(command, "--via-gateway") == f"http://gateway:{port}"
+    assert gateway["command"] == ["wearmon", "gateway"]
+    assert gateway["environment"]["WEARMON_GATEWAY_HOST"] == "0.0.0.0"
+    assert f":{port}" in gateway["ports"][0] and f"127.0.0.1:{port}/health" in str(
+        gateway["healthcheck"]["test"])
+    assert simulator["depends_on"]["enrol"]["condition"] == "service_completed_successfully"
+
+
+def test_enrolled_demo_patients_are_simulated_and_notified_through_mailpit(
+    compose: dict[str, Any],
+) -> None:
+    enrol = compose["services"]["enrol"]
+    assert enrol["command"][:3] == ["wearmon", "patients", "set"]
+    host, container = enrol["volumes"][0].split(":")[:2]
+    files = [arg for arg in enrol["command"] if arg.startswith(container)]
+    assert len(files) >= 3
+    simulator = compose["services"]["simulator"]["command"]
+    seed = int(command_option(simulator, "--seed"))
+    sim = Simulator(int(command_option(simulator, "--patients").split(":-")[1].rstrip("}")),
+                    0, 60, seed=seed)
+    simulated = {(p.patient_id, p.device_id) for p in sim.patients}
+    for path in files:
+        local = ROOT / host / Path(path).relative_to(container)
+        settings = PatientSettings.from_json(local.read_bytes())
+        assert (settings.patient_id, settings.devices[0]) in simulated
+        for recipient in (*settings.care_team, *settings.patient_recipients):
+            assert recipient.url.get_secret_value().startswith("mailto://mailpit:1025?")
+
+
+def test_prometheus_is_optional_and_scrapes_workers_and_gateway(compose: dict[str, Any]) -> None:
+    prometheus = compose["services"]["prometheus"]
+    assert prometheus["profiles"] == ["metrics"]
+    host = prometheus["volumes"][0].split(":")[0]
+    config = yaml.safe_load((ROOT / host).read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["wearmon-worker"]["dns_sd_configs"][0] == {"names": ["worker"], "type": "A",
+                                                           "port": 6066}
+    assert jobs["wearmon-gateway"]["static_configs"][0]["targets"] == ["gateway:8080"]
+    worker = compose["services"]["worker"]["environment"]
+    assert worker["WEARMON_WEB_HOST"] == "0.0.0.0"  # reachable by Prometheus, no host port

@@ -1,0 +1,72 @@
+"""Both ways in, as processes: `wearmon gateway` + `wearmon simulate --via-gateway`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, Services
+from tests.integration.test_gateway import gateway_settings, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def env_of(settings: object, **extra: str) -> dict[str, str]:
+    values = {f"WEARMON_{name.upper()}": str(getattr(settings, name)) for name in (
+        "broker", "partitions", "gateway_port", "gateway_idempotent", "topic_telemetry",
+        "topic_devices")}
+    return {**os.environ, **values, **extra}
+
+
+@pytest.fixture
+def gateway_process(services: Services, tmp_path: Path) -> Iterator[tuple[object, str]]:
+    settings = gateway_settings(services.broker_url)
+    log = (tmp_path / "gateway.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "wearmon", "gateway"], cwd=tmp_path,
+                            env=env_of(settings), stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{settings.gateway_port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp_path / "gateway.log").read_text()
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as resp:
+                    if json.loads(resp.read())["ready"]:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "the gateway did not start"
+                time.sleep(0.1)  # another process's port: nothing to await
+        yield settings, url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+    assert proc.returncode == 0, (tmp_path / "gateway.log").read_text()
+
+
+def test_the_simulator_posts_through_the_gateway(
+        gateway_process: tuple[object, str], tmp_path: Path) -> None:
+    settings, url = gateway_process
+    done = subprocess.run(
+        [sys.executable, "-m", "wearmon", "simulate", "--patients", "3", "--duration", "900",
+         "--speed", "0", "--via-gateway", url], cwd=REPO, env=env_of(settings),
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    sent = int(done.stdout.split()[1])  # "sent N uploads, ..."
+    assert sent > 10 and "refused" not in done.stdout
+    records = asyncio.run(read_topic(settings, sent + 1, timeout_s=3))  # type: ignore[arg-type]
+    assert len(records) == sent
+    assert {key for key, *_ in records} == {f"sim-007-000{i}".encode() for i in range(3)}
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
+        metrics = resp.read().decode()
+    assert f"wearmon_gateway_uploads_total {float(sent)}" in metrics
+    assert "wearmon_gateway_devices 3.0" in metrics
