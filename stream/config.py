@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     )
     topic_outbox: str = Field("wearmon.outbox", description="Notifications to deliver")
     topic_deliveries: str = Field("wearmon.deliveries", description="Delivery results")
+    topic_alert_replies: str = Field(
+        "wearmon.alert-replies", description="The answer to every alert command (any sender)"
+    )
 
     api_token: SecretStr | None = Field(
         None, description="Bearer token of the alerts API; unset = the API answers 503"
@@ -74,6 +77,26 @@ class Settings(BaseSettings):
     data_dir: str = Field("../shared/data", description="Where the public datasets are")
     state_dir: str = Field(".wearmon", description="Worker scratch directory (Faust datadir)")
 
+    console_host: str = Field("127.0.0.1", description="Care-team console bind address")
+    console_port: int = Field(8090, ge=1, le=65535, description="Care-team console port")
+    console_public_url: str = Field(
+        "", description="Console URL as care teams reach it (links in messages); "
+        "default http://127.0.0.1:$WEARMON_CONSOLE_PORT"
+    )
+    console_secret_key: SecretStr | None = Field(
+        None, description="Signs console sessions and message links (workers and console share "
+        "it; at least 32 characters)"
+    )
+    console_users_file: str = Field(
+        "console-users.json", description="Care-team accounts (scrypt hashes)"
+    )
+    console_link_ttl_s: float = Field(12 * 3600.0, gt=0, description="Message links expire")
+    console_session_ttl_s: float = Field(12 * 3600.0, gt=0, description="Login lasts")
+    console_grafana_url: str = Field("", description="Grafana base URL for patient dashboards")
+    console_keep_resolved_s: float = Field(
+        24 * 3600.0, gt=0, description="How long resolved alerts stay in the alerts view"
+    )
+
     broker_session_timeout_s: float = Field(6.0, gt=0)
     broker_heartbeat_interval_s: float = Field(1.5, gt=0)
 
@@ -92,6 +115,20 @@ class Settings(BaseSettings):
             raise ValueError(f"'{value}' must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("console_public_url", "console_grafana_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"'{value}' must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("console_secret_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
     @model_validator(mode="after")
     def _heartbeat_below_session(self) -> Settings:
         if self.broker_heartbeat_interval_s >= self.broker_session_timeout_s:
@@ -108,6 +145,20 @@ class Settings(BaseSettings):
     def kafka_bootstrap(self) -> str:
         """Bootstrap servers in aiokafka's host:port form."""
         return ",".join(u.removeprefix("kafka://") for u in self.broker_urls)
+
+    @property
+    def console_url(self) -> str:
+        """The console's public base URL (links in care-team messages point here)."""
+        return self.console_public_url or f"http://127.0.0.1:{self.console_port}"
+
+    def console_secret(self) -> bytes:
+        """The console secret, or a ConfigError naming the variable to set."""
+        if self.console_secret_key is None:
+            raise ConfigError(
+                "No console secret: set WEARMON_CONSOLE_SECRET_KEY (at least 32 characters, "
+                "e.g. `openssl rand -hex 32`), the same on the workers and the console."
+            )
+        return self.console_secret_key.get_secret_value().encode()
 
     def require_broker(self) -> None:
         if not self.broker_urls:

@@ -5,21 +5,19 @@ unenrols. Brokers that do not compact it (the embedded one) are fine: it is read
 and the last value per key wins.
 
 Every worker reads *all* partitions (it is small and every worker may need any patient's
-recipients), so this is a plain aiokafka reader outside the consumer group rather than a Faust
+recipients), so this is a ``TopicFollower`` outside the consumer group rather than a Faust
 table: a global view, ready once it has caught up with the end offsets seen at start-up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from wearmon.stream.config import Settings
 from wearmon.stream.core.patients import PatientDirectory, PatientSettings, SettingsError
 from wearmon.stream.kafka import ensure_topics, make_producer
+from wearmon.stream.worker.follow import TopicFollower
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +29,13 @@ class PatientsView:
         self.settings = settings
         self.directory = PatientDirectory()
         self.by_patient: dict[str, PatientSettings] = {}
-        self._ready = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.follower = TopicFollower(settings, [settings.topic_patients],
+                                      lambda _topic, key, value: self.apply(key, value),
+                                      "patients-view")
 
     @property
     def ready(self) -> bool:
-        return self._ready.is_set()
+        return self.follower.ready
 
     def get(self, patient_id: str) -> PatientSettings | None:
         return self.by_patient.get(patient_id)
@@ -61,63 +60,13 @@ class PatientsView:
         self.by_patient[patient_id] = one
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="patients-view")
+        self.follower.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.follower.stop()
 
     async def wait_ready(self) -> None:
-        self.start()
-        await self._ready.wait()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("patients topic reader failed; retrying")
-                await asyncio.sleep(1.0)
-
-    async def _follow(self) -> None:
-        await ensure_topics(self.settings)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap, enable_auto_commit=False,
-            group_id=None, auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            topic = self.settings.topic_patients
-            parts = consumer.partitions_for_topic(topic) or set()
-            while not parts:
-                await consumer.topics()
-                parts = consumer.partitions_for_topic(topic) or set()
-                if not parts:
-                    await asyncio.sleep(0.2)
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            while True:
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    for record in records:
-                        self.apply(record.key, record.value)
-                if not self._ready.is_set() and await _caught_up(consumer, ends):
-                    log.info("patients topic read: %d patients enrolled", len(self.by_patient))
-                    self._ready.set()
-        finally:
-            await consumer.stop()
-
-
-async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return False
-    return True
+        await self.follower.wait_ready()
 
 
 async def read_patients(settings: Settings) -> dict[str, PatientSettings]:
