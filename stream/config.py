@@ -7,6 +7,7 @@ variable to set. Secrets are ``SecretStr`` and never logged.
 from __future__ import annotations
 
 from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -93,6 +94,7 @@ class Settings(BaseSettings):
     console_link_ttl_s: float = Field(12 * 3600.0, gt=0, description="Message links expire")
     console_session_ttl_s: float = Field(12 * 3600.0, gt=0, description="Login lasts")
     console_grafana_url: str = Field("", description="Grafana base URL for patient dashboards")
+    console_timezone: str = Field("UTC", description="IANA time zone of the times shown")
     console_keep_resolved_s: float = Field(
         24 * 3600.0, gt=0, description="How long resolved alerts stay in the alerts view"
     )
@@ -121,6 +123,15 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"'{value}' must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("console_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
 
     @field_validator("console_secret_key")
     @classmethod
