@@ -100,7 +100,7 @@ class AlertRow:
     open_for: str
     escalation: str
     next_step: str
-    acked_by: str
+    state_by: str  # who put the alert in its state (a person), if anyone
     paged: tuple[str, ...]
     late: bool
     active: bool
@@ -128,9 +128,17 @@ def alert_row(card: AlertCard, settings: PatientSettings | None, refs: Refs, now
         explanation=card.explanation, opened=clock_text(card.opened_ms, tz, now_ms),
         open_for=duration_text(end_ms - card.opened_ms),
         escalation=escalation_step(card.level, team), next_step=next_step,
-        acked_by=people.get(card.acked_by, card.acked_by) if card.acked_by else "",
+        state_by=people.get(actor, actor) if (actor := state_actor(card)) else "",
         paged=tuple(recipient_label(settings, r) for r in card.paged_care_team()),
         late=card.late, active=card.active)
+
+
+def state_actor(card: AlertCard) -> str:
+    """The person behind the current state: who acknowledged, snoozed or resolved it."""
+    last = card.history[-1] if card.history else None
+    if last is not None and last.actor != SYSTEM and last.state is card.state:
+        return last.actor
+    return (card.acked_by or "") if card.state is AlertState.ACKNOWLEDGED else ""
 
 
 def open_rows(cards: Iterable[AlertCard], patients: dict[str, PatientSettings], refs: Refs,

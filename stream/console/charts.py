@@ -27,9 +27,10 @@ class Chart:
 
 def chart(series: list[tuple[int, float]], start_ms: int, end_ms: int, unit: str,
           bars: bool = False, floor: float | None = None) -> Chart:
-    if not series:
-        return Chart("", (), "", "", "no data in this period", True)
     values = [v for _, v in series]
+    if not values or (bars and not any(values)):
+        return Chart("", (), "", "", f"no {unit} in this period" if bars
+                     else "no data in this period", True)
     low = min(values) if floor is None else min(floor, *values)
     high = max(values)
     span_y = (high - low) or 1.0

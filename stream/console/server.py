@@ -355,7 +355,9 @@ async def patient_page(request: web.Request) -> web.Response:
             "SpO2": chart(history.spo2_pct, start_ms, end_ms, "%"),
             "Steps": chart(history.steps, start_ms, end_ms, "steps", bars=True, floor=0),
         }
-    timeline = [{**e, "at": clock_text(int(e["time"]), tz, now_ms)}
+    people = console.people
+    timeline = [{**e, "at": clock_text(int(e["time"]), tz, now_ms),
+                 "actor": people.get(e["actor"], e["actor"])}
                 for e in (history.timeline if history else [])]
     rows = [alert_row(c, settings, console.refs, now_ms, tz, console.people)
             for c in console.feed.board.of_patient(patient)]
