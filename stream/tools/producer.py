@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +23,13 @@ class ProduceStats:
 async def simulate(settings: Settings, sim: Simulator, speed: float,
                    labels_path: Path | None = None, show_progress: bool = False,
                    stop: asyncio.Event | None = None,
-                   stats: ProduceStats | None = None) -> ProduceStats:
+                   stats: ProduceStats | None = None,
+                   clock_ms: Callable[[], int] | None = None) -> ProduceStats:
     """Send the simulator's uploads; ``speed`` = event seconds per wall second (0: no pacing).
 
-    ``stats`` (optional) is updated as uploads are sent, for live views.
+    ``stats`` (optional) is updated as uploads are sent, for live views. ``clock_ms`` (optional)
+    replaces the pacing: everything up to its value is sent, e.g. the wall clock for real time
+    (the history before it goes at once: a fast-forward).
     """
     await ensure_topics(settings)
     if labels_path is not None:
@@ -42,7 +46,9 @@ async def simulate(settings: Settings, sim: Simulator, speed: float,
             task = progress.add_task("simulating", total=total_ms / 1000)
             cursor_ms = sim.start_ms
             while cursor_ms < sim.end_ms and not (stop and stop.is_set()):
-                if speed > 0:
+                if clock_ms is not None:
+                    cursor_ms = clock_ms()
+                elif speed > 0:
                     cursor_ms = sim.start_ms + int((time.monotonic() - wall0) * speed * 1000)
                 else:
                     cursor_ms = sim.end_ms
@@ -55,7 +61,7 @@ async def simulate(settings: Settings, sim: Simulator, speed: float,
                 for fut in batch:
                     await fut
                 progress.update(task, completed=(min(cursor_ms, sim.end_ms) - sim.start_ms) / 1000)
-                if speed > 0 and cursor_ms < sim.end_ms:
+                if (speed > 0 or clock_ms is not None) and cursor_ms < sim.end_ms:
                     await asyncio.sleep(0.2)
     finally:
         await producer.stop()
