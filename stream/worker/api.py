@@ -4,7 +4,8 @@ Every request needs ``Authorization: Bearer $WEARMON_API_TOKEN``; without a conf
 API is disabled (HTTP 503 and a warning at start-up), never open. It serves the cluster-wide
 alerts view (``worker.alerts_feed``): any worker answers for every patient.
 
-* ``GET /alerts`` — open alerts of all patients, most severe and oldest first.
+* ``GET /alerts`` — open alerts of all patients, most severe and oldest first (with the time
+  opened, escalation step, who acknowledged and the care-team recipients paged).
 * ``POST /alerts/{alert_id}/ack|snooze|resolve`` with JSON ``{"actor": …, "note": …,
   "until_ms": …}`` (``until_ms`` for snooze). The action becomes a command keyed by the patient on
   the alert-commands topic, applied by the worker that owns the patient; the answer is ``200``
@@ -23,7 +24,9 @@ import faust
 import orjson
 from faust.web import Request, Response, View
 
+from wearmon.stream.alerts.board import AlertCard
 from wearmon.stream.alerts.command import ACTIONS
+from wearmon.stream.notify.render import escalation_step
 from wearmon.stream.worker.alerts_feed import AlertsFeed, SendCommand
 from wearmon.stream.worker.context import WorkerContext
 
@@ -56,6 +59,10 @@ def add_api(app: faust.App, context: WorkerContext, feed: AlertsFeed) -> None:
                               headers={"WWW-Authenticate": "Bearer"})
         return None
 
+    def team_size(card: AlertCard) -> int:
+        patient = context.directory.get(card.patient)
+        return len(patient.care_team) if patient is not None else 1
+
     @app.page("/alerts")
     class OpenAlerts(View):
         async def get(self, request: Request) -> Response:
@@ -64,7 +71,9 @@ def add_api(app: faust.App, context: WorkerContext, feed: AlertsFeed) -> None:
                 return denied
             if not await view_ready(feed, settings.api_wait_s):
                 return self.error(503, "the alerts view is still loading; try again")
-            return self.json({"alerts": [card.to_json() for card in feed.board.open_cards()]})
+            return self.json({"alerts": [
+                {**card.to_json(), "escalation": escalation_step(card.level, team_size(card))}
+                for card in feed.board.open_cards()]})
 
     @app.page("/alerts/{alert_id}/{action}")
     class AlertAction(View):
