@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install influxd bench clean
+.PHONY: demo test lint install influxd chromium bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,17 @@ influxd:
 	  echo "installing Debian's influxdb package"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb; }
 
+# Debian's Chromium, driven by Playwright in the console's browser tests (skipped when present).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian's chromium package"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 demo: $(STAMP)
 	@command -v influxd >/dev/null || $(MAKE) influxd || echo "no InfluxDB: the demo runs without it"
 	$(BIN)/wearmon demo
 
-test: $(STAMP) influxd lint
+test: $(STAMP) influxd chromium lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

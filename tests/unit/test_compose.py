@@ -12,7 +12,7 @@ import yaml
 from wearmon.stream.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"kafka", "influxdb", "grafana", "worker", "simulator", "mailpit"}
+SERVICES = {"kafka", "influxdb", "grafana", "worker", "simulator", "mailpit", "console"}
 INTERPOLATION = re.compile(r"\$\{(\w+)(?:[:?+-][^}]*)?\}")
 
 
@@ -78,12 +78,13 @@ def test_infrastructure_has_healthchecks_and_dependents_wait_for_them(
     compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
-    for name in ("kafka", "influxdb", "grafana", "mailpit", "worker"):
+    for name in ("kafka", "influxdb", "grafana", "mailpit", "worker", "console"):
         assert services[name]["healthcheck"]["test"], name
     for name, needs in {
         "worker": {"kafka", "influxdb"},
         "grafana": {"influxdb", "mailpit"},
         "simulator": {"kafka"},
+        "console": {"kafka"},
     }.items():
         depends = services[name]["depends_on"]
         for dependency in needs:
