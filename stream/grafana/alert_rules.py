@@ -97,76 +97,52 @@ def _rule(
     )
 
 
+def _ops_rule(uid: str, title: str, query: str, range_s: int, comparison: Comparison,
+              threshold: float, *, for_s: str, no_data: Literal["Alerting", "NoData", "OK"],
+              summary: str, description: str
+              ) -> alerting.Rule:
+    """A critical rule for whoever runs Wearmon (``team=ops``) in the pipeline group."""
+    return (
+        _rule(uid, title, query, range_s, comparison, threshold)
+        .for_val(for_s)
+        .no_data_state(no_data)
+        .rule_group(PIPELINE_GROUP)
+        .labels({APP_LABEL[0]: APP_LABEL[1], "team": "ops", "severity": "critical"})
+        .annotations({"summary": summary, "description": description})
+    )
+
+
 def pipeline_rules() -> alerting.RuleGroup:
     """Pipeline health and data flow only. Clinical paging (findings, device offline, with
     acknowledgement and escalation) stays with Wearmon's alert lifecycle, so staff are never
     paged twice for one event."""
-    stalled = (
-        _rule(
-            "wearmon-pipeline-stalled",
-            "Pipeline stalled",
-            'SELECT count("uploads") FROM "pipeline" WHERE $timeFilter',
-            range_s=300,
-            comparison="lt",
-            threshold=1,
-        )
-        .for_val("1m")
-        .no_data_state("Alerting")
-        .rule_group(PIPELINE_GROUP)
-        .labels({APP_LABEL[0]: APP_LABEL[1], "team": "ops", "severity": "critical"})
-        .annotations(
-            {
-                "summary": "Wearmon wrote no pipeline batch for 5 minutes",
-                "description": "No worker reported a processed batch. Patients' data is not being "
-                "analysed: check the workers, Kafka and InfluxDB.",
-            }
-        )
+    stalled = _ops_rule(
+        "wearmon-pipeline-stalled", "Pipeline stalled",
+        'SELECT count("uploads") FROM "pipeline" WHERE $timeFilter',
+        range_s=300, comparison="lt", threshold=1, for_s="1m", no_data="Alerting",
+        summary="Wearmon wrote no pipeline batch for 5 minutes",
+        description="No worker reported a processed batch. Patients' data is not being "
+        "analysed: check the workers, Kafka and InfluxDB.",
     )
-    silent = (
-        _rule(
-            "wearmon-telemetry-silent",
-            "Telemetry stopped",
-            f'SELECT moving_average(count("samples"), {SILENT_MINUTES}) FROM "quality" '
-            "WHERE $timeFilter GROUP BY time(1m) fill(0)",
-            range_s=6 * 3600,
-            comparison="lt",
-            threshold=0.001,
-        )
-        .for_val("0s")
-        .no_data_state("OK")
-        .rule_group(PIPELINE_GROUP)
-        .labels({APP_LABEL[0]: APP_LABEL[1], "team": "ops", "severity": "critical"})
-        .annotations(
-            {
-                "summary": f"No telemetry from any patient for {SILENT_MINUTES} minutes",
-                "description": "Uploads reached InfluxDB in the last 6 hours but none in the "
-                f"last {SILENT_MINUTES} minutes, from any patient: check the gateways and "
-                "Kafka. (One patient's silent device is Wearmon's own device-offline alert.)",
-            }
-        )
+    silent = _ops_rule(
+        "wearmon-telemetry-silent", "Telemetry stopped",
+        f'SELECT moving_average(count("samples"), {SILENT_MINUTES}) FROM "quality" '
+        "WHERE $timeFilter GROUP BY time(1m) fill(0)",
+        range_s=6 * 3600, comparison="lt", threshold=0.001, for_s="0s", no_data="OK",
+        summary=f"No telemetry from any patient for {SILENT_MINUTES} minutes",
+        description="Uploads reached InfluxDB in the last 6 hours but none in the last "
+        f"{SILENT_MINUTES} minutes, from any patient: check the gateways and Kafka. (One "
+        "patient's silent device is Wearmon's own device-offline alert.)",
     )
-    failing = (
-        _rule(
-            "wearmon-notifications-failing",
-            "Notifications failing",
-            'SELECT count("alert_id") FROM "notification" '
-            "WHERE \"status\" = 'failed' AND $timeFilter",
-            range_s=900,
-            comparison="gt",
-            threshold=0,
-        )
-        .for_val("0s")
-        .no_data_state("OK")
-        .rule_group(PIPELINE_GROUP)
-        .labels({APP_LABEL[0]: APP_LABEL[1], "team": "ops", "severity": "critical"})
-        .annotations(
-            {
-                "summary": "Wearmon could not deliver notifications",
-                "description": "{{ $values.B }} message(s) failed after every retry in the last "
-                "15 minutes: care teams or patients may not have been told. Check the e-mail, "
-                "SMS and push services (Pipeline health dashboard, deliveries by status).",
-            }
-        )
+    failing = _ops_rule(
+        "wearmon-notifications-failing", "Notifications failing",
+        "SELECT count(\"alert_id\") FROM \"notification\" "
+        "WHERE \"status\" = 'failed' AND $timeFilter",
+        range_s=900, comparison="gt", threshold=0, for_s="0s", no_data="OK",
+        summary="Wearmon could not deliver notifications",
+        description="{{ $values.B }} message(s) failed after every retry in the last 15 "
+        "minutes: care teams or patients may not have been told. Check the e-mail, SMS and "
+        "push services (Pipeline health dashboard, deliveries by status).",
     )
     return (
         alerting.RuleGroup(PIPELINE_GROUP)

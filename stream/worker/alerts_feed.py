@@ -23,7 +23,7 @@ from wearmon.stream.alerts.board import AlertBoard, AlertCard
 from wearmon.stream.alerts.command import act_command
 from wearmon.stream.alerts.lifecycle import AlertEvent
 from wearmon.stream.config import Settings
-from wearmon.stream.worker.follow import TopicFollower
+from wearmon.stream.worker.follow import FollowedView, TopicFollower
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class ActResult:
     events: tuple[AlertEvent, ...] = ()
 
 
-class AlertsFeed:
+class AlertsFeed(FollowedView):
     def __init__(self, settings: Settings, send: SendCommand) -> None:
         self.settings = settings
         self.board = AlertBoard()
@@ -53,19 +53,6 @@ class AlertsFeed:
             settings,
             [settings.topic_alerts, settings.topic_deliveries, settings.topic_alert_replies],
             self._apply, "alerts-feed", after_batch=self._after_batch, reset=self._reset)
-
-    @property
-    def ready(self) -> bool:
-        return self.follower.ready
-
-    def start(self) -> None:
-        self.follower.start()
-
-    async def stop(self) -> None:
-        await self.follower.stop()
-
-    async def wait_ready(self) -> None:
-        await self.follower.wait_ready()
 
     async def changed(self, timeout_s: float) -> bool:
         """Wait until the board changes (True) or ``timeout_s`` passes (False)."""

@@ -17,12 +17,12 @@ import logging
 from wearmon.stream.config import Settings
 from wearmon.stream.core.patients import PatientDirectory, PatientSettings, SettingsError
 from wearmon.stream.kafka import ensure_topics, make_producer
-from wearmon.stream.worker.follow import TopicFollower
+from wearmon.stream.worker.follow import FollowedView, TopicFollower
 
 log = logging.getLogger(__name__)
 
 
-class PatientsView:
+class PatientsView(FollowedView):
     """Live ``PatientDirectory`` of the patients topic; ``await wait_ready()`` before use."""
 
     def __init__(self, settings: Settings) -> None:
@@ -32,10 +32,6 @@ class PatientsView:
         self.follower = TopicFollower(settings, [settings.topic_patients],
                                       lambda _topic, key, value: self.apply(key, value),
                                       "patients-view")
-
-    @property
-    def ready(self) -> bool:
-        return self.follower.ready
 
     def get(self, patient_id: str) -> PatientSettings | None:
         return self.by_patient.get(patient_id)
@@ -58,15 +54,6 @@ class PatientsView:
             log.error("patients topic: settings of %s ignored: %s", patient_id, exc)
             return
         self.by_patient[patient_id] = one
-
-    def start(self) -> None:
-        self.follower.start()
-
-    async def stop(self) -> None:
-        await self.follower.stop()
-
-    async def wait_ready(self) -> None:
-        await self.follower.wait_ready()
 
 
 async def read_patients(settings: Settings) -> dict[str, PatientSettings]:

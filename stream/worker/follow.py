@@ -96,6 +96,25 @@ class TopicFollower:
             await consumer.stop()
 
 
+class FollowedView:
+    """A view kept up to date by ``self.follower``: ready once it has read up to the end."""
+
+    follower: TopicFollower
+
+    @property
+    def ready(self) -> bool:
+        return self.follower.ready
+
+    def start(self) -> None:
+        self.follower.start()
+
+    async def stop(self) -> None:
+        await self.follower.stop()
+
+    async def wait_ready(self) -> None:
+        await self.follower.wait_ready()
+
+
 async def _all_partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
     tps: list[TopicPartition] = []
     for topic in topics:
