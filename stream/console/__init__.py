@@ -5,7 +5,10 @@
 * ``board_view`` — what the pages show about alerts (pure: rows, sorting, ward filter);
 * ``history`` — a patient's recent vitals and alert timeline from InfluxDB;
 * ``charts`` — small server-rendered SVG charts (pure);
-* ``server`` — the aiohttp application: pages, actions, live updates (server-sent events).
+* ``context`` — what the handlers share (the ``Console``, ``render``);
+* ``web_auth`` — login, session middleware, CSRF checks;
+* ``server`` — the aiohttp application: pages, actions, live updates (server-sent events);
+* ``run`` / ``cli`` — ``wearmon console`` and ``wearmon console add-user``.
 
 It reads the cluster-wide alerts view (``worker.alerts_feed``) and the patients directory, so it
 sees every alert whichever worker owns the patient, and acts through alert commands.

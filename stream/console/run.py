@@ -20,8 +20,9 @@ from aiohttp import web
 
 from wearmon.stream.config import ConfigError, Settings
 from wearmon.stream.console.accounts import AccountError, load_accounts
+from wearmon.stream.console.context import Console
 from wearmon.stream.console.history import InfluxReader
-from wearmon.stream.console.server import Console, create_app
+from wearmon.stream.console.server import create_app
 from wearmon.stream.kafka import ensure_topics, make_producer
 from wearmon.stream.worker.alerts_feed import AlertsFeed
 from wearmon.stream.worker.directory import PatientsView

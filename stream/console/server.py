@@ -23,35 +23,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import jinja2
 from aiohttp import web
 
 from wearmon.stream.alerts.board import AlertCard
 from wearmon.stream.alerts.command import ACTIONS
-from wearmon.stream.config import Settings
-from wearmon.stream.console.accounts import Account, check_login
-from wearmon.stream.console.board_view import (
-    Refs,
-    alert_row,
-    clock_text,
-    open_rows,
-    trail,
-    wards,
-)
+from wearmon.stream.console.board_view import alert_row, clock_text, open_rows, trail, wards
 from wearmon.stream.console.charts import chart
-from wearmon.stream.console.history import InfluxReader
-from wearmon.stream.console.sessions import COOKIE, Session, SessionKeys
+from wearmon.stream.console.context import HERE, Console, render, templates, wall_ms
+from wearmon.stream.console.web_auth import (
+    login,
+    login_page,
+    login_required,
+    logout,
+    require_csrf,
+    session_middleware,
+    user_of,
+)
 from wearmon.stream.notify.links import LinkError, verify_token
-from wearmon.stream.worker.alerts_feed import AlertsFeed
-from wearmon.stream.worker.directory import PatientsView
 
 log = logging.getLogger(__name__)
-HERE = Path(__file__).parent
 SNOOZE_MINUTES = (15, 30, 60, 120, 240)
 HISTORY_HOURS = (2, 6, 12, 24)
 TICK_S = 30.0
@@ -61,122 +53,6 @@ RESULTS = {  # ?done= after an action (a fixed set: no free text in URLs)
     "pending": "Sent; the worker has not confirmed yet. This page updates when it does.",
     "conflict": "Not applied: the alert changed meanwhile (e.g. already resolved).",
 }
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass
-class Console:
-    settings: Settings
-    feed: AlertsFeed
-    patients: PatientsView
-    accounts: dict[str, Account]
-    secret: bytes
-    reader: InfluxReader | None = None
-    keys: SessionKeys = field(init=False)
-    refs: Refs = field(init=False)
-    streams: set[web.StreamResponse] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.keys = SessionKeys(self.secret)
-        self.refs = Refs(self.secret)
-
-    @property
-    def people(self) -> dict[str, str]:
-        return {a.username: a.name for a in self.accounts.values()}
-
-    @property
-    def secure(self) -> bool:
-        return self.settings.console_url.startswith("https://")
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def templates() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
-                             autoescape=jinja2.select_autoescape(["html"]),
-                             undefined=jinja2.StrictUndefined)
-    return env
-
-
-# --- middleware ----------------------------------------------------------------------------
-
-
-def session_middleware(console: Console) -> Any:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        now_s = time.time()
-        session = console.keys.decode(request.cookies.get(COOKIE, ""), now_s)
-        fresh = session is None
-        if session is None:
-            session = Session.anonymous(now_s, console.settings.console_session_ttl_s)
-        request["session"] = session
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            response = exc
-        new = request.get("new_session")
-        if (fresh or new is not None) and not response.prepared:
-            response.set_cookie(COOKIE, console.keys.encode(new or session), httponly=True,
-                                samesite="Lax", secure=console.secure, path="/",
-                                max_age=int(console.settings.console_session_ttl_s))
-        if not response.prepared:
-            response.headers.update({
-                "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-                "Cache-Control": "no-store"})
-        if isinstance(response, web.HTTPException):
-            raise response
-        return response
-
-    return middleware
-
-
-def user_of(request: web.Request) -> str:
-    session: Session = request["session"]
-    return session.user
-
-
-def login_required(handler: Handler) -> Handler:
-    """Pages redirect to the login (then come back); anything else is refused with 401."""
-
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        if user_of(request):
-            return await handler(request)
-        if request.method == "GET" and not request.path.startswith(("/events", "/fragments")):
-            raise web.HTTPSeeOther(f"/login?next={request.path_qs}" if request.path != "/"
-                                   else "/login")
-        raise web.HTTPUnauthorized(text="login required")
-
-    return wrapped
-
-
-def require_csrf(request: web.Request, form: Any) -> None:
-    console: Console = request.app["console"]
-    if not console.keys.csrf_ok(request["session"], str(form.get("csrf", ""))):
-        raise web.HTTPForbidden(text="missing or wrong CSRF token: reload the page")
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-
-def render(request: web.Request, template: str, status: int = 200, **context: Any
-           ) -> web.Response:
-    console: Console = request.app["console"]
-    env: jinja2.Environment = request.app["templates"]
-    session: Session = request["session"]
-    user = console.accounts.get(session.user)
-    html = env.get_template(template).render(
-        user=user, csrf=console.keys.csrf_token(request.get("new_session") or session),
-        **context)
-    return web.Response(text=html, content_type="text/html", status=status)
-
-
-def local_path(target: str) -> str:
-    """Only same-site paths after login (no open redirect)."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
 async def view_ready(console: Console, timeout_s: float = 10.0) -> None:
@@ -196,7 +72,7 @@ def card_of(request: web.Request) -> AlertCard:
 
 
 def alert_context(console: Console, card: AlertCard) -> dict[str, Any]:
-    now_ms = _now_ms()
+    now_ms = wall_ms()
     tz = console.settings.console_timezone
     settings = console.patients.get(card.patient)
     return {
@@ -207,7 +83,7 @@ def alert_context(console: Console, card: AlertCard) -> dict[str, Any]:
 
 def rows_context(console: Console, ward: str) -> dict[str, Any]:
     rows = open_rows(console.feed.board.open_cards(), dict(console.patients.by_patient),
-                     console.refs, _now_ms(), console.settings.console_timezone,
+                     console.refs, wall_ms(), console.settings.console_timezone,
                      console.people, ward)
     return {"rows": rows, "ward": ward}
 
@@ -218,36 +94,6 @@ def rows_context(console: Console, ward: str) -> dict[str, Any]:
 async def health(request: web.Request) -> web.Response:
     console: Console = request.app["console"]
     return web.json_response({"ready": console.feed.ready and console.patients.ready})
-
-
-async def login_page(request: web.Request) -> web.Response:
-    return render(request, "login.html", target=local_path(request.query.get("next", "/")),
-                  error="")
-
-
-async def login(request: web.Request) -> web.Response:
-    console: Console = request.app["console"]
-    form = await request.post()
-    require_csrf(request, form)
-    target = local_path(str(form.get("next", "/")))
-    account = await asyncio.to_thread(check_login, console.accounts,
-                                      str(form.get("username", "")).strip().lower(),
-                                      str(form.get("password", "")))
-    if account is None:
-        log.warning("console: failed login")
-        return render(request, "login.html", status=401, target=target,
-                      error="Wrong user name or password.")
-    log.info("console: %s logged in", account.username)
-    request["new_session"] = Session.login(account.username, time.time(),
-                                           console.settings.console_session_ttl_s)
-    raise web.HTTPSeeOther(target)
-
-
-async def logout(request: web.Request) -> web.Response:
-    console: Console = request.app["console"]
-    require_csrf(request, await request.post())
-    request["new_session"] = Session.anonymous(time.time(), console.settings.console_session_ttl_s)
-    raise web.HTTPSeeOther("/login")
 
 
 @login_required
@@ -303,7 +149,7 @@ async def alert_action(request: web.Request) -> web.Response:
             raise web.HTTPBadRequest(text="snooze: choose how long") from None
         if minutes not in SNOOZE_MINUTES:
             raise web.HTTPBadRequest(text="snooze: choose how long")
-        until_ms = _now_ms() + minutes * 60_000
+        until_ms = wall_ms() + minutes * 60_000
     result = await console.feed.act(card, action, user_of(request), note, until_ms,
                                     console.settings.api_wait_s)
     log.info("console: %s by %s -> HTTP %d", action, user_of(request), result.status)
@@ -340,7 +186,7 @@ async def patient_page(request: web.Request) -> web.Response:
         hours = 6
     hours = hours if hours in HISTORY_HOURS else 6
     history = await console.reader.patient(patient, hours) if console.reader else None
-    end_ms = _now_ms()
+    end_ms = wall_ms()
     start_ms = end_ms - hours * 3_600_000
     settings = console.patients.get(patient)
     tz, now_ms = console.settings.console_timezone, end_ms

@@ -35,18 +35,17 @@ from pathlib import Path
 from types import FrameType
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 from dotenv import dotenv_values
 from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
 from wearmon.stream.config import Settings
 from wearmon.stream.console.accounts import add_account
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
 from wearmon.stream.kafka import ensure_topics
 from wearmon.stream.tools.demo_inbox import Inbox, InboxMessage
+from wearmon.stream.tools.demo_view import DemoView, watch
 from wearmon.stream.tools.producer import ProduceStats, simulate
 from wearmon.stream.tools.services import (
     Service,
@@ -73,59 +72,6 @@ LIVE_EVENTS = (
     (3, "tachycardia_at_rest", 180_000, 8 * MINUTE_MS),
 )
 DEMO_POLICY = AlertPolicy(ack_timeout_critical_s=60, ack_timeout_warning_s=120)
-
-
-@dataclass
-class DemoView:
-    """What the live view and the summary show; fed from the topics and the inbox."""
-
-    anomalies: Counter[str] = field(default_factory=Counter)
-    by_patient: dict[str, list[str]] = field(default_factory=dict)
-    rejected: Counter[str] = field(default_factory=Counter)
-    recent: list[str] = field(default_factory=list)
-    alert_actions: Counter[str] = field(default_factory=Counter)
-    alerts_by_patient: dict[str, dict[str, str]] = field(default_factory=dict)
-    acted_by: Counter[str] = field(default_factory=Counter)
-    messages: int = 0
-    header: str = ""
-
-    def note(self, line: str) -> str:
-        self.recent = [*self.recent[-7:], line]
-        return line
-
-    def add_alert(self, event: dict[str, object]) -> str:
-        action = str(event["action"])
-        self.alert_actions[action] += 1
-        if event["actor"] != "system":
-            self.acted_by[f"{action} by {event['actor']}"] += 1
-        alerts = self.alerts_by_patient.setdefault(str(event["patient"]), {})
-        alerts[str(event["kind"])] = str(event["state"])
-        return self.note(f"ALERT {event['patient']} {event['kind']} ({event['severity']}): "
-                         f"{action} -> {event['state']}")
-
-    def add_anomaly(self, record: dict[str, object]) -> str:
-        kind = str(record["kind"])
-        self.anomalies[kind] += 1
-        self.by_patient.setdefault(str(record["patient_id"]), []).append(kind)
-        return self.note(f"{record['patient_id']} {kind} ({record['severity']}): "
-                         f"{record['explanation']}")
-
-    def add_message(self, message: InboxMessage) -> str:
-        self.messages += 1
-        return self.note(f"INBOX to {message.recipient}: {message.title}")
-
-    def table(self, produced: int) -> Table:
-        table = Table(title=f"Wearmon demo — {produced} uploads sent", expand=True)
-        table.add_column("patient")
-        table.add_column("alerts (state)")
-        table.add_column("anomalies")
-        for patient in sorted(self.by_patient.keys() | self.alerts_by_patient.keys()):
-            kinds = Counter(self.by_patient.get(patient, []))
-            alerts = self.alerts_by_patient.get(patient, {})
-            table.add_row(patient, ", ".join(f"{k}: {v}" for k, v in alerts.items()),
-                          ", ".join(f"{k}×{n}" for k, n in kinds.items()))
-        table.caption = "\n".join([self.header, *self.recent[-4:]])
-        return table
 
 
 @dataclass
@@ -213,33 +159,6 @@ def enrolments(sim: Simulator, inbox: Inbox, notify_url: str) -> list[PatientSet
     return out
 
 
-async def _watch(settings: Settings, view: DemoView, console: Console, live: bool,
-                 stop: asyncio.Event) -> None:
-    consumer = AIOKafkaConsumer(
-        settings.topic_anomalies, settings.topic_rejected, settings.topic_alerts,
-        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=300)
-            for tp, messages in batches.items():
-                for msg in messages:
-                    record = orjson.loads(msg.value)
-                    if tp.topic == settings.topic_anomalies:
-                        line = "anomaly: " + view.add_anomaly(record)
-                    elif tp.topic == settings.topic_alerts:
-                        line = view.add_alert(record)
-                    else:
-                        view.rejected[record["reason"]] += 1
-                        continue
-                    if not live:
-                        console.print(line, markup=False, highlight=False)
-    finally:
-        await consumer.stop()
-
-
 async def _run(settings: Settings, demo: Demo, sim: Simulator, duration_s: float,
                notify_url: str, view: DemoView) -> ProduceStats:
     stop = asyncio.Event()
@@ -264,7 +183,7 @@ async def _run(settings: Settings, demo: Demo, sim: Simulator, duration_s: float
         view.header += f"\nInbox: {inbox.page_url}"
     console.print(f"enrolled {len(sim.patients)} patients in {', '.join(WARDS)}; "
                   f"their messages go to {where}")
-    watcher = asyncio.create_task(_watch(settings, view, console, live, stop))
+    watcher = asyncio.create_task(watch(settings, view, console, live, stop))
     sent = ProduceStats()
     producer = asyncio.create_task(simulate(settings, sim, 0, None, stop=stop, stats=sent,
                                             clock_ms=lambda: time.time_ns() // 1_000_000))

@@ -16,8 +16,8 @@ from wearmon.stream.console.accounts import (
     check_login,
     load_accounts,
 )
-from wearmon.stream.console.server import local_path
 from wearmon.stream.console.sessions import Session, SessionKeys
+from wearmon.stream.console.web_auth import local_path
 
 PASSWORD = "correct horse battery"
 
