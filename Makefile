@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 LOCK := requirements.lock
 
-.PHONY: demo test lint install lock influxd bench clean
+.PHONY: demo test lint install lock influxd chromium bench soak clean
 
 # Exactly the pinned versions of requirements.lock (every dependency, the dev extra included),
 # then the project itself without resolving anything again.
@@ -31,11 +31,17 @@ influxd:
 	  echo "installing Debian's influxdb package"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb; }
 
+# Debian's Chromium, driven by Playwright in the console's browser tests (skipped when present).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian's chromium package"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 demo: $(STAMP)
 	@command -v influxd >/dev/null || $(MAKE) influxd || echo "no InfluxDB: the demo runs without it"
 	$(BIN)/wearmon demo
 
-test: $(STAMP) influxd lint
+test: $(STAMP) influxd chromium lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -44,6 +50,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/wearmon bench
+
+# The kill-and-restart fault tests, SOAK_RUNS times each (CI runs them 3 times in `make test`).
+SOAK_RUNS ?= 50
+soak: $(STAMP) influxd
+	WEARMON_SOAK_RUNS=$(SOAK_RUNS) $(BIN)/pytest -q tests/integration/test_faults.py -k killed
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

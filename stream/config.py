@@ -7,6 +7,7 @@ variable to set. Secrets are ``SecretStr`` and never logged.
 from __future__ import annotations
 
 from functools import cached_property
+from zoneinfo import available_timezones
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,9 @@ class Settings(BaseSettings):
     topic_deliveries: str = Field("wearmon.deliveries", description="Delivery results")
     topic_devices: str = Field(
         "wearmon.devices", description="Gateway device tokens (hashed) by device id"
+    )
+    topic_alert_replies: str = Field(
+        "wearmon.alert-replies", description="The answer to every alert command (any sender)"
     )
 
     api_token: SecretStr | None = Field(
@@ -82,6 +86,27 @@ class Settings(BaseSettings):
         description="Largest producer batch per partition (Kafka's default); the embedded "
                     "test broker (Tansu) reports wrong end offsets for batches of several "
                     "records, which breaks changelog recovery: the demo and tests set 1")
+    console_host: str = Field("127.0.0.1", description="Care-team console bind address")
+    console_port: int = Field(8090, ge=1, le=65535, description="Care-team console port")
+    console_public_url: str = Field(
+        "", description="Console URL as care teams reach it (links in messages); "
+        "default http://127.0.0.1:$WEARMON_CONSOLE_PORT"
+    )
+    console_secret_key: SecretStr | None = Field(
+        None, description="Signs console sessions and message links (workers and console share "
+        "it; at least 32 characters)"
+    )
+    console_users_file: str = Field(
+        "console-users.json", description="Care-team accounts (scrypt hashes)"
+    )
+    console_link_ttl_s: float = Field(12 * 3600.0, gt=0, description="Message links expire")
+    console_session_ttl_s: float = Field(12 * 3600.0, gt=0, description="Login lasts")
+    console_grafana_url: str = Field("", description="Grafana base URL for patient dashboards")
+    console_timezone: str = Field("UTC", description="IANA time zone of the times shown")
+    console_keep_resolved_s: float = Field(
+        24 * 3600.0, gt=0, description="How long resolved alerts stay in the alerts view"
+    )
+
     broker_session_timeout_s: float = Field(6.0, gt=0)
     broker_heartbeat_interval_s: float = Field(1.5, gt=0)
     connect_timeout_s: float = Field(
@@ -121,6 +146,27 @@ class Settings(BaseSettings):
             raise ValueError(f"'{value}' must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("console_public_url", "console_grafana_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"'{value}' must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("console_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name, e.g. Europe/London)")
+        return value
+
+    @field_validator("console_secret_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:
         if bool(self.gateway_tls_cert) != bool(self.gateway_tls_key):
@@ -145,6 +191,20 @@ class Settings(BaseSettings):
     def kafka_bootstrap(self) -> str:
         """Bootstrap servers in aiokafka's host:port form."""
         return ",".join(u.removeprefix("kafka://") for u in self.broker_urls)
+
+    @property
+    def console_url(self) -> str:
+        """The console's public base URL (links in care-team messages point here)."""
+        return self.console_public_url or f"http://127.0.0.1:{self.console_port}"
+
+    def console_secret(self) -> bytes:
+        """The console secret, or a ConfigError naming the variable to set."""
+        if self.console_secret_key is None:
+            raise ConfigError(
+                "No console secret: set WEARMON_CONSOLE_SECRET_KEY (at least 32 characters, "
+                "e.g. `openssl rand -hex 32`), the same on the workers and the console."
+            )
+        return self.console_secret_key.get_secret_value().encode()
 
     def require_broker(self) -> None:
         if not self.broker_urls:

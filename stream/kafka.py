@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 def topic_names(settings: Settings) -> list[str]:
     return [settings.topic_telemetry, settings.topic_rejected, settings.topic_anomalies,
             settings.topic_alerts, settings.topic_patients, settings.topic_alert_commands,
-            settings.topic_outbox, settings.topic_deliveries]
+            settings.topic_outbox, settings.topic_deliveries, settings.topic_alert_replies]
 
 
 async def ensure_topics(settings: Settings, extra: list[str] | None = None,

@@ -137,6 +137,7 @@ def new_worker(services: Services, directory: Path, **overrides: str) -> Worker:
         "WEARMON_TOPIC_ALERT_COMMANDS": f"alert-commands-{suffix}",
         "WEARMON_TOPIC_OUTBOX": f"outbox-{suffix}",
         "WEARMON_TOPIC_DELIVERIES": f"deliveries-{suffix}",
+        "WEARMON_TOPIC_ALERT_REPLIES": f"alert-replies-{suffix}",
         "WEARMON_PARTITIONS": "2",
         "WEARMON_STATE_DIR": str(directory / f"state-{suffix}"),
         "WEARMON_WEB_PORT": str(port),

@@ -22,6 +22,7 @@ SYSTEM = "system"
 DEVICE_OFFLINE = "device_offline"
 BATTERY_LOW = "battery_low"
 CANT_ASSESS = "cant_assess"
+LATE_DATA = "Late data"  # how the note of an alert opened on late data begins
 
 SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 SEVERITIES = (Severity.INFO, Severity.WARNING, Severity.CRITICAL)
@@ -107,6 +108,9 @@ class AlertEvent:
     event_ms: int | None = None
     late: bool = False
     explanation: str = ""  # the latest finding's explanation, for the care team only
+    opened_ms: int | None = None  # when the alert (this episode) was opened, processing time
+    due_ms: int | None = None  # next escalation / reminder / snooze end, if any
+    command_id: str = ""  # the care-team command that caused this event (read back by senders)
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -191,6 +195,8 @@ class Alert:
             event_ms=event_ms,
             late=self.late,
             explanation=self.explanation,
+            opened_ms=self.opened_ms,
+            due_ms=self.due_ms,
         )
 
     def ended_within(self, t_ms: int, window_ms: int) -> bool:

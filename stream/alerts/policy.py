@@ -41,6 +41,7 @@ from typing import Literal
 from wearmon.models.base import Finding, Severity, Status
 from wearmon.stream.alerts import devices as alert_devices
 from wearmon.stream.alerts.lifecycle import (
+    LATE_DATA,
     SEVERITY_RANK,
     SYSTEM,
     Action,
@@ -206,8 +207,8 @@ def _on_finding(
     severity, since_ms = persistent
     late = now_ms - finding.t_ms > int(policy.late_after_s * 1000)
     note = finding.explanation
-    if late:
-        note = f"Late data ({(now_ms - finding.t_ms) // 60_000} min old). {note}"
+    if late:  # the explanation travels in its own field: say only why the data is old
+        note = f"{LATE_DATA} ({(now_ms - finding.t_ms) // 60_000} min old): the device synced late"
     return open_or_reopen(
         state.alerts, state.patient, settings, Category.CLINICAL, finding.kind, severity,
         since_ms=since_ms, now_ms=now_ms, clock_ms=finding.t_ms, note=note,

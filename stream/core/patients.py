@@ -224,6 +224,12 @@ class PatientSettings(_Model):
         max_length=40,
         description="Optional greeting the patient chose, e.g. a first name",
     )
+    ward: str = Field(
+        default="",
+        max_length=40,
+        pattern=r"^[\w .'/-]*$",
+        description="Ward or care team the patient belongs to (console and dashboard filter)",
+    )
     thresholds: Thresholds = Thresholds()
     spo2_scale: Literal[1, 2] = Field(
         default=1, description="NEWS2 SpO2 scale (2: hypercapnic, 88-92%)"

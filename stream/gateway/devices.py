@@ -11,15 +11,17 @@ import asyncio
 import time
 
 from wearmon.stream.config import Settings
+from wearmon.stream.follow import TopicFollower
 from wearmon.stream.gateway.tokens import Grant, Registry, issue
 from wearmon.stream.kafka import ensure_topics, make_producer
-from wearmon.stream.topic_view import TopicView
 
 
-def registry_view(settings: Settings) -> tuple[Registry, TopicView]:
+def registry_view(settings: Settings) -> tuple[Registry, TopicFollower]:
     """A registry kept up to date by following the devices topic (``await view.wait_ready()``)."""
     registry = Registry()
-    return registry, TopicView(settings, settings.topic_devices, registry.apply)
+    return registry, TopicFollower(settings, [settings.topic_devices],
+                                   lambda _topic, key, value: registry.apply(key, value),
+                                   "devices-view")
 
 
 async def read_registry(settings: Settings, timeout_s: float = 60.0) -> Registry:

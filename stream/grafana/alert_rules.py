@@ -1,12 +1,13 @@
 """Grafana-managed alert rules (InfluxQL), the e-mail contact point and the notification policy.
 
-A second alerting path for care teams who live in Grafana (Wearmon's own alert lifecycle, with
-acknowledgement and escalation, is the first). Three rules:
+The rules keep to pipeline health and data flow; clinical paging stays with Wearmon's own alert
+lifecycle (persistence, acknowledgement, escalation, patient messages), so a care team is never
+paged twice for one event. Three rules:
 
-* **Critical anomaly** - a critical finding for a patient in the last 10 minutes.
-* **Device offline** - a patient who uploaded in the last 6 hours sent no ``quality`` point for
-  ``OFFLINE_MINUTES`` minutes.
 * **Pipeline stalled** - no ``pipeline`` point (no worker wrote a batch) for 5 minutes.
+* **Telemetry stopped** - uploads in the last 6 hours but none from any patient for
+  ``SILENT_MINUTES`` minutes (gateways or Kafka down).
+* **Notifications failing** - a notification failed after every retry in the last 15 minutes.
 
 The same objects feed the provisioning files (``provisioning_files``) and
 ``wearmon grafana push`` (``api_rule_groups`` and friends), so both deployment paths install
@@ -29,10 +30,11 @@ from wearmon.stream.grafana.queries import EXPRESSION_UID
 FOLDER_UID = "wearmon"
 FOLDER_TITLE = "Wearmon"
 ORG_ID = 1
-CONTACT_POINT_NAME = "Wearmon care team (e-mail)"
+CONTACT_POINT_NAME = "Wearmon operations (e-mail)"
 CONTACT_POINT_UID = "wearmon-email"
 APP_LABEL = ("app", "wearmon")  # every rule carries it; the notification route matches on it
-OFFLINE_MINUTES = 30
+SILENT_MINUTES = 30
+PIPELINE_GROUP = "Wearmon pipeline"
 EMAIL_PLACEHOLDER = "$ALERT_EMAIL_TO"  # expanded by Grafana from its environment
 
 Comparison = Literal["gt", "lt"]
@@ -95,90 +97,63 @@ def _rule(
     )
 
 
-def clinical_rules() -> alerting.RuleGroup:
-    critical = (
-        _rule(
-            "wearmon-critical-anomaly",
-            "Critical anomaly",
-            'SELECT count("score") FROM "anomaly" '
-            'WHERE "severity" = \'critical\' AND $timeFilter GROUP BY "patient"',
-            range_s=600,
-            comparison="gt",
-            threshold=0,
-        )
-        .for_val("0s")
-        .no_data_state("OK")
-        .rule_group("Wearmon clinical")
-        .labels({APP_LABEL[0]: APP_LABEL[1], "team": "care", "severity": "critical"})
-        .annotations(
-            {
-                "summary": "Critical finding for patient {{ $labels.patient }}",
-                "description": "Wearmon recorded {{ $values.B }} critical finding(s) for patient "
-                "{{ $labels.patient }} in the last 10 minutes. Open the Patient "
-                "detail dashboard for the explanation.",
-            }
-        )
-    )
-    offline = (
-        _rule(
-            "wearmon-device-offline",
-            "Device offline",
-            f'SELECT moving_average(count("samples"), {OFFLINE_MINUTES}) FROM "quality" '
-            'WHERE $timeFilter GROUP BY time(1m), "patient" fill(0)',
-            range_s=6 * 3600,
-            comparison="lt",
-            threshold=0.001,
-        )
-        .for_val("0s")
-        .no_data_state("OK")
-        .rule_group("Wearmon clinical")
-        .labels({APP_LABEL[0]: APP_LABEL[1], "team": "care", "severity": "warning"})
-        .annotations(
-            {
-                "summary": "No data from patient {{ $labels.patient }}'s device",
-                "description": f"Patient {{{{ $labels.patient }}}} uploaded in the last 6 hours "
-                f"but nothing in the last {OFFLINE_MINUTES} minutes (device "
-                "off, out of range, or battery empty).",
-            }
-        )
-    )
+def _ops_rule(uid: str, title: str, query: str, range_s: int, comparison: Comparison,
+              threshold: float, *, for_s: str, no_data: Literal["Alerting", "NoData", "OK"],
+              summary: str, description: str
+              ) -> alerting.Rule:
+    """A critical rule for whoever runs Wearmon (``team=ops``) in the pipeline group."""
     return (
-        alerting.RuleGroup("Wearmon clinical")
-        .folder_uid(FOLDER_UID)
-        .interval(60)
-        .rules([critical, offline])
+        _rule(uid, title, query, range_s, comparison, threshold)
+        .for_val(for_s)
+        .no_data_state(no_data)
+        .rule_group(PIPELINE_GROUP)
+        .labels({APP_LABEL[0]: APP_LABEL[1], "team": "ops", "severity": "critical"})
+        .annotations({"summary": summary, "description": description})
     )
 
 
 def pipeline_rules() -> alerting.RuleGroup:
-    stalled = (
-        _rule(
-            "wearmon-pipeline-stalled",
-            "Pipeline stalled",
-            'SELECT count("uploads") FROM "pipeline" WHERE $timeFilter',
-            range_s=300,
-            comparison="lt",
-            threshold=1,
-        )
-        .for_val("1m")
-        .no_data_state("Alerting")
-        .rule_group("Wearmon pipeline")
-        .labels({APP_LABEL[0]: APP_LABEL[1], "team": "ops", "severity": "critical"})
-        .annotations(
-            {
-                "summary": "Wearmon wrote no pipeline batch for 5 minutes",
-                "description": "No worker reported a processed batch. Patients' data is not being "
-                "analysed: check the workers, Kafka and InfluxDB.",
-            }
-        )
+    """Pipeline health and data flow only. Clinical paging (findings, device offline, with
+    acknowledgement and escalation) stays with Wearmon's alert lifecycle, so staff are never
+    paged twice for one event."""
+    stalled = _ops_rule(
+        "wearmon-pipeline-stalled", "Pipeline stalled",
+        'SELECT count("uploads") FROM "pipeline" WHERE $timeFilter',
+        range_s=300, comparison="lt", threshold=1, for_s="1m", no_data="Alerting",
+        summary="Wearmon wrote no pipeline batch for 5 minutes",
+        description="No worker reported a processed batch. Patients' data is not being "
+        "analysed: check the workers, Kafka and InfluxDB.",
+    )
+    silent = _ops_rule(
+        "wearmon-telemetry-silent", "Telemetry stopped",
+        f'SELECT moving_average(count("samples"), {SILENT_MINUTES}) FROM "quality" '
+        "WHERE $timeFilter GROUP BY time(1m) fill(0)",
+        range_s=6 * 3600, comparison="lt", threshold=0.001, for_s="0s", no_data="OK",
+        summary=f"No telemetry from any patient for {SILENT_MINUTES} minutes",
+        description="Uploads reached InfluxDB in the last 6 hours but none in the last "
+        f"{SILENT_MINUTES} minutes, from any patient: check the gateways and Kafka. (One "
+        "patient's silent device is Wearmon's own device-offline alert.)",
+    )
+    failing = _ops_rule(
+        "wearmon-notifications-failing", "Notifications failing",
+        "SELECT count(\"alert_id\") FROM \"notification\" "
+        "WHERE \"status\" = 'failed' AND $timeFilter",
+        range_s=900, comparison="gt", threshold=0, for_s="0s", no_data="OK",
+        summary="Wearmon could not deliver notifications",
+        description="{{ $values.B }} message(s) failed after every retry in the last 15 "
+        "minutes: care teams or patients may not have been told. Check the e-mail, SMS and "
+        "push services (Pipeline health dashboard, deliveries by status).",
     )
     return (
-        alerting.RuleGroup("Wearmon pipeline").folder_uid(FOLDER_UID).interval(60).rules([stalled])
+        alerting.RuleGroup(PIPELINE_GROUP)
+        .folder_uid(FOLDER_UID)
+        .interval(60)
+        .rules([stalled, silent, failing])
     )
 
 
 def contact_point(addresses: str = EMAIL_PLACEHOLDER) -> alerting.ContactPoint:
-    """E-mail to the care team; ``addresses`` is ';'-separated."""
+    """E-mail to whoever runs Wearmon; ``addresses`` is ';'-separated."""
     return (
         alerting.ContactPoint()
         .uid(CONTACT_POINT_UID)
@@ -190,13 +165,13 @@ def contact_point(addresses: str = EMAIL_PLACEHOLDER) -> alerting.ContactPoint:
 
 
 def wearmon_route() -> alerting.NotificationPolicy:
-    """Wearmon's branch of the policy tree: clinical alerts fast and grouped per patient."""
+    """Wearmon's branch of the policy tree: grouped by rule, critical ones faster."""
     matcher = [APP_LABEL[0], "=", APP_LABEL[1]]
     return (
         alerting.NotificationPolicy()
         .receiver(CONTACT_POINT_NAME)
         .object_matchers([matcher])
-        .group_by(["grafana_folder", "alertname", "patient"])
+        .group_by(["grafana_folder", "alertname"])
         .group_wait("30s")
         .group_interval("5m")
         .repeat_interval("4h")
@@ -232,7 +207,7 @@ def _json(obj: object) -> Any:
 
 def api_rule_groups() -> list[dict[str, Any]]:
     """Rule groups as PUT /api/v1/provisioning/folder/{uid}/rule-groups/{group} expects them."""
-    return [_json(group.build()) for group in (clinical_rules(), pipeline_rules())]
+    return [_json(pipeline_rules().build())]
 
 
 def api_contact_point(addresses: str) -> dict[str, Any]:

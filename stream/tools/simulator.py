@@ -118,6 +118,16 @@ class Simulator:
             self._schedule(patient, self.start_ms, self.end_ms)
             self.patients.append(patient)
 
+    def inject(self, index: int, kind: str, start_ms: int, length_ms: int) -> Label:
+        """Add one labelled event to patient ``index`` (e.g. live events in the demo); activity
+        bouts around it are dropped so that it happens at rest."""
+        patient = self.patients[index]
+        label = Label(patient.patient_id, kind, start_ms, min(start_ms + length_ms, self.end_ms))
+        patient.events.append(label)
+        patient.bouts = [(s, e) for s, e in patient.bouts
+                         if not (label.start_ms - 12 * MINUTE_MS < e and s < label.end_ms)]
+        return label
+
     @property
     def labels(self) -> list[Label]:
         return [e for p in self.patients for e in p.events]

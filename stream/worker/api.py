@@ -1,18 +1,21 @@
 """The alerts HTTP API on the worker's web server (``WEARMON_WEB_HOST``:``WEARMON_WEB_PORT``).
 
 Every request needs ``Authorization: Bearer $WEARMON_API_TOKEN``; without a configured token the
-API is disabled (HTTP 503 and a warning at start-up), never open.
+API is disabled (HTTP 503 and a warning at start-up), never open. It serves the cluster-wide
+alerts view (``worker.alerts_feed``): any worker answers for every patient.
 
-* ``GET /alerts`` — open (active) alerts of the patients this worker owns.
+* ``GET /alerts`` — open alerts of all patients, most severe and oldest first (with the time
+  opened, escalation step, who acknowledged and the care-team recipients paged).
 * ``POST /alerts/{alert_id}/ack|snooze|resolve`` with JSON ``{"actor": …, "note": …,
-  "until_ms": …}`` (``until_ms`` for snooze). The action becomes a command on the alert-commands
-  topic (the table changes only in an agent); the answer is ``200`` with the resulting events,
-  ``404``/``409`` when it cannot apply, or ``202`` with the command id when it did not come
-  within ``WEARMON_API_WAIT_S``.
+  "until_ms": …}`` (``until_ms`` for snooze). The action becomes a command keyed by the patient on
+  the alert-commands topic, applied by the worker that owns the patient; the answer is ``200``
+  with the resulting events, ``404``/``409`` when it cannot apply, or ``202`` with the command id
+  when it did not come within ``WEARMON_API_WAIT_S``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from typing import Any
@@ -21,13 +24,26 @@ import faust
 import orjson
 from faust.web import Request, Response, View
 
-from wearmon.stream.worker.commands import ACTIONS, AlertCommands, act_command
+from wearmon.stream.alerts.board import AlertCard
+from wearmon.stream.alerts.command import ACTIONS
+from wearmon.stream.notify.render import escalation_step
+from wearmon.stream.worker.alerts_feed import AlertsFeed, SendCommand
 from wearmon.stream.worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
 
-def add_api(app: faust.App, context: WorkerContext, commands: AlertCommands) -> None:
+def topic_sender(topic: Any) -> SendCommand:
+    """Send commands through a Faust topic (key = the command's patient), awaiting the ack."""
+
+    async def send(command: dict[str, Any]) -> None:
+        await (await topic.send(key=str(command["patient"]).encode(),
+                                value=orjson.dumps(command)))
+
+    return send
+
+
+def add_api(app: faust.App, context: WorkerContext, feed: AlertsFeed) -> None:
     settings = context.settings
     token = settings.api_token.get_secret_value() if settings.api_token is not None else ""
     if not token:
@@ -43,18 +59,21 @@ def add_api(app: faust.App, context: WorkerContext, commands: AlertCommands) -> 
                               headers={"WWW-Authenticate": "Bearer"})
         return None
 
+    def team_size(card: AlertCard) -> int:
+        patient = context.directory.get(card.patient)
+        return len(patient.care_team) if patient is not None else 1
+
     @app.page("/alerts")
     class OpenAlerts(View):
         async def get(self, request: Request) -> Response:
             denied = refuse(self, request)
             if denied is not None:
                 return denied
-            alerts = [
-                {**alert.to_json(), "patient": patient}
-                for patient, state in sorted(context.alerts.everything().items())
-                for alert in state.active()
-            ]
-            return self.json({"alerts": alerts})
+            if not await view_ready(feed, settings.api_wait_s):
+                return self.error(503, "the alerts view is still loading; try again")
+            return self.json({"alerts": [
+                {**card.to_json(), "escalation": escalation_step(card.level, team_size(card))}
+                for card in feed.board.open_cards()]})
 
     @app.page("/alerts/{alert_id}/{action}")
     class AlertAction(View):
@@ -77,16 +96,29 @@ def add_api(app: faust.App, context: WorkerContext, commands: AlertCommands) -> 
                 return self.error(400, "note must be a string")
             if action == "snooze" and not isinstance(until_ms, int):
                 return self.error(400, "snooze needs until_ms (epoch milliseconds)")
-            patient = next((p for p, st in context.alerts.everything().items()
-                            if st.find(alert_id)), None)
-            if patient is None:
-                return self.error(404, f"no alert {alert_id} on this worker")
-            command = act_command(patient, alert_id, action, actor, note,
-                                  until_ms if action == "snooze" else None)
-            reply = await commands.send_and_wait(command, settings.api_wait_s)
-            if reply is None:
-                return self.json({"command_id": command["id"], "status": "accepted"},
+            if not await view_ready(feed, settings.api_wait_s):
+                return self.error(503, "the alerts view is still loading; try again")
+            card = feed.card(alert_id)
+            if card is None:
+                return self.error(404, f"no alert {alert_id}")
+            result = await feed.act(card, action, actor, note,
+                                    until_ms if action == "snooze" else None, settings.api_wait_s)
+            if result.status == 202:
+                return self.json({"command_id": result.command_id, "status": "accepted"},
                                  status=202)
-            if reply["status"] != 200:
-                return self.error(int(reply["status"]), str(reply.get("error", "")))
-            return self.json({"command_id": command["id"], "events": reply["events"]})
+            if result.status != 200:
+                return self.error(result.status, result.error)
+            return self.json({"command_id": result.command_id,
+                              "events": [e.to_json() for e in result.events]})
+
+    @app.task
+    async def start_feed() -> None:
+        feed.start()
+
+
+async def view_ready(feed: AlertsFeed, timeout_s: float) -> bool:
+    try:
+        await asyncio.wait_for(feed.wait_ready(), timeout_s)
+    except TimeoutError:
+        return False
+    return True

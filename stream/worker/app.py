@@ -6,7 +6,8 @@
   HTTP API and time-driven transitions, committed the same way;
 * ``plan-notifications`` / ``deliver-notifications`` (``worker.notifications``): alert events →
   outbox → Apprise, idempotent per message;
-* the HTTP API (``worker.api``) and ``/health`` on the worker's web server.
+* the HTTP API (``worker.api``) over the cluster-wide alerts view (``worker.alerts_feed``) and
+  ``/health`` on the worker's web server.
 
 Enrolled patients' settings come from the patients topic (``worker.directory``).
 """
@@ -18,7 +19,8 @@ from typing import Any
 import faust
 
 from wearmon.stream.config import Settings
-from wearmon.stream.worker.api import add_api
+from wearmon.stream.worker.alerts_feed import AlertsFeed
+from wearmon.stream.worker.api import add_api, topic_sender
 from wearmon.stream.worker.commands import add_alert_agents
 from wearmon.stream.worker.commit import Sinks
 from wearmon.stream.worker.context import WorkerContext
@@ -69,10 +71,10 @@ def create_app(settings: Settings) -> faust.App:
         sinks=sinks,
     )
     add_telemetry_agent(app, context, bytes_topic(app, settings.topic_telemetry, settings))
-    commands = add_alert_agents(
-        app, context, bytes_topic(app, settings.topic_alert_commands, settings))
+    commands = bytes_topic(app, settings.topic_alert_commands, settings)
+    add_alert_agents(app, context, commands)
     add_notify_agents(app, context, alerts)
-    add_api(app, context, commands)
+    add_api(app, context, AlertsFeed(settings, topic_sender(commands)))
     add_metrics_page(app, context)
 
     @app.page("/health")

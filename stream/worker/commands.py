@@ -1,178 +1,123 @@
 """Alert commands: care-team actions and timer ticks applied to the alert table by one agent.
 
-Faust tables change only inside an agent's stream iteration, so both the HTTP API (acknowledge,
-snooze, resolve) and the escalation timer send *commands* to ``WEARMON_TOPIC_ALERT_COMMANDS``,
-keyed by patient id (co-partitioned with the telemetry and the ``alert-state`` table). The
-``alert-commands`` agent applies each one with ``alerts.policy.act`` / ``tick`` under the
-worker's alert lock, then commits the events exactly as a telemetry batch does
-(``worker.commit``): ``alert`` points in InfluxDB, the events on the alerts topic, then the state
-saved to the table.
+Faust tables change only inside an agent's stream iteration, so every action (from any worker's
+API or the console) and the escalation timer send *commands* (``alerts.command``) to
+``WEARMON_TOPIC_ALERT_COMMANDS``, keyed by patient id (co-partitioned with the telemetry and the
+``alert-state`` table): whichever worker owns the patient applies it. The ``alert-commands``
+agent applies each one with ``alerts.policy.act`` / ``tick`` under the worker's alert lock, then
+commits the events exactly as a telemetry batch does (``worker.commit``): ``alert`` points (and
+an ``alert_audit`` point with the user, ``worker.audit``) in InfluxDB, the events on the alerts
+topic, then the state saved to the table. Events caused by an action carry its command id; the
+answer to every action then goes to ``WEARMON_TOPIC_ALERT_REPLIES``, where the sender reads it
+(``worker.alerts_feed``).
 
 The timer (every ``WEARMON_ALERT_TICK_S``) sends a ``tick`` for every patient of this worker
 whose next due time has passed, so escalation, reminders and snooze ends happen without new
 data. After a restart it first loads every alert state of the recovered table.
-
-A command's answer is handed to a waiting API request in the same process (if any); the alert
-events themselves are the durable record.
 """
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import logging
 import time
-import uuid
-from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import faust
 import orjson
 
 from wearmon.stream.alerts import policy
+from wearmon.stream.alerts.command import ACTIONS, ActionName, parse_command, reply, tick_command
 from wearmon.stream.alerts.lifecycle import ActionError
+from wearmon.stream.worker.audit import audit_lines
 from wearmon.stream.worker.batch import BatchOutput
 from wearmon.stream.worker.commit import commit
 from wearmon.stream.worker.context import WorkerContext
-from wearmon.stream.worker.faust_io import fail_stop
+from wearmon.stream.worker.faust_io import bytes_topic, fail_stop
 
 log = logging.getLogger(__name__)
-
-ACTIONS = ("ack", "snooze", "resolve")
-COMMAND_VERSION = 1
 
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def act_command(patient: str, alert_id: str, action: str, actor: str, note: str = "",
-                until_ms: int | None = None) -> dict[str, Any]:
-    return {"v": COMMAND_VERSION, "id": uuid.uuid4().hex, "type": "act", "patient": patient,
-            "alert_id": alert_id, "action": action, "actor": actor, "note": note,
-            "until_ms": until_ms, "sent_ms": _now_ms()}
-
-
-def tick_command(patient: str) -> dict[str, Any]:
-    return {"v": COMMAND_VERSION, "id": uuid.uuid4().hex, "type": "tick", "patient": patient,
-            "sent_ms": _now_ms()}
-
-
-@dataclass
-class AlertCommands:
-    """What the API needs: send a command and (optionally) wait for this worker's answer."""
-
-    topic: Any
-    waiters: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
-    ticks_pending: dict[str, int] = field(default_factory=dict)  # patient → tick sent at
-
-    async def send(self, command: dict[str, Any]) -> None:
-        await (await self.topic.send(key=command["patient"].encode(),
-                                     value=orjson.dumps(command)))
-
-    async def send_and_wait(self, command: dict[str, Any], timeout_s: float
-                            ) -> dict[str, Any] | None:
-        """The answer, or None when it did not come in time (e.g. another worker owns it)."""
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.waiters[command["id"]] = future
-        try:
-            await self.send(command)
-            return await asyncio.wait_for(future, timeout_s)
-        except TimeoutError:
-            return None
-        finally:
-            self.waiters.pop(command["id"], None)
-
-    def answer(self, reply: dict[str, Any]) -> None:
-        future = self.waiters.pop(str(reply.get("id")), None)
-        if future is not None and not future.done():
-            future.set_result(reply)
-
-
-def parse_command(raw: bytes) -> dict[str, Any]:
-    """A command document, or ``ValueError``."""
-    try:
-        doc = orjson.loads(raw)
-        if not isinstance(doc, dict):
-            raise ValueError("not an object")
-        str(doc["id"]), str(doc["patient"])
-        if doc.get("v") != COMMAND_VERSION or doc.get("type") not in ("act", "tick"):
-            raise ValueError(f"unsupported command {doc.get('v')!r}/{doc.get('type')!r}")
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"malformed command: {type(exc).__name__}") from None
-    return doc
-
-
 def apply_command(context: WorkerContext, doc: dict[str, Any], now_ms: int
-                  ) -> tuple[dict[str, Any], BatchOutput]:
-    """Apply one command to the patient's alert state: the answer (``status`` as an HTTP code)
-    and the output to commit."""
+                  ) -> tuple[dict[str, Any] | None, BatchOutput]:
+    """Apply one command to the patient's alert state: the reply (None for a tick) and the
+    output to commit."""
     output = BatchOutput()
     command_id, patient = str(doc["id"]), str(doc["patient"])
-    if patient not in context.alerts:
-        return {"id": command_id, "status": 404, "error": f"no alerts for patient {patient}"}, \
-            output
-    state = context.patient_alerts(patient, now_ms)
-    settings = context.settings_for(patient)
     if doc["type"] == "tick":
-        due = policy.next_due_ms(state, settings, now_ms)
-        events = policy.tick(state, settings, now_ms) if due is not None and due <= now_ms \
-            else []
-    else:
-        action = doc.get("action")
-        if action not in ACTIONS:
-            return {"id": command_id, "status": 400,
-                    "error": "action: ack, snooze or resolve"}, output
-        try:
-            events = policy.act(
-                state, settings, str(doc.get("alert_id", "")),
-                cast(Literal["ack", "snooze", "resolve"], action),
-                str(doc.get("actor", "")), now_ms, note=str(doc.get("note") or ""),
-                until_ms=doc.get("until_ms"))
-        except ActionError as exc:
-            status = 404 if str(exc).startswith("no alert") else 409
-            return {"id": command_id, "status": status, "error": str(exc)}, output
+        if patient in context.alerts:
+            state = context.patient_alerts(patient, now_ms)
+            settings = context.settings_for(patient)
+            due = policy.next_due_ms(state, settings, now_ms)
+            if due is not None and due <= now_ms:
+                output.add_alert_events(patient, policy.tick(state, settings, now_ms))
+        return None, output
+    if patient not in context.alerts:
+        return reply(command_id, patient, 404, f"no alerts for patient {patient}"), output
+    action, until_ms = doc.get("action"), doc.get("until_ms")
+    if action not in ACTIONS:
+        return reply(command_id, patient, 400, "action: ack, snooze or resolve"), output
+    if until_ms is not None and (not isinstance(until_ms, int) or isinstance(until_ms, bool)):
+        return reply(command_id, patient, 400, "until_ms: epoch milliseconds"), output
+    state = context.patient_alerts(patient, now_ms)
+    try:
+        events = policy.act(
+            state, context.settings_for(patient), str(doc.get("alert_id", "")),
+            cast(ActionName, action), str(doc.get("actor", "")), now_ms,
+            note=str(doc.get("note") or ""), until_ms=until_ms)
+    except ActionError as exc:
+        status = 404 if str(exc).startswith("no alert") else 409
+        return reply(command_id, patient, status, str(exc)), output
+    events = [dataclasses.replace(e, command_id=command_id) for e in events]
     if events:
         output.add_alert_events(patient, events)
-    return {"id": command_id, "status": 200, "events": [e.to_json() for e in events]}, output
+    return reply(command_id, patient, 200, events=len(events)), output
 
 
-async def handle_command(context: WorkerContext, raw: bytes) -> dict[str, Any]:
-    try:
-        doc = parse_command(raw)
-    except ValueError as exc:
-        log.error("alert command dropped: %s", exc)
-        return {"id": None, "status": 400, "error": "malformed command"}
+async def handle_command(context: WorkerContext, doc: dict[str, Any]) -> dict[str, Any] | None:
+    """Apply and commit one parsed command; returns its reply (None for a tick)."""
     await context.ready()
     async with context.lock:
-        reply, output = apply_command(context, doc, _now_ms())
-        await commit(output, context.sinks, context.patients, context.alerts)
-    return reply
+        answer, output = apply_command(context, doc, _now_ms())
+        await commit(output, context.sinks, context.patients, context.alerts,
+                     extra_lines=audit_lines(output.alert_events))
+    return answer
 
 
-def add_alert_agents(app: faust.App, context: WorkerContext, topic: Any) -> AlertCommands:
-    commands = AlertCommands(topic)
+def add_alert_agents(app: faust.App, context: WorkerContext, topic: Any) -> None:
+    settings = context.settings
+    replies = bytes_topic(app, settings.topic_alert_replies, settings)
+    ticks_pending: dict[str, int] = {}  # patient → when a tick was sent
     loaded = {"all": False}
-    tick_every_ms = int(context.settings.alert_tick_s * 1000)
+    tick_every_ms = int(settings.alert_tick_s * 1000)
 
     @app.agent(topic, name="alert-commands")
     async def alert_commands(stream: faust.StreamT[bytes]) -> None:
         async for raw in stream:
             try:
-                reply = await handle_command(context, raw)
+                doc = parse_command(raw)
+            except ValueError as exc:
+                log.error("alert command dropped: %s", exc)
+                continue
+            try:
+                answer = await handle_command(context, doc)
+                if answer is None:
+                    ticks_pending.pop(str(doc["patient"]), None)
+                else:
+                    await (await replies.send(key=str(doc["patient"]).encode(),
+                                              value=orjson.dumps(answer)))
             except Exception:
                 fail_stop("applying an alert command")
-            try:
-                patient = orjson.loads(raw).get("patient")
-                commands.ticks_pending.pop(str(patient), None)
-            except (ValueError, AttributeError):
-                pass
-            commands.answer(reply)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
         loaded["all"] = False  # load the recovered alert states again at the next tick
 
-    @app.timer(context.settings.alert_tick_s)
+    @app.timer(settings.alert_tick_s)
     async def escalation_timer() -> None:
         recovery = getattr(app.tables, "recovery", None)
         if app.rebalancing or recovery is None or not recovery.completed.is_set():
@@ -188,9 +133,8 @@ def add_alert_agents(app: faust.App, context: WorkerContext, topic: Any) -> Aler
             due = policy.next_due_ms(state, context.settings_for(patient), now_ms)
             if due is None or due > now_ms:
                 continue
-            if now_ms - commands.ticks_pending.get(patient, 0) < 6 * tick_every_ms:
+            if now_ms - ticks_pending.get(patient, 0) < 6 * tick_every_ms:
                 continue  # a tick is on its way
-            commands.ticks_pending[patient] = now_ms
-            await commands.send(tick_command(patient))
-
-    return commands
+            ticks_pending[patient] = now_ms
+            command = tick_command(patient, now_ms=now_ms)
+            await (await topic.send(key=patient.encode(), value=orjson.dumps(command)))

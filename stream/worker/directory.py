@@ -5,9 +5,8 @@ unenrols. Brokers that do not compact it (the embedded one) are fine: it is read
 and the last value per key wins.
 
 Every worker reads *all* partitions (it is small and every worker may need any patient's
-recipients), so this is a plain aiokafka reader outside the consumer group (``TopicView``) rather
-than a Faust table: a global view, ready once it has caught up with the end offsets seen at
-start-up.
+recipients), so this is a ``TopicFollower`` outside the consumer group rather than a Faust
+table: a global view, ready once it has caught up with the end offsets seen at start-up.
 """
 
 from __future__ import annotations
@@ -17,24 +16,22 @@ import logging
 
 from wearmon.stream.config import Settings
 from wearmon.stream.core.patients import PatientDirectory, PatientSettings, SettingsError
+from wearmon.stream.follow import FollowedView, TopicFollower
 from wearmon.stream.kafka import ensure_topics, make_producer
-from wearmon.stream.topic_view import TopicView
 
 log = logging.getLogger(__name__)
 
 
-class PatientsView:
+class PatientsView(FollowedView):
     """Live ``PatientDirectory`` of the patients topic; ``await wait_ready()`` before use."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.directory = PatientDirectory()
         self.by_patient: dict[str, PatientSettings] = {}
-        self._view = TopicView(settings, settings.topic_patients, self.apply)
-
-    @property
-    def ready(self) -> bool:
-        return self._view.ready
+        self.follower = TopicFollower(settings, [settings.topic_patients],
+                                      lambda _topic, key, value: self.apply(key, value),
+                                      "patients-view")
 
     def get(self, patient_id: str) -> PatientSettings | None:
         return self.by_patient.get(patient_id)
@@ -57,15 +54,6 @@ class PatientsView:
             log.error("patients topic: settings of %s ignored: %s", patient_id, exc)
             return
         self.by_patient[patient_id] = one
-
-    def start(self) -> None:
-        self._view.start()
-
-    async def stop(self) -> None:
-        await self._view.stop()
-
-    async def wait_ready(self) -> None:
-        await self._view.wait_ready()
 
 
 async def read_patients(settings: Settings) -> dict[str, PatientSettings]:

@@ -1,7 +1,8 @@
 """Notification agents: alert events → outbox → Apprise delivery → delivery results.
 
 * ``plan-notifications`` consumes the alerts topic and, for enrolled patients, sends
-  ``notify.deliver.plan(...)``'s ``OutboxRecord``s to ``WEARMON_TOPIC_OUTBOX`` (key: patient id),
+  ``notify.outbox.plan(...)``'s ``OutboxRecord``s (care-team messages carry a signed console link
+  when ``WEARMON_CONSOLE_SECRET_KEY`` is set) to ``WEARMON_TOPIC_OUTBOX`` (key: patient id),
   awaiting the broker's acknowledgement. Unenrolled patients have nobody to notify.
 * ``deliver-notifications`` consumes the outbox and calls ``Deliverer.deliver`` with a
   ``SentStore`` backed by the Faust table ``notify-sent`` (key: patient id, value: JSON
@@ -30,6 +31,7 @@ from wearmon.stream.notify.deliver import (
     DeliveryStatus,
     directory_resolver,
 )
+from wearmon.stream.notify.links import alert_link
 from wearmon.stream.notify.outbox import OutboxRecord, plan
 from wearmon.stream.sinks.influx import InfluxRejectedError
 from wearmon.stream.sinks.lines import notification_line
@@ -68,6 +70,14 @@ def add_notify_agents(app: faust.App, context: WorkerContext, alerts: Any) -> No
     outbox = bytes_topic(app, settings.topic_outbox, settings)
     deliveries = bytes_topic(app, settings.topic_deliveries, settings)
     sent_table = bytes_table(app, "notify-sent", settings)
+    secret = settings.console_secret_key
+
+    def console_link(alert_id: str, now_ms: int) -> str:
+        """A signed, expiring console link for care-team messages (none without a console)."""
+        if secret is None:
+            return ""
+        return alert_link(settings.console_url, secret.get_secret_value().encode(), alert_id,
+                          now_ms / 1000, settings.console_link_ttl_s)
 
     @app.agent(alerts, name="plan-notifications")
     async def plan_notifications(stream: faust.StreamT[bytes]) -> None:
@@ -82,7 +92,8 @@ def add_notify_agents(app: faust.App, context: WorkerContext, alerts: Any) -> No
                 patient = context.directory.get(event.patient)
                 if patient is None:
                     continue  # not enrolled: nobody to notify
-                records = plan(event, patient, time.time_ns() // 1_000_000)
+                now_ms = time.time_ns() // 1_000_000
+                records = plan(event, patient, now_ms, console_link(event.alert_id, now_ms))
                 futures = [await outbox.send(key=event.patient.encode(),
                                              value=orjson.dumps(r.to_json())) for r in records]
                 for future in futures:

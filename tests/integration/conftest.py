@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
+from pydantic import SecretStr
 
 from tests.conftest import Services, Worker, new_worker
+from tests.integration.receivers import Inbox, WebhookServer
 from tests.integration.test_notify_delivery import hook, smtp  # noqa: F401 (fixtures)
 from wearmon.stream.config import Settings
+from wearmon.stream.core.patients import PatientSettings, Recipient
 from wearmon.stream.core.validation import Limits, Rejection, validate
 from wearmon.stream.kafka import ensure_topics, make_producer
 from wearmon.stream.tools.simulator import CLINICAL_KINDS, Label, Simulator
+from wearmon.stream.worker.directory import publish_patient
 
 HOUR_MS = 3_600_000
+API_TOKEN = "pipeline-run-token"
+EPISODE_PATIENT = "p-9901"  # an enrolled patient whose crafted episode is still open at the end
 
 
 @dataclass
@@ -35,6 +42,10 @@ class PipelineRun:
     anomalies: list[dict[str, object]]
     health: dict[str, int]
     worker: Worker
+    start_ms: int = 0  # the run's time range: the first sample ...
+    end_ms: int = 0  # ... to the last point written (alerts, deliveries, the acknowledgement)
+    deliveries: list[dict[str, object]] = field(default_factory=list)
+    acknowledged: str = ""  # the alert acknowledged through the API during the run
 
     @property
     def clinical_labels(self) -> list[Label]:
@@ -142,18 +153,68 @@ async def consume(
     return records
 
 
+def enrolment(patient: str, device: str, receiver: WebhookServer) -> bytes:
+    return PatientSettings(
+        patient_id=patient, devices=[device], ward="Ward 1",
+        care_team=[Recipient(id="nurse", url=SecretStr(receiver.url("nurse")), label="Nurse")],
+    ).to_json()
+
+
+def episode(patient: str, end_ms: int) -> list[tuple[bytes | None, bytes]]:
+    """Three minutes of heart rate 150 at rest ending at ``end_ms``: a critical alert."""
+    out: list[tuple[bytes | None, bytes]] = []
+    for minute in range(3):
+        t0 = end_ms - (3 - minute) * 60_000
+        doc = {"schema_version": 1, "upload_id": f"episode-{patient}-{minute}",
+               "device_id": f"watch-{patient}", "patient_id": patient,
+               "uploaded_at_ms": t0 + 55_000,
+               "samples": [{"t_ms": t0 + k * 10_000, "hr_bpm": 150.0, "steps": 0}
+                           for k in range(6)]}
+        out.append((patient.encode(), orjson.dumps(doc)))
+    return out
+
+
+def acknowledge_one(worker: Worker, patient: str, timeout_s: float = 60.0) -> str:
+    """Acknowledge the patient's open alert through the worker's API; returns its id."""
+    url = f"http://127.0.0.1:{worker.web_port}/alerts"
+    headers = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
+    deadline = time.monotonic() + timeout_s
+    while True:  # polling another process until the alert is in its view
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as resp:
+            alerts = [a for a in orjson.loads(resp.read())["alerts"] if a["patient"] == patient]
+        if alerts:
+            break
+        assert time.monotonic() < deadline, f"no open alert for {patient}"
+        time.sleep(0.5)
+    alert_id = str(alerts[0]["alert_id"])
+    body = orjson.dumps({"actor": "nurse.run", "note": "seen"})
+    request = urllib.request.Request(f"{url}/{alert_id}/ack", data=body, headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        assert resp.status == 200
+    return alert_id
+
+
 @pytest.fixture(scope="session")
 def pipeline_run(
     services: Services, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PipelineRun]:
     directory = tmp_path_factory.mktemp("pipeline")
     worker = new_worker(
-        services, directory, WEARMON_MAX_LATENESS_S="3600", WEARMON_MAX_UPLOAD_BYTES="100000"
+        services, directory, WEARMON_MAX_LATENESS_S="3600", WEARMON_MAX_UPLOAD_BYTES="100000",
+        WEARMON_API_TOKEN=API_TOKEN,
     )
     settings = settings_of(worker)
     now_ms = int(time.time() * 1000)
     sim = Simulator(6, now_ms - 3 * HOUR_MS, 3 * 3600, seed=11, event_every_s=2400)
+    receiver = WebhookServer(Inbox())  # the care team's messages go here: deliveries in the run
+    receiver.start()
+    for patient in sim.patients:
+        asyncio.run(publish_patient(settings, patient.patient_id,
+                                    enrolment(patient.patient_id, patient.device_id, receiver)))
+    asyncio.run(publish_patient(settings, EPISODE_PATIENT,
+                                enrolment(EPISODE_PATIENT, f"watch-{EPISODE_PATIENT}", receiver)))
     valid = [(key, value) for key, value, _ in sim.uploads_until(now_ms)]
+    valid += episode(EPISODE_PATIENT, now_ms)
     bad = bad_messages(now_ms, sim)
     messages: list[tuple[bytes | None, bytes]] = []
     bad_iter = iter(bad.items())
@@ -183,6 +244,8 @@ def pipeline_run(
         health = worker.wait_processed(len(messages))
         rejections = asyncio.run(consume(settings, settings.topic_rejected, bad_count))
         anomalies = asyncio.run(consume(settings, settings.topic_anomalies, 1))
+        acknowledged = acknowledge_one(worker, EPISODE_PATIENT)
+        deliveries = asyncio.run(consume(settings, settings.topic_deliveries, 1))
         yield PipelineRun(
             influx_url=services.influx_url,
             influx_db=settings.influx_db,
@@ -195,6 +258,11 @@ def pipeline_run(
             anomalies=anomalies,
             health=health,
             worker=worker,
+            start_ms=sim.start_ms,
+            end_ms=int(time.time() * 1000) + 1000,
+            deliveries=deliveries,
+            acknowledged=acknowledged,
         )
     finally:
         worker.stop()
+        receiver.stop()

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from tests.conftest import influx_query
-from tests.integration.conftest import PipelineRun, consume, settings_of
+from tests.integration.conftest import EPISODE_PATIENT, PipelineRun, consume, settings_of
 from tests.integration.test_pipeline import DETECTED_KINDS
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ def test_alert_events_are_published(pipeline_run: PipelineRun) -> None:
     settings = settings_of(pipeline_run.worker)
     records = asyncio.run(consume(settings, settings.topic_alerts, 1))
     assert records
-    patients = set(pipeline_run.patients)
+    patients = {*pipeline_run.patients, EPISODE_PATIENT}  # plus the crafted open episode
     for record in records:
         assert record["patient"] in patients
         assert {"alert_id", "kind", "state", "action", "step", "severity"} <= set(record)

@@ -1,24 +1,29 @@
-"""`wearmon demo` with nothing configured: runs, detects, summarises, leaves no process behind."""
+"""`wearmon demo` with nothing configured: its own services whatever .env says, the console
+with a demo login during the run (a live alert acknowledged through it), the inbox, a summary,
+and no process or temporary folder left behind."""
 
 from __future__ import annotations
 
-import json
+import http.cookiejar
 import os
+import queue
+import re
 import subprocess
 import sys
 import threading
+import time
+import urllib.parse
+import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[2]
+LOGIN = re.compile(r"Care-team console: (http://127\.0\.0\.1:\d+)\s+\(login: (\S+) / (\S+)\)")
 
 
-def _processes_with(marker: bytes) -> set[int]:
+def processes_with(marker: bytes) -> set[int]:
     """Processes whose environment carries ``marker`` (inherited by everything the demo starts)."""
     pids = set()
     for entry in Path("/proc").iterdir():
@@ -31,41 +36,97 @@ def _processes_with(marker: bytes) -> set[int]:
     return pids
 
 
-class _Hook(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, object]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        _Hook.received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def test_demo_runs_with_no_configuration_and_cleans_up(tmp_path: Path) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    notify_url = f"json://127.0.0.1:{server.server_address[1]}/notify"
-    marker = f"DEMO_TEST_MARKER={uuid.uuid4().hex}"
+def demo_env(tmp_path: Path) -> tuple[dict[str, str], bytes]:
+    """No WEARMON_* variables, a private TMPDIR, a .env that points elsewhere, and a marker."""
+    (tmp_path / ".env").write_text("WEARMON_BROKER=kafka://127.0.0.1:9\n"
+                                   "WEARMON_INFLUX_URL=http://127.0.0.1:9\n")
+    (tmp_path / "tmp").mkdir()
+    marker = uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEARMON_")}
-    env["DEMO_TEST_MARKER"] = marker.split("=")[1]
-    done = subprocess.run(
-        [sys.executable, "-m", "wearmon", "demo", "--duration", "45", "--patients", "8",
-         "--notify-url", notify_url],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    out = done.stdout
+    env |= {"DEMO_TEST_MARKER": marker, "TMPDIR": str(tmp_path / "tmp")}
+    return env, marker.encode()
+
+
+class Browserless:
+    """A care-team user with cookies, speaking HTML forms to the console."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.base + path, timeout=10) as response:
+            return str(response.read().decode())
+
+    def post(self, path: str, form: dict[str, str]) -> str:
+        data = urllib.parse.urlencode(form).encode()
+        with self.opener.open(self.base + path, data=data, timeout=30) as response:
+            return str(response.read().decode())
+
+    def log_in(self, user: str, password: str) -> None:
+        page = self.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert csrf
+        landed = self.post("/login", {"csrf": csrf.group(1), "username": user,
+                                      "password": password, "next": "/"})
+        assert "Open alerts" in landed
+
+
+def test_demo_runs_its_own_services_and_the_loop_works_during_it(tmp_path: Path) -> None:
+    env, marker = demo_env(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wearmon", "demo", "--duration", "75", "--patients", "4"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    output: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 120
+        login = None
+        while login is None:
+            login = LOGIN.search(lines.get(timeout=max(1.0, deadline - time.monotonic())))
+        base, user, password = login.groups()
+        nurse = Browserless(base)
+        deadline = time.monotonic() + 90
+        while True:  # the console starts with the demo; the first live alert opens soon after
+            try:
+                nurse.log_in(user, password)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "".join(output)
+                time.sleep(0.5)
+        ack = None
+        while ack is None:  # polling the console (another process) with a deadline
+            ack = re.search(r'action="(/alerts/[^/"]+/ack)"[\s\S]*?name="csrf" value="([^"]+)"',
+                            nurse.get("/fragments/alerts"))
+            assert time.monotonic() < deadline, "no alert in the console:\n" + "".join(output)
+            time.sleep(1)
+        page = nurse.post(ack.group(1), {"csrf": ack.group(2), "note": "seen in the demo"})
+        assert "Acknowledged by Demo nurse" in page
+        assert proc.wait(timeout=240) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = "".join(output)
+    assert "ignoring WEARMON_BROKER, WEARMON_INFLUX_URL" in out  # .env is not used
     assert "started the embedded Kafka-protocol broker" in out
-    assert "Summary" in out
-    assert "anomaly:" in out and "ALERT " in out  # plain lines: not a terminal
+    assert "started a local InfluxDB" in out
+    assert "Late data" not in out  # real time after a short fast-forward
+    assert "ALERT " in out and "INBOX to " in out  # plain lines: not a terminal
+    assert f"{{'acknowledged by {user}': 1}}" in out
     processed = next(line for line in out.splitlines() if "worker processed" in line)
     sent = next(line for line in out.splitlines() if "uploads sent" in line)
     assert sent.split()[2].rstrip(",") == processed.split()[2]
+    delivered = next(line for line in out.splitlines() if "delivered to the inbox" in line)
+    assert int(delivered.rsplit(" ", 1)[1]) > 0
     assert "heart-rate points in InfluxDB" in out
-    assert not _processes_with(marker.encode()), "the demo left processes behind"
-    server.shutdown()
-    assert _Hook.received, "no notification reached the configured URL"
-    assert all(msg.get("title") and msg.get("message") for msg in _Hook.received)
+    assert not processes_with(marker), "the demo left processes behind"
+    assert not list((tmp_path / "tmp").iterdir()), "the demo left temporary files behind"

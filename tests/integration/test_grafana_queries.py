@@ -1,10 +1,13 @@
 """Every dashboard and alert-rule query runs on the real InfluxDB after a real pipeline run.
 
-The ``pipeline_run`` fixture (tests/conftest.py) has run simulator -> Kafka -> worker -> InfluxDB.
-Each InfluxQL query is taken from the provisioning files, Grafana's macros are substituted as
-Grafana would (``$timeFilter``, ``$__interval``, ``$__interval_ms``, ``$patient``), and the query is
-sent to InfluxDB's ``/query`` endpoint: it must not fail, and the panels a care team relies on
-must return data.
+The ``pipeline_run`` fixture (tests/integration/conftest.py) has run simulator -> Kafka -> worker
+-> InfluxDB with enrolled patients: alerts opened, messages delivered to a real HTTP receiver,
+one alert acknowledged through the API. Each InfluxQL query is taken from the provisioning files,
+Grafana's macros are substituted as Grafana would (``$timeFilter`` = the run's own time range,
+``$__interval``, ``$__interval_ms``, ``$patient`` = a patient with alerts), and the query is sent
+to InfluxDB's ``/query`` endpoint: it must not fail, and every panel, annotation and rule query
+that should show data — all alert and notification panels included — must return values inside
+the run's time range (a point stored at a wrong time, e.g. in 1970, shows up as no data).
 """
 
 from __future__ import annotations
@@ -27,13 +30,16 @@ from wearmon.stream.grafana.queries import (
 
 pytestmark = pytest.mark.integration
 
-PANEL_TIME_FILTER = "time > now() - 30d"
 INTERVAL = "1m"
 
 # (dashboard uid, panel or variable title) -> refIds of the queries that must return values
 MUST_HAVE_DATA: dict[tuple[str, str], set[str]] = {
     ("wearmon-ward", "Patients reporting"): {"A"},
-    ("wearmon-ward", "Patients"): {"STATUS", "VITALS", "DEVICE"},
+    ("wearmon-ward", "Need attention (latest upload)"): {"A"},
+    ("wearmon-ward", "Critical anomalies"): {"A"},
+    ("wearmon-ward", "Open alerts"): {"A"},
+    ("wearmon-ward", "Patients"): {"STATUS", "VITALS", "DEVICE", "ANOMALIES", "OPEN_ALERTS",
+                                   "OPENED", "ACKNOWLEDGED", "PRIORITY"},
     ("wearmon-patient", "patient"): {"patient"},
     ("wearmon-patient", "Heart rate (latest)"): {"A"},
     ("wearmon-patient", "Status"): {"A"},
@@ -42,6 +48,11 @@ MUST_HAVE_DATA: dict[tuple[str, str], set[str]] = {
     ("wearmon-patient", "Steps (activity)"): {"A"},
     ("wearmon-patient", "Data-quality status"): {"A"},
     ("wearmon-patient", "Wear and battery"): {"A"},
+    ("wearmon-patient", "Findings"): {"A"},
+    ("wearmon-patient", "Anomaly scores"): {"A"},
+    ("wearmon-patient", "Alerts and acknowledgements"): {"A"},
+    ("wearmon-patient", "Alerts"): {"Anno"},  # annotations
+    ("wearmon-patient", "Critical findings"): {"Anno"},
     ("wearmon-pipeline", "Uploads"): {"A"},
     ("wearmon-pipeline", "Samples"): {"A"},
     ("wearmon-pipeline", "Uploads and samples per second"): {"A"},
@@ -53,6 +64,9 @@ MUST_HAVE_DATA: dict[tuple[str, str], set[str]] = {
     ("wearmon-pipeline", "Rejected uploads"): {"A"},
     ("wearmon-pipeline", "Rejected uploads by reason"): {"A"},
     ("wearmon-pipeline", "Rejections by reason"): {"A"},
+    ("wearmon-pipeline", "Notification deliveries and failures"): {"A"},
+    ("wearmon-pipeline-stalled", "Pipeline stalled"): {"A"},
+    ("wearmon-telemetry-silent", "Telemetry stopped"): {"A"},
 }
 
 
@@ -93,13 +107,31 @@ def test_the_provisioning_has_queries_to_check() -> None:
     assert required <= present, required - present
 
 
+@pytest.fixture(scope="module")
+def patient_with_alerts(pipeline_run: Any) -> str:
+    """A simulated patient whose injected events opened alerts (the patient dashboard's pick)."""
+    body = run_influxql(pipeline_run.influx_url, pipeline_run.influx_db,
+                        'SHOW TAG VALUES FROM "alert" WITH KEY = "patient"')
+    with_alerts = {v[1] for s in body["results"][0].get("series", []) for v in s["values"]}
+    candidates = sorted(with_alerts & set(pipeline_run.patients))
+    assert candidates, "the run opened no alert for a simulated patient"
+    return candidates[0]
+
+
+def test_the_run_had_alerts_deliveries_and_an_acknowledgement(pipeline_run: Any) -> None:
+    assert any(d["status"] == "sent" for d in pipeline_run.deliveries), pipeline_run.deliveries
+    assert pipeline_run.acknowledged
+
+
 @pytest.mark.parametrize("found", QUERIES, ids=[f"{q.where}:{q.title}:{q.ref_id}" for q in QUERIES])
-def test_query_runs_on_influxdb(pipeline_run: Any, found: FoundQuery) -> None:
+def test_query_runs_on_influxdb(pipeline_run: Any, patient_with_alerts: str,
+                                found: FoundQuery) -> None:
     assert pipeline_run.patients, "the pipeline run wrote no patient data"
-    time_filter = f"time > now() - {found.range_s}s" if found.range_s else PANEL_TIME_FILTER
+    run_range = f"time >= {pipeline_run.start_ms}ms AND time <= {pipeline_run.end_ms}ms"
+    time_filter = f"time > now() - {found.range_s}s" if found.range_s else run_range
     query = substitute_macros(
         found.query,
-        {"patient": pipeline_run.patients[0]},
+        {"patient": patient_with_alerts},
         time_filter=time_filter,
         interval=INTERVAL,
     )

@@ -292,7 +292,8 @@ def test_late_findings_open_a_late_alert_the_patient_is_not_told_about() -> None
         sim.upload(t, finding(t), now_ms=now)
     [opened] = sim.events
     assert opened.late and not opened.notify_patient and opened.notify_levels == (0,)
-    assert opened.note.startswith("Late data (178 min old).")
+    assert opened.note == "Late data (178 min old): the device synced late"
+    assert opened.explanation not in opened.note  # the explanation is said once, elsewhere
     assert opened.at_ms == now and opened.event_ms == T0 + 2 * MIN
 
 

@@ -15,7 +15,7 @@ from wearmon.stream.tools.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"kafka", "influxdb", "grafana", "worker", "simulator", "mailpit", "gateway", "enrol",
-            "prometheus"}
+            "prometheus", "console"}
 INTERPOLATION = re.compile(r"\$\{(\w+)(?:[:?+-][^}]*)?\}")
 
 
@@ -82,7 +82,7 @@ def test_infrastructure_has_healthchecks_and_dependents_wait_for_them(
     compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
-    for name in ("kafka", "influxdb", "grafana", "mailpit", "worker", "gateway"):
+    for name in ("kafka", "influxdb", "grafana", "mailpit", "worker", "gateway", "console"):
         assert services[name]["healthcheck"]["test"], name
     for name, needs in {
         "worker": {"kafka", "influxdb"},
@@ -90,6 +90,7 @@ def test_infrastructure_has_healthchecks_and_dependents_wait_for_them(
         "simulator": {"kafka", "gateway"},
         "gateway": {"kafka"},
         "enrol": {"kafka"},
+        "console": {"kafka"},
     }.items():
         depends = services[name]["depends_on"]
         for dependency in needs:

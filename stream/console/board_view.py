@@ -1,0 +1,175 @@
+"""What the console shows about alerts: rows, the audit trail, ward filter. Pure functions.
+
+Pages never put alert or patient ids in URLs: alerts and patients are addressed by opaque
+references (``notify.links.opaque_ref``), the same ones the signed message links carry.
+
+>>> duration_text(45_000), duration_text(12 * 60_000), duration_text(125 * 60_000)
+('45 s', '12 min', '2 h 05 min')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from wearmon.stream.alerts.board import AlertCard
+from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertState
+from wearmon.stream.core.patients import PatientSettings
+from wearmon.stream.notify.links import ALERT, PATIENT, opaque_ref
+from wearmon.stream.notify.render import escalation_step
+
+STATE_LABEL = {
+    AlertState.OPEN: "Open, not acknowledged",
+    AlertState.ESCALATED: "Escalated, not acknowledged",
+    AlertState.ACKNOWLEDGED: "Acknowledged",
+    AlertState.SNOOZED: "Snoozed",
+    AlertState.RESOLVED: "Resolved",
+}
+ACTION_LABEL = {
+    Action.OPENED: "Opened", Action.REOPENED: "Reopened (same episode)",
+    Action.SEVERITY_RAISED: "Severity raised", Action.ESCALATED: "Escalated",
+    Action.REPEATED: "Reminder sent", Action.EXHAUSTED: "Nobody left to escalate to",
+    Action.ACKNOWLEDGED: "Acknowledged", Action.SNOOZED: "Snoozed",
+    Action.SNOOZE_ENDED: "Snooze ended", Action.PATIENT_NOTICE: "Patient informed",
+    Action.RESOLVED: "Resolved",
+}
+
+
+def duration_text(ms: int) -> str:
+    s = max(0, ms) // 1000
+    if s < 60:
+        return f"{s} s"
+    m = s // 60
+    if m < 60:
+        return f"{m} min"
+    h, m = divmod(m, 60)
+    if h < 48:
+        return f"{h} h {m:02d} min"
+    return f"{h // 24} d {h % 24} h"
+
+
+def clock_text(t_ms: int, tz: str, now_ms: int) -> str:
+    """``14:05`` today, else ``3 Mar 14:05``, in the console's time zone."""
+    zone = ZoneInfo(tz)
+    t = datetime.fromtimestamp(t_ms / 1000, UTC).astimezone(zone)
+    today = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(zone).date()
+    return t.strftime("%H:%M") if t.date() == today else t.strftime("%-d %b %H:%M")
+
+
+class Refs:
+    """Opaque references of alerts and patients (memoised HMACs) and their reverse lookup."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+        self._memo: dict[tuple[str, str], str] = {}
+
+    def of(self, kind: str, value: str) -> str:
+        key = (kind, value)
+        ref = self._memo.get(key)
+        if ref is None:
+            ref = self._memo[key] = opaque_ref(self._secret, kind, value)
+        return ref
+
+    def alert(self, alert_id: str) -> str:
+        return self.of(ALERT, alert_id)
+
+    def patient(self, patient_id: str) -> str:
+        return self.of(PATIENT, patient_id)
+
+    def find_alert(self, ref: str, cards: Iterable[AlertCard]) -> AlertCard | None:
+        return next((c for c in cards if self.alert(c.alert_id) == ref), None)
+
+    def find_patient(self, ref: str, patients: Iterable[str]) -> str | None:
+        return next((p for p in patients if self.patient(p) == ref), None)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    ref: str
+    patient: str
+    patient_ref: str
+    ward: str
+    kind: str
+    severity: str
+    state: str
+    state_label: str
+    explanation: str
+    opened: str
+    open_for: str
+    escalation: str
+    next_step: str
+    state_by: str  # who put the alert in its state (a person), if anyone
+    paged: tuple[str, ...]
+    late: bool
+    active: bool
+
+
+def recipient_label(settings: PatientSettings | None, recipient_id: str) -> str:
+    recipient = settings.recipient(recipient_id) if settings is not None else None
+    return recipient.label or recipient.id if recipient is not None else recipient_id
+
+
+def alert_row(card: AlertCard, settings: PatientSettings | None, refs: Refs, now_ms: int,
+              tz: str, people: dict[str, str]) -> AlertRow:
+    team = len(settings.care_team) if settings is not None else 1
+    next_step = ""
+    if card.due_ms is not None and card.state in (AlertState.OPEN, AlertState.ESCALATED):
+        next_step = f"next step in {duration_text(card.due_ms - now_ms)}"
+    elif card.due_ms is not None and card.state is AlertState.SNOOZED:
+        next_step = f"snoozed for {duration_text(card.due_ms - now_ms)}"
+    end_ms = now_ms if card.active else card.updated_ms
+    return AlertRow(
+        ref=refs.alert(card.alert_id), patient=card.patient,
+        patient_ref=refs.patient(card.patient), ward=settings.ward if settings else "",
+        kind=card.kind.replace("_", " ").capitalize(), severity=card.severity.value,
+        state=card.state.value, state_label=STATE_LABEL[card.state],
+        explanation=card.explanation, opened=clock_text(card.opened_ms, tz, now_ms),
+        open_for=duration_text(end_ms - card.opened_ms),
+        escalation=escalation_step(card.level, team), next_step=next_step,
+        state_by=people.get(actor, actor) if (actor := state_actor(card)) else "",
+        paged=tuple(recipient_label(settings, r) for r in card.paged_care_team()),
+        late=card.late, active=card.active)
+
+
+def state_actor(card: AlertCard) -> str:
+    """The person behind the current state: who acknowledged, snoozed or resolved it."""
+    last = card.history[-1] if card.history else None
+    if last is not None and last.actor != SYSTEM and last.state is card.state:
+        return last.actor
+    return (card.acked_by or "") if card.state is AlertState.ACKNOWLEDGED else ""
+
+
+def open_rows(cards: Iterable[AlertCard], patients: dict[str, PatientSettings], refs: Refs,
+              now_ms: int, tz: str, people: dict[str, str], ward: str = "") -> list[AlertRow]:
+    """Open alerts, most severe and oldest first (the board's order), of one ward if given."""
+    rows = [alert_row(c, patients.get(c.patient), refs, now_ms, tz, people) for c in cards]
+    return [r for r in rows if not ward or r.ward == ward]
+
+
+def wards(patients: Iterable[PatientSettings]) -> list[str]:
+    return sorted({p.ward for p in patients if p.ward})
+
+
+@dataclass(frozen=True, slots=True)
+class TrailEntry:
+    at: str
+    action: str
+    by: str
+    note: str
+    paged: tuple[str, ...]
+
+
+def trail(card: AlertCard, settings: PatientSettings | None, now_ms: int, tz: str,
+          people: dict[str, str]) -> list[TrailEntry]:
+    """The audit trail, newest first: what happened, who did it, their note, who was told."""
+    entries = []
+    for e in reversed(card.history):
+        by = "Wearmon" if e.actor == SYSTEM else people.get(e.actor, e.actor)
+        note = e.note if e.note != e.explanation else ""
+        told = tuple(recipient_label(settings, settings.care_team[min(level, len(
+            settings.care_team) - 1)].id) for level in e.notify_levels) if settings else ()
+        entries.append(TrailEntry(clock_text(e.at_ms, tz, now_ms), ACTION_LABEL[e.action], by,
+                                  note, told))
+    return entries

@@ -1,0 +1,69 @@
+"""What the console's handlers share: the ``Console`` (settings, views, accounts, keys) and
+``render`` (a Jinja2 page with the user and the session's CSRF token)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from wearmon.stream.config import Settings
+from wearmon.stream.console.accounts import Account
+from wearmon.stream.console.board_view import Refs
+from wearmon.stream.console.history import InfluxReader
+from wearmon.stream.console.sessions import Session, SessionKeys
+from wearmon.stream.worker.alerts_feed import AlertsFeed
+from wearmon.stream.worker.directory import PatientsView
+
+HERE = Path(__file__).parent
+
+
+@dataclass
+class Console:
+    settings: Settings
+    feed: AlertsFeed
+    patients: PatientsView
+    accounts: dict[str, Account]
+    secret: bytes
+    reader: InfluxReader | None = None
+    keys: SessionKeys = field(init=False)
+    refs: Refs = field(init=False)
+    streams: set[web.StreamResponse] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.keys = SessionKeys(self.secret)
+        self.refs = Refs(self.secret)
+
+    @property
+    def people(self) -> dict[str, str]:
+        return {a.username: a.name for a in self.accounts.values()}
+
+    @property
+    def secure(self) -> bool:
+        return self.settings.console_url.startswith("https://")
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def templates() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                              autoescape=jinja2.select_autoescape(["html"]),
+                              undefined=jinja2.StrictUndefined)
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any
+           ) -> web.Response:
+    console: Console = request.app["console"]
+    env: jinja2.Environment = request.app["templates"]
+    session: Session = request["session"]
+    user = console.accounts.get(session.user)
+    html = env.get_template(template).render(
+        user=user, csrf=console.keys.csrf_token(request.get("new_session") or session),
+        **context)
+    return web.Response(text=html, content_type="text/html", status=status)

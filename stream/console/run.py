@@ -1,0 +1,75 @@
+"""``wearmon console``: start the care-team console next to the workers and serve until stopped.
+
+It needs the broker (the alerts view and the commands), ``WEARMON_CONSOLE_SECRET_KEY`` (shared
+with the workers, which sign the message links with it) and the accounts file; InfluxDB is
+optional (the patient page says when it cannot show history). The access log is off: signed
+link tokens stay out of the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from wearmon.stream.config import ConfigError, Settings
+from wearmon.stream.console.accounts import AccountError, load_accounts
+from wearmon.stream.console.context import Console
+from wearmon.stream.console.history import InfluxReader
+from wearmon.stream.console.server import create_app
+from wearmon.stream.kafka import ensure_topics, make_producer
+from wearmon.stream.worker.alerts_feed import AlertsFeed
+from wearmon.stream.worker.directory import PatientsView
+
+log = logging.getLogger(__name__)
+
+
+def load_console_accounts(settings: Settings) -> dict[str, Any]:
+    try:
+        return dict(load_accounts(Path(settings.console_users_file)))
+    except AccountError as exc:
+        raise ConfigError(f"{exc} (WEARMON_CONSOLE_USERS_FILE)") from None
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM)."""
+    secret = settings.console_secret()
+    settings.require_broker()
+    accounts = load_console_accounts(settings)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await ensure_topics(settings)
+    producer = make_producer(settings)
+    await producer.start()
+
+    async def send(command: dict[str, Any]) -> None:
+        await (await producer.send(settings.topic_alert_commands, orjson.dumps(command),
+                                   key=str(command["patient"]).encode()))
+
+    feed, patients = AlertsFeed(settings, send), PatientsView(settings)
+    feed.start()
+    patients.start()
+    session = aiohttp.ClientSession()
+    console = Console(settings, feed, patients, accounts, secret, InfluxReader(settings, session))
+    runner = web.AppRunner(create_app(console), access_log=None, shutdown_timeout=5)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.console_host, settings.console_port).start()
+        log.info("care-team console on %s:%d (public URL %s), %d accounts",
+                 settings.console_host, settings.console_port, settings.console_url,
+                 len(accounts))
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await feed.stop()
+        await patients.stop()
+        await session.close()
+        await producer.stop()

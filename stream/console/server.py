@@ -1,0 +1,261 @@
+"""The care-team console's web application (aiohttp + Jinja2, a little JavaScript for live
+updates). Pages are rendered on the server; every page and action needs a login.
+
+Routes (no patient or alert id ever appears in a URL; see ``board_view.Refs``):
+
+* ``GET /login``, ``POST /login``, ``POST /logout`` — named care-team accounts;
+* ``GET /`` — open alerts, most severe and oldest first, ``?ward=`` filter;
+* ``GET /alerts/{ref}`` and ``POST /alerts/{ref}/ack|snooze|resolve`` — one alert: explanation,
+  state, escalation step, who was paged, the audit trail, and the actions (with a note);
+* ``GET /a/{token}`` — the signed, expiring link of a care-team message: opens that alert;
+* ``GET /patients/{ref}`` — the last hours of heart rate, SpO2 and steps and the alert timeline
+  from InfluxDB, with a link to the Grafana patient dashboard;
+* ``GET /events`` — server-sent events: ``board`` when any alert changes, ``tick`` every 30 s;
+* ``GET /fragments/…`` — the parts of the pages that live updates replace;
+* ``GET /health`` — readiness, without login.
+
+POSTs need the session's CSRF token; cookies are HttpOnly and SameSite=Lax; responses carry a
+strict Content-Security-Policy and are not cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from wearmon.stream.alerts.board import AlertCard
+from wearmon.stream.alerts.command import ACTIONS
+from wearmon.stream.console.board_view import alert_row, clock_text, open_rows, trail, wards
+from wearmon.stream.console.charts import chart
+from wearmon.stream.console.context import HERE, Console, render, templates, wall_ms
+from wearmon.stream.console.web_auth import (
+    login,
+    login_page,
+    login_required,
+    logout,
+    require_csrf,
+    session_middleware,
+    user_of,
+)
+from wearmon.stream.notify.links import LinkError, verify_token
+
+log = logging.getLogger(__name__)
+SNOOZE_MINUTES = (15, 30, 60, 120, 240)
+HISTORY_HOURS = (2, 6, 12, 24)
+TICK_S = 30.0
+NOTE_MAX_CHARS = 500
+RESULTS = {  # ?done= after an action (a fixed set: no free text in URLs)
+    "ack": "Acknowledged: escalation stopped.", "snooze": "Snoozed.", "resolve": "Resolved.",
+    "pending": "Sent; the worker has not confirmed yet. This page updates when it does.",
+    "conflict": "Not applied: the alert changed meanwhile (e.g. already resolved).",
+}
+
+
+async def view_ready(console: Console, timeout_s: float = 10.0) -> None:
+    try:
+        await asyncio.wait_for(asyncio.gather(console.feed.wait_ready(),
+                                              console.patients.wait_ready()), timeout_s)
+    except TimeoutError:
+        raise web.HTTPServiceUnavailable(text="the alerts view is still loading") from None
+
+
+def card_of(request: web.Request) -> AlertCard:
+    console: Console = request.app["console"]
+    card = console.refs.find_alert(request.match_info["ref"], console.feed.board.cards.values())
+    if card is None:
+        raise web.HTTPNotFound(text="no such alert (it may have been resolved long ago)")
+    return card
+
+
+def alert_context(console: Console, card: AlertCard) -> dict[str, Any]:
+    now_ms = wall_ms()
+    tz = console.settings.console_timezone
+    settings = console.patients.get(card.patient)
+    return {
+        "row": alert_row(card, settings, console.refs, now_ms, tz, console.people),
+        "trail": trail(card, settings, now_ms, tz, console.people),
+    }
+
+
+def rows_context(console: Console, ward: str) -> dict[str, Any]:
+    rows = open_rows(console.feed.board.open_cards(), dict(console.patients.by_patient),
+                     console.refs, wall_ms(), console.settings.console_timezone,
+                     console.people, ward)
+    return {"rows": rows, "ward": ward}
+
+
+# --- handlers ------------------------------------------------------------------------------
+
+
+async def health(request: web.Request) -> web.Response:
+    console: Console = request.app["console"]
+    return web.json_response({"ready": console.feed.ready and console.patients.ready})
+
+
+@login_required
+async def alerts_page(request: web.Request) -> web.Response:
+    console: Console = request.app["console"]
+    await view_ready(console)
+    ward = request.query.get("ward", "")
+    return render(request, "alerts.html", wards=wards(console.patients.by_patient.values()),
+                  **rows_context(console, ward))
+
+
+@login_required
+async def alerts_fragment(request: web.Request) -> web.Response:
+    console: Console = request.app["console"]
+    await view_ready(console)
+    ward = request.query.get("ward", "")
+    return render(request, "_alert_rows.html", **rows_context(console, ward))
+
+
+@login_required
+async def alert_page(request: web.Request) -> web.Response:
+    console: Console = request.app["console"]
+    await view_ready(console)
+    card = card_of(request)
+    done = request.query.get("done", "")
+    return render(request, "alert.html", snooze_minutes=SNOOZE_MINUTES,
+                  result=RESULTS.get(done, ""), **alert_context(console, card))
+
+
+@login_required
+async def alert_fragment(request: web.Request) -> web.Response:
+    console: Console = request.app["console"]
+    await view_ready(console)
+    return render(request, "_alert_facts.html", **alert_context(console, card_of(request)))
+
+
+@login_required
+async def alert_action(request: web.Request) -> web.Response:
+    console: Console = request.app["console"]
+    form = await request.post()
+    require_csrf(request, form)
+    await view_ready(console)
+    card = card_of(request)
+    action = request.match_info["action"]
+    if action not in ACTIONS:
+        raise web.HTTPNotFound(text="unknown action")
+    note = str(form.get("note", "")).strip()[:NOTE_MAX_CHARS]
+    until_ms = None
+    if action == "snooze":
+        try:
+            minutes = int(str(form.get("minutes", "")))
+        except ValueError:
+            raise web.HTTPBadRequest(text="snooze: choose how long") from None
+        if minutes not in SNOOZE_MINUTES:
+            raise web.HTTPBadRequest(text="snooze: choose how long")
+        until_ms = wall_ms() + minutes * 60_000
+    result = await console.feed.act(card, action, user_of(request), note, until_ms,
+                                    console.settings.api_wait_s)
+    log.info("console: %s by %s -> HTTP %d", action, user_of(request), result.status)
+    done = action if result.status == 200 else "pending" if result.status == 202 else "conflict"
+    raise web.HTTPSeeOther(f"/alerts/{request.match_info['ref']}?done={done}")
+
+
+async def signed_link(request: web.Request) -> web.Response:
+    """A message's link: refused when altered or expired; otherwise that alert (after login)."""
+    console: Console = request.app["console"]
+    try:
+        ref = verify_token(console.secret, request.match_info["token"], time.time())
+    except LinkError as exc:
+        return render(request, "message.html", status=403, title="Link not valid",
+                      message=f"{str(exc).capitalize()}. Open the console and find the alert "
+                      "in the list of open alerts.")
+    if not user_of(request):
+        raise web.HTTPSeeOther(f"/login?next=/alerts/{ref}")
+    raise web.HTTPSeeOther(f"/alerts/{ref}")
+
+
+@login_required
+async def patient_page(request: web.Request) -> web.Response:
+    console: Console = request.app["console"]
+    await view_ready(console)
+    cards = console.feed.board.cards.values()
+    patients = {*console.patients.by_patient, *(c.patient for c in cards)}
+    patient = console.refs.find_patient(request.match_info["ref"], patients)
+    if patient is None:
+        raise web.HTTPNotFound(text="no such patient")
+    try:
+        hours = int(request.query.get("hours", "6"))
+    except ValueError:
+        hours = 6
+    hours = hours if hours in HISTORY_HOURS else 6
+    history = await console.reader.patient(patient, hours) if console.reader else None
+    end_ms = wall_ms()
+    start_ms = end_ms - hours * 3_600_000
+    settings = console.patients.get(patient)
+    tz, now_ms = console.settings.console_timezone, end_ms
+    grafana = ""
+    if console.settings.console_grafana_url:
+        grafana = (f"{console.settings.console_grafana_url}/d/wearmon-patient?"
+                   f"var-patient={patient}&from=now-{hours}h&to=now")
+    charts = {}
+    if history is not None and not history.error:
+        charts = {
+            "Heart rate": chart(history.hr_bpm, start_ms, end_ms, "bpm"),
+            "SpO2": chart(history.spo2_pct, start_ms, end_ms, "%"),
+            "Steps": chart(history.steps, start_ms, end_ms, "steps", bars=True, floor=0),
+        }
+    people = console.people
+    timeline = [{**e, "at": clock_text(int(e["time"]), tz, now_ms),
+                 "actor": people.get(e["actor"], e["actor"])}
+                for e in (history.timeline if history else [])]
+    rows = [alert_row(c, settings, console.refs, now_ms, tz, console.people)
+            for c in console.feed.board.of_patient(patient)]
+    return render(request, "patient.html", patient=patient, ward=settings.ward if settings else "",
+                  hours=hours, hour_choices=HISTORY_HOURS, charts=charts, rows=rows,
+                  timeline=timeline, grafana=grafana,
+                  error=history.error if history else "InfluxDB is not configured",
+                  patient_ref=request.match_info["ref"])
+
+
+@login_required
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: ``board`` on every change of the alerts view, ``tick`` otherwise."""
+    console: Console = request.app["console"]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-store",
+                                           "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    console.streams.add(response)
+    try:
+        await response.write(b"retry: 3000\n\n")
+        while True:
+            changed = await console.feed.changed(TICK_S)
+            name = "board" if changed else "tick"
+            await response.write(f"event: {name}\ndata: {console.feed.board.version}\n\n".encode())
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        console.streams.discard(response)
+    return response
+
+
+def create_app(console: Console) -> web.Application:
+    app = web.Application(middlewares=[session_middleware(console)], client_max_size=64 * 1024)
+    app["console"] = console
+    app["templates"] = templates()
+    app.add_routes([
+        web.get("/health", health),
+        web.get("/login", login_page), web.post("/login", login), web.post("/logout", logout),
+        web.get("/", alerts_page), web.get("/fragments/alerts", alerts_fragment),
+        web.get("/alerts/{ref}", alert_page), web.get("/fragments/alert/{ref}", alert_fragment),
+        web.post("/alerts/{ref}/{action}", alert_action),
+        web.get("/a/{token}", signed_link),
+        web.get("/patients/{ref}", patient_page),
+        web.get("/events", events),
+        web.static("/static", HERE / "static"),
+    ])
+
+    async def close_streams(app: web.Application) -> None:
+        for stream in list(console.streams):
+            if stream.task is not None:
+                stream.task.cancel()
+
+    app.on_shutdown.append(close_streams)
+    return app
