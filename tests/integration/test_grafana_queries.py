@@ -128,7 +128,12 @@ def test_query_runs_on_influxdb(pipeline_run: Any, patient_with_alerts: str,
                                 found: FoundQuery) -> None:
     assert pipeline_run.patients, "the pipeline run wrote no patient data"
     run_range = f"time >= {pipeline_run.start_ms}ms AND time <= {pipeline_run.end_ms}ms"
-    time_filter = f"time > now() - {found.range_s}s" if found.range_s else run_range
+    # an alert rule's window ("the last N seconds") is evaluated as of the end of the run: the
+    # rest of the suite may run for longer than the window after it
+    time_filter = run_range
+    if found.range_s:
+        time_filter = (f"time > {pipeline_run.end_ms - found.range_s * 1000}ms "
+                       f"AND time <= {pipeline_run.end_ms}ms")
     query = substitute_macros(
         found.query,
         {"patient": patient_with_alerts},

@@ -37,5 +37,5 @@ def test_metrics_count_what_the_worker_did(pipeline_run: PipelineRun) -> None:
     assert values[("wearmon_influx_retries_total", ())] == 0
     assert values[("wearmon_consumer_lag_messages", ())] == 0  # the last batch caught up
     assert values[("wearmon_cached_patients", ())] >= len(pipeline_run.patients)
-    assert values[("wearmon_enrolled_patients", ())] == 0
+    assert values[("wearmon_enrolled_patients", ())] == len(pipeline_run.patients) + 1  # + episode
     assert ("process_resident_memory_bytes", ()) in values
