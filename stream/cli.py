@@ -13,6 +13,7 @@ import click
 
 from wearmon import __version__
 from wearmon.stream.config import ConfigError, load_settings, variables
+from wearmon.stream.log_privacy import quiet_libraries
 from wearmon.stream.reach import require_services
 
 CONTRACT_PATH = Path(__file__).parent / "core" / "contract" / "telemetry-v1.schema.json"
@@ -206,6 +207,7 @@ _register_optional()
 
 
 def run() -> None:
+    quiet_libraries()
     try:
         main()
     except ConfigError as exc:

@@ -7,6 +7,8 @@ variable to set. Secrets are ``SecretStr`` and never logged.
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
+from typing import Literal
 from zoneinfo import available_timezones
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -73,14 +75,32 @@ class Settings(BaseSettings):
     )
     dead_letter_max_bytes: int = Field(65_536, ge=256, description="Bytes kept per rejection")
 
+    max_cached_patients: int = Field(
+        10_000, ge=1, description="Patients whose state a worker keeps decoded in memory (the "
+                                  "least recently seen are evicted; their state is in the tables)")
     batch_max_uploads: int = Field(200, ge=1, description="Uploads per processing batch")
     batch_within_s: float = Field(0.5, gt=0, description="Longest wait to fill a batch")
 
     web_port: int = Field(6066, ge=1, le=65535)
-    web_host: str = "127.0.0.1"
+    web_host: str = Field("127.0.0.1", description="Address the worker's web server binds")
+    web_debug_pages: bool = Field(
+        False, description="Faust's router, table, stats and graph pages (no authentication)")
     data_dir: str = Field("../shared/data", description="Where the public datasets are")
     state_dir: str = Field(".wearmon", description="Worker scratch directory (Faust datadir)")
 
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How to talk to Kafka: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL")
+    kafka_ca_file: str = Field("", description="CA certificates (PEM) to verify the brokers; "
+                                               "default: the system's")
+    kafka_cert_file: str = Field("", description="Client certificate (PEM) for mutual TLS")
+    kafka_key_file: str = Field("", description="Private key (PEM) of the client certificate")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism (with SASL_PLAINTEXT or SASL_SSL)")
+    kafka_sasl_username: str = Field("", description="SASL user")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password, secret")
+    replication_factor: int = Field(
+        1, ge=1, le=10, description="Replicas of every Wearmon topic (and Faust's changelogs); "
+                                    "3 on a production cluster")
     producer_max_batch_bytes: int = Field(
         16_384, ge=1,
         description="Largest producer batch per partition (Kafka's default); the embedded "
@@ -173,6 +193,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 "set both WEARMON_GATEWAY_TLS_CERT and WEARMON_GATEWAY_TLS_KEY, or neither"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+                self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError("WEARMON_KAFKA_SECURITY_PROTOCOL=SASL_* needs "
+                             "WEARMON_KAFKA_SASL_USERNAME and WEARMON_KAFKA_SASL_PASSWORD")
+        if bool(self.kafka_cert_file) != bool(self.kafka_key_file):
+            raise ValueError("set both WEARMON_KAFKA_CERT_FILE and WEARMON_KAFKA_KEY_FILE, "
+                             "or neither")
+        for name in ("kafka_ca_file", "kafka_cert_file", "kafka_key_file"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise ValueError(f"WEARMON_{name.upper()}: no such file {path!r}")
         return self
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from wearmon.stream.config import Settings
-from wearmon.stream.kafka import ensure_topics
+from wearmon.stream.kafka import client_options, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class TopicFollower:
     async def _follow(self) -> None:
         await ensure_topics(self.settings, extra=self.topics)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap, enable_auto_commit=False,
+            **client_options(self.settings), enable_auto_commit=False,
             group_id=None, auto_offset_reset="earliest")
         await consumer.start()
         try:

@@ -1,10 +1,17 @@
-"""Kafka plumbing shared by the worker, simulator, replay and demo (aiokafka)."""
+"""Kafka plumbing shared by the worker, gateway, console and tools (aiokafka and Faust).
+
+``client_options`` is the one place that turns the security settings (TLS, SASL) into client
+arguments; every aiokafka client and the Faust app use it. ``ensure_topics`` declares Wearmon's
+topics with their partitions, replication and retention policy.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import ssl
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -14,11 +21,54 @@ from wearmon.stream.config import Settings
 
 log = logging.getLogger(__name__)
 
+#: Topics whose every record is "the current value of this key": compacted, never expired.
+COMPACTED = "compact"
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=settings.kafka_ca_file or None)
+    if settings.kafka_cert_file:
+        context.load_cert_chain(settings.kafka_cert_file, settings.kafka_key_file)
+    return context
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for every aiokafka client (bootstrap servers and security).
+
+    >>> s = Settings(broker="kafka://k:9092", kafka_security_protocol="SASL_PLAINTEXT",
+    ...              kafka_sasl_username="wearmon", kafka_sasl_password="secret")
+    >>> o = client_options(s)
+    >>> o["bootstrap_servers"], o["security_protocol"], o["sasl_mechanism"]
+    ('k:9092', 'SASL_PLAINTEXT', 'SCRAM-SHA-512')
+    """
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap,
+                               "security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = ssl_context(settings)
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        password = settings.kafka_sasl_password
+        options.update(sasl_mechanism=settings.kafka_sasl_mechanism,
+                       sasl_plain_username=settings.kafka_sasl_username,
+                       sasl_plain_password=password.get_secret_value() if password else "")
+    return options
+
+
+def compacted_topics(settings: Settings) -> set[str]:
+    """Registries keyed by id (last value wins, a tombstone deletes): compacted, never expired."""
+    return {settings.topic_patients, settings.topic_devices}
+
+
+def new_topic(settings: Settings, name: str) -> NewTopic:
+    configs = {"cleanup.policy": COMPACTED} if name in compacted_topics(settings) else {}
+    return NewTopic(name, num_partitions=settings.partitions,
+                    replication_factor=settings.replication_factor, topic_configs=configs)
+
 
 def topic_names(settings: Settings) -> list[str]:
     return [settings.topic_telemetry, settings.topic_rejected, settings.topic_anomalies,
             settings.topic_alerts, settings.topic_patients, settings.topic_alert_commands,
-            settings.topic_outbox, settings.topic_deliveries, settings.topic_alert_replies]
+            settings.topic_outbox, settings.topic_deliveries, settings.topic_alert_replies,
+            settings.topic_devices]
 
 
 async def ensure_topics(settings: Settings, extra: list[str] | None = None,
@@ -27,7 +77,7 @@ async def ensure_topics(settings: Settings, extra: list[str] | None = None,
     settings.require_broker()
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**client_options(settings))
         try:
             await admin.start()
             break
@@ -41,10 +91,7 @@ async def ensure_topics(settings: Settings, extra: list[str] | None = None,
         wanted = [t for t in topic_names(settings) + (extra or []) if t not in existing]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([
-                    NewTopic(name, num_partitions=settings.partitions, replication_factor=1)
-                    for name in wanted
-                ])
+                await admin.create_topics([new_topic(settings, name) for name in wanted])
     finally:
         await admin.close()
 
@@ -53,7 +100,7 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
     """A producer that waits for the broker's acknowledgement of every message."""
     settings.require_broker()
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         acks="all",
         linger_ms=5,
         max_batch_size=settings.producer_max_batch_bytes,

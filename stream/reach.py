@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
 from wearmon.stream.config import ConfigError, Settings
+from wearmon.stream.kafka import client_options
 
 KAFKA_LOGGERS = ("aiokafka", "aiokafka.conn", "aiokafka.client")
 
@@ -44,8 +45,7 @@ async def check_broker(settings: Settings, timeout_s: float | None = None) -> No
     """Raise ``Unreachable`` unless a bootstrap server answers within the timeout."""
     settings.require_broker()
     timeout_s = settings.connect_timeout_s if timeout_s is None else timeout_s
-    client = AIOKafkaClient(bootstrap_servers=settings.kafka_bootstrap,
-                            request_timeout_ms=int(timeout_s * 1000))
+    client = AIOKafkaClient(**client_options(settings), request_timeout_ms=int(timeout_s * 1000))
     try:
         with quiet_kafka_logs():
             await asyncio.wait_for(client.bootstrap(), timeout_s)

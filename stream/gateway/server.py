@@ -34,7 +34,7 @@ from wearmon.stream.core.validation import Limits
 from wearmon.stream.gateway.admission import Refusal, admit, issues_json, refuse
 from wearmon.stream.gateway.devices import registry_view
 from wearmon.stream.gateway.metrics import GatewayMetrics
-from wearmon.stream.kafka import ensure_topics
+from wearmon.stream.kafka import client_options, ensure_topics
 from wearmon.stream.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class Gateway:
         self.limits = limits_of(settings)
         self.registry, self.view = registry_view(settings)
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, acks="all",
+            **client_options(settings), acks="all",
             enable_idempotence=settings.gateway_idempotent, linger_ms=2,
             max_request_size=max(2 * settings.max_upload_bytes, 1_048_576))
         self.inflight = 0

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from wearmon.stream.config import Settings, load_settings
 from wearmon.stream.core.pipeline import PatientState, process
 from wearmon.stream.core.validation import Limits, Rejection, validate
+from wearmon.stream.kafka import client_options
 from wearmon.stream.sinks.lines import result_lines
 from wearmon.stream.tools.producer import simulate
 from wearmon.stream.tools.services import free_port, start_broker, start_influxd, worker_health
@@ -88,8 +89,7 @@ class EndToEndResult:
 
 
 async def _consume_all(settings: Settings, count: int) -> None:
-    consumer = AIOKafkaConsumer(settings.topic_telemetry,
-                                bootstrap_servers=settings.kafka_bootstrap,
+    consumer = AIOKafkaConsumer(settings.topic_telemetry, **client_options(settings),
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     seen = 0

@@ -47,7 +47,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from wearmon.stream.config import Settings, load_settings
 from wearmon.stream.core.schema import SCHEMA_VERSION, VALUE_FIELDS, Sample
-from wearmon.stream.kafka import ensure_topics
+from wearmon.stream.kafka import client_options, ensure_topics
 from wearmon.stream.tools.datasets import (
     DATASETS,
     DAY_MS,
@@ -235,7 +235,7 @@ async def replay(
     ]
     await ensure_topics(settings)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         client_id=f"{settings.app_id}-replay",
         acks="all",
         linger_ms=20,

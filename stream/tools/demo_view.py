@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from wearmon.stream.config import Settings
+from wearmon.stream.kafka import client_options
 from wearmon.stream.tools.demo_inbox import InboxMessage
 
 
@@ -77,7 +78,7 @@ async def watch(settings: Settings, view: DemoView, console: Console, live: bool
                  stop: asyncio.Event) -> None:
     consumer = AIOKafkaConsumer(
         settings.topic_anomalies, settings.topic_rejected, settings.topic_alerts,
-        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
+        **client_options(settings), auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     await consumer.start()

@@ -24,7 +24,7 @@ from wearmon.stream.worker.api import add_api, topic_sender
 from wearmon.stream.worker.commands import add_alert_agents
 from wearmon.stream.worker.commit import Sinks
 from wearmon.stream.worker.context import WorkerContext
-from wearmon.stream.worker.faust_io import bytes_table, bytes_topic
+from wearmon.stream.worker.faust_io import bytes_table, bytes_topic, faust_credentials
 from wearmon.stream.worker.metrics import add_metrics_page
 from wearmon.stream.worker.notifications import add_notify_agents
 from wearmon.stream.worker.telemetry import add_telemetry_agent
@@ -44,11 +44,18 @@ def new_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.broker_session_timeout_s,
         broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
         broker_rebalance_timeout=settings.broker_session_timeout_s,
+        broker_credentials=faust_credentials(settings),
+        topic_replication_factor=settings.replication_factor,
         producer_acks=-1,
         producer_max_batch_size=settings.producer_max_batch_bytes,
         consumer_auto_offset_reset="earliest",
         web_host=settings.web_host,
         web_bind=settings.web_host,  # Faust binds web_bind (default 0.0.0.0), not web_host
+        # Faust's own pages (router, tables, stats, graph) show internals without a token
+        web_router_enabled=settings.web_debug_pages,
+        web_tables_enabled=settings.web_debug_pages,
+        web_stats_enabled=settings.web_debug_pages,
+        web_graph_enabled=settings.web_debug_pages,
         web_port=settings.web_port,
         web_in_thread=False,
     )

@@ -53,7 +53,7 @@ class BatchContext(Protocol):
 
     def enrolled(self, patient_id: str) -> PatientSettings | None: ...
 
-    def cached_alerts(self) -> Iterable[tuple[str, PatientAlerts]]: ...
+    def due_alerts(self, now_ms: int) -> Iterable[tuple[str, PatientAlerts]]: ...
 
     def forget_patient(self, patient_id: str) -> None:
         """Drop the patient's cached state: the next message restores the last saved one."""
@@ -125,7 +125,7 @@ def anomaly_records(result: Result) -> list[dict[str, Any]]:
 def tick_due(context: BatchContext, now_ms: int, output: BatchOutput) -> None:
     """Time-driven alert transitions of the cached patients whose next due time has passed."""
     part = output.part()
-    for patient_id, state in context.cached_alerts():
+    for patient_id, state in context.due_alerts(now_ms):
         settings = context.settings_for(patient_id)
         due = policy.next_due_ms(state, settings, now_ms)
         if due is not None and due <= now_ms:

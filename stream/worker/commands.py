@@ -82,9 +82,12 @@ async def handle_command(context: WorkerContext, doc: dict[str, Any]) -> dict[st
     """Apply and commit one parsed command; returns its reply (None for a tick)."""
     await context.ready()
     async with context.lock:
-        answer, output = apply_command(context, doc, _now_ms())
+        now_ms = _now_ms()
+        answer, output = apply_command(context, doc, now_ms)
         await commit(output, context.sinks, context.patients, context.alerts,
                      extra_lines=audit_lines(output.alert_events))
+        context.index_due(output.alert_patients, now_ms)
+        context.shrink_caches(now_ms)
     return answer
 
 
@@ -127,11 +130,10 @@ def add_alert_agents(app: faust.App, context: WorkerContext, topic: Any) -> None
             return
         now_ms = _now_ms()
         if not loaded["all"]:
-            context.alerts.load_all()
+            context.load_due_index(now_ms)
             loaded["all"] = True
-        for patient, state in context.alerts.cached():
-            due = policy.next_due_ms(state, context.settings_for(patient), now_ms)
-            if due is None or due > now_ms:
+        for patient, due in list(context.due_ms.items()):
+            if due > now_ms:
                 continue
             if now_ms - ticks_pending.get(patient, 0) < 6 * tick_every_ms:
                 continue  # a tick is on its way

@@ -19,11 +19,13 @@ from typing import Any
 
 import aiohttp
 
+from wearmon.stream.alerts import policy
 from wearmon.stream.alerts.state import PatientAlerts
 from wearmon.stream.config import Settings
 from wearmon.stream.core.patients import PatientSettings, default_settings
 from wearmon.stream.core.pipeline import PatientState
 from wearmon.stream.core.validation import Limits
+from wearmon.stream.log_privacy import quiet_libraries
 from wearmon.stream.sinks.influx import InfluxWriter
 from wearmon.stream.worker.commit import Sinks
 from wearmon.stream.worker.directory import PatientsView
@@ -56,6 +58,7 @@ class WorkerContext:
     worker_name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     session: aiohttp.ClientSession | None = None
     unenrolled: dict[str, PatientSettings] = field(default_factory=dict)
+    due_ms: dict[str, int] = field(default_factory=dict)  # patient → next alert transition
     started: bool = False
     _start_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -101,8 +104,35 @@ class WorkerContext:
             settings = self.unenrolled[patient_id] = default_settings(patient_id)
         return settings
 
-    def cached_alerts(self) -> Iterable[tuple[str, PatientAlerts]]:
-        return self.alerts.cached()
+    def due_alerts(self, now_ms: int) -> list[tuple[str, PatientAlerts]]:
+        """The alert states with a transition due by ``now_ms`` (from the due index)."""
+        return [(patient, self.patient_alerts(patient, now_ms))
+                for patient, due in list(self.due_ms.items()) if due <= now_ms]
+
+    # --- the due index: every patient of this worker with an alert transition coming ----------
+
+    def index_due(self, patients: Iterable[str], now_ms: int) -> None:
+        """Record when these patients' alert states next need the timer (after a save)."""
+        for patient in patients:
+            state = self.alerts.peek(patient)
+            due = None if state is None else policy.next_due_ms(
+                state, self.settings_for(patient), now_ms)
+            if due is None:
+                self.due_ms.pop(patient, None)
+            else:
+                self.due_ms[patient] = due
+
+    def load_due_index(self, now_ms: int) -> None:
+        """After an assignment: index every alert state of the (recovered) table."""
+        self.due_ms.clear()
+        self.index_due((key.decode() for key in self.alerts.patient_keys()), now_ms)
+
+    def shrink_caches(self, now_ms: int) -> None:
+        """Keep at most ``WEARMON_MAX_CACHED_PATIENTS`` in memory (the rest is in the tables;
+        the due index tells the timer which evicted patients need it)."""
+        limit = self.settings.max_cached_patients
+        self.patients.shrink(limit)
+        self.alerts.shrink(limit)
 
     def forget_patient(self, patient_id: str) -> None:
         self.patients.evict(patient_id)
@@ -119,6 +149,7 @@ class WorkerContext:
 
     async def _start(self) -> None:
         self.started = True
+        quiet_libraries()  # again: Faust's logging set-up ran after the command's
         if not self.settings.influx_url:
             log.warning("WEARMON_INFLUX_URL is not set: results are not stored in InfluxDB")
             return
@@ -137,6 +168,7 @@ class WorkerContext:
         """Partitions moved: reload state from the (recovered) tables when next needed."""
         self.patients.forget()
         self.alerts.forget()
+        self.due_ms.clear()
 
     def count(self, counts: Counter[str]) -> None:
         self.totals.update(counts)

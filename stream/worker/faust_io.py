@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import faust
 
 from wearmon.stream.config import Settings
+from wearmon.stream.kafka import ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -39,3 +40,19 @@ def fail_stop(what: str) -> NoReturn:
     log.critical("unexpected error while %s; stopping the worker so that nothing is committed",
                  what, exc_info=True)
     os._exit(70)
+
+
+def faust_credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """The Faust app's ``broker_credentials`` for the same security settings."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    if protocol == "SSL":
+        return faust.SSLCredentials(ssl_context(settings))
+    password = settings.kafka_sasl_password
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=password.get_secret_value() if password else "",
+        mechanism=settings.kafka_sasl_mechanism,
+        ssl_context=ssl_context(settings) if protocol == "SASL_SSL" else None,
+    )

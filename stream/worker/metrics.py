@@ -17,6 +17,7 @@ state (cached and enrolled patients, InfluxDB retries) are read when Prometheus 
 ``wearmon_influx_retries_total``         InfluxDB write attempts that failed and were retried
 ``wearmon_notifications_total{status}``  delivery results: sent, failed, duplicate, …
 ``wearmon_cached_patients``              patients whose state this worker holds in memory
+``wearmon_evicted_patients_total``       cached states evicted (``WEARMON_MAX_CACHED_PATIENTS``)
 ``wearmon_enrolled_patients``            patients in the patients topic
 ======================================== =========================================================
 """
@@ -112,6 +113,10 @@ class StateCollector(Collector):
         yield GaugeMetricFamily("wearmon_cached_patients",
                                 "Patients whose state this worker holds in memory",
                                 value=len(self.context.patients))
+        evicted = CounterMetricFamily("wearmon_evicted_patients",
+                                      "Patients whose cached state was evicted (memory bound)")
+        evicted.add_metric([], self.context.patients.evicted)
+        yield evicted
         yield GaugeMetricFamily("wearmon_enrolled_patients", "Patients in the patients topic",
                                 value=len(self.context.directory.by_patient))
 

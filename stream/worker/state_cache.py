@@ -19,6 +19,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def compact(raw: bytes) -> bytes:
+    """An exact-size copy: orjson's output keeps its larger working buffer (about 9 KiB for a
+    3.5 KiB patient state), and the table holds every patient's bytes for as long as it runs."""
+    return memoryview(raw).tobytes()
+
+
 class StateCache(Generic[T]):
     """Decoded per-patient state over a bytes → bytes table (a Faust table, or a dict in tests).
 
@@ -41,7 +47,8 @@ class StateCache(Generic[T]):
         self._decode = decode
         self._encode = encode
         self._what = what
-        self._cache: dict[str, T] = {}
+        self._cache: dict[str, T] = {}  # least recently used first
+        self.evicted = 0
 
     def __contains__(self, patient_id: str) -> bool:
         return patient_id in self._cache or self.table.get(patient_id.encode()) is not None
@@ -51,13 +58,35 @@ class StateCache(Generic[T]):
 
     def get(self, patient_id: str, fresh: Callable[[], T]) -> T:
         """The patient's state: cached, else restored from the table, else ``fresh()``."""
-        state = self._cache.get(patient_id)
+        state = self._cache.pop(patient_id, None)  # re-inserted: the newest in the order
         if state is None:
             state = self._restore(patient_id)
             if state is None:
                 state = fresh()
-            self._cache[patient_id] = state
+        self._cache[patient_id] = state
         return state
+
+    def shrink(self, limit: int, keep: Callable[[str, T], bool] = lambda _id, _state: False
+               ) -> int:
+        """Evict the least recently used patients beyond ``limit`` (their state is in the
+        table: call after a save), except those ``keep`` says must stay; returns how many.
+
+        >>> cache = StateCache({}, decode=dict, encode=dict, what="x")
+        >>> for p in "abcde":
+        ...     _ = cache.get(p, fresh=dict)
+        >>> _ = cache.get("a", fresh=dict)  # used again: the newest
+        >>> cache.shrink(2, keep=lambda p, _: p == "b"), [p for p, _ in cache.cached()]
+        (3, ['b', 'a'])
+        """
+        evicted = 0
+        for patient_id in list(self._cache):
+            if len(self._cache) <= limit:
+                break
+            if not keep(patient_id, self._cache[patient_id]):
+                del self._cache[patient_id]
+                evicted += 1
+        self.evicted += evicted
+        return evicted
 
     def put(self, patient_id: str, state: T) -> None:
         self._cache[patient_id] = state
@@ -97,7 +126,8 @@ class StateCache(Generic[T]):
     def save(self, patient_ids: Iterable[str]) -> None:
         """Write the cached state of these patients to the table (inside an agent)."""
         for patient_id in patient_ids:
-            self.table[patient_id.encode()] = orjson.dumps(self._encode(self._cache[patient_id]))
+            self.table[patient_id.encode()] = compact(
+                orjson.dumps(self._encode(self._cache[patient_id])))
 
     def evict(self, patient_id: str) -> None:
         """Drop the cached copy; the next ``get`` restores the last saved state."""

@@ -111,6 +111,8 @@ class Telemetry:
             if partitions:
                 await self.app.producer.flush()  # the state is in its changelog first
                 self.tracker.save(partitions)
+            context.index_due(output.alert_patients, now_ms)
+            context.shrink_caches(now_ms)
         context.count(output.counts)
         observe_batch(output, time.perf_counter() - started_s, lag)
 

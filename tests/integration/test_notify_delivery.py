@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import logging
 import re
 import socket
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from pydantic import SecretStr
 from wearmon.models.base import Finding, Severity
 from wearmon.stream.alerts.policy import Action, PatientAlerts, act, observe, tick
 from wearmon.stream.core.patients import PatientDirectory, PatientSettings, QuietHours, Recipient
+from wearmon.stream.log_privacy import quiet_libraries
 from wearmon.stream.notify.deliver import (
     Deliverer,
     DeliveryStatus,
@@ -420,3 +422,23 @@ async def test_a_removed_recipient_is_reported_not_sent(smtp: SmtpServer, hook: 
     record = sentinel(settings, "former-nurse")
     result = await deliverer(settings, MemorySentStore()).deliver(record)
     assert result.status is DeliveryStatus.NO_RECIPIENT and result.attempts == 0
+
+
+async def test_no_recipient_address_reaches_the_logs(smtp: SmtpServer,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Apprise logs "Sent Email to <address>" at INFO: Wearmon keeps it out of every log."""
+    quiet_libraries()
+    caplog.set_level(logging.DEBUG)  # even with everything else at DEBUG
+    address = "nurse.jones@example.org"
+    settings = PatientSettings(
+        patient_id="p-0042", care_team=[Recipient(id="ward", url=smtp.url(address))])
+    result = await deliverer(settings, MemorySentStore()).deliver(sentinel(settings, "ward"))
+    assert result.status is DeliveryStatus.SENT
+    assert address in (await smtp.next()).to  # it was really sent to that address
+
+    def wearmon_side() -> str:  # everything but the test's own mail server (aiosmtpd)
+        return "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("mail."))
+
+    assert address not in wearmon_side() and "mailto://" not in wearmon_side()
+    logging.getLogger("apprise").warning("Failed to send to %s", smtp.url(address))
+    assert address not in wearmon_side() and "<redacted>" in wearmon_side()

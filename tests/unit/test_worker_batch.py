@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wearmon.stream.alerts.policy import next_due_ms
 from wearmon.stream.alerts.state import PatientAlerts
 from wearmon.stream.core.patients import PatientSettings, default_settings
 from wearmon.stream.core.pipeline import PatientState
@@ -49,8 +50,10 @@ class Context:
     def enrolled(self, patient_id: str) -> PatientSettings | None:
         return None
 
-    def cached_alerts(self) -> Iterable[tuple[str, PatientAlerts]]:
-        return self.alerts.cached()
+    def due_alerts(self, now_ms: int) -> Iterable[tuple[str, PatientAlerts]]:
+        return [(p, s) for p, s in self.alerts.cached()
+                if (due := next_due_ms(s, self.settings_for(p), now_ms)) is not None
+                and due <= now_ms]
 
     def forget_patient(self, patient_id: str) -> None:
         self.patients.evict(patient_id)
