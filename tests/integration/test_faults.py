@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import aiohttp
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -221,3 +223,140 @@ def test_two_workers_share_partitions_without_duplicates(make_worker) -> None:  
     handled = [w.health() for w in (first, second)]
     assert all(h is not None for h in handled)
     assert sum(h["uploads"] for h in handled if h) >= len(messages)
+
+
+def _upload(patient: str, device: str, upload_id: str, start_ms: int, n: int = 12) -> bytes:
+    return orjson.dumps({
+        "schema_version": 1, "upload_id": upload_id, "device_id": device, "patient_id": patient,
+        "uploaded_at_ms": start_ms + n * 5000,
+        "samples": [{"t_ms": start_ms + i * 5000, "hr_bpm": 60 + i % 7, "steps": 0}
+                    for i in range(n)]})
+
+
+def _by_original(records: list[dict[str, object]]) -> dict[bytes, dict[str, object]]:
+    return {base64.b64decode(str(r["original_b64"])): r for r in records}
+
+
+async def _all_rejections(settings: Settings, count: int, timeout_s: float = 120.0
+                          ) -> list[dict[str, object]]:
+    consumer = AIOKafkaConsumer(settings.topic_rejected, bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: list[dict[str, object]] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while len(found) < count and time.monotonic() < deadline:
+            for messages in (await consumer.getmany(timeout_ms=500)).values():
+                found += [orjson.loads(m.value) for m in messages]
+    finally:
+        await consumer.stop()
+    return found
+
+
+POISON = {
+    # nested ~1,025 levels deep: the standard parser's recursion limit
+    "too_deep": b'{"schema_version":1,"samples":' + b"[" * 1025 + b"]" * 1025 + b"}",
+    # a lone surrogate as a sample key: text that cannot be encoded for InfluxDB
+    "bad_text": (b'{"schema_version":1,"upload_id":"s1","device_id":"d-s","patient_id":"p-sur1",'
+                 b'"uploaded_at_ms":1,"samples":[{"t_ms":1,"hr_bpm":70,"\\ud800":NaN}]}'),
+}
+
+
+def test_poison_uploads_never_stop_monitoring(make_worker) -> None:  # type: ignore[no-untyped-def]
+    """Hostile uploads between valid ones: each is dead-lettered, everything else is stored."""
+    messages, expected = _simulated(3, 1, seed=31)
+    now_ms = int(time.time() * 1000)
+    poison = dict(POISON)
+    poison["bad_id"] = _upload("p-0001\n", "d-1", "n1", now_ms - 60_000)  # trailing newline
+    poison["bad_id device"] = _upload("p-0002", "d-2\n", "n2", now_ms - 60_000)
+    mixed: list[tuple[bytes | None, bytes]] = list(messages)
+    for i, raw in enumerate(poison.values()):
+        mixed.insert(5 + 20 * i, (None, raw))
+    worker = make_worker()
+    settings = settings_of(worker)
+    asyncio.run(_produce(settings, mixed))
+    worker.start()
+    _wait_stored(settings.influx_url, settings.influx_db, expected)
+    assert worker.proc is not None and worker.proc.poll() is None  # never stopped
+    records = _by_original(asyncio.run(_all_rejections(settings, len(poison))))
+    for name, raw in poison.items():
+        assert records[raw]["reason"] == name.split()[0], (name, records[raw])
+    assert "Traceback" not in worker.log_tail() and "CRITICAL" not in worker.log_tail()
+
+
+def test_points_influxdb_refuses_are_dead_lettered_and_the_rest_is_stored(make_worker) -> None:  # type: ignore[no-untyped-def]
+    """A field-type conflict (a string ``hr_bpm`` in the shard of one patient's old data)."""
+    messages, expected = _simulated(3, 1, seed=32)
+    worker = make_worker()
+    settings = settings_of(worker)
+    old_ms = int(time.time() * 1000) - 30 * 86_400_000  # another shard (InfluxDB shards by week)
+    create = f'CREATE DATABASE "{settings.influx_db}"'
+    asyncio.run(_influx(settings, "POST", "query", {"q": create}))
+    asyncio.run(_influx(settings, "POST", "write", {"db": settings.influx_db, "precision": "ms"},
+                        f'vitals,patient=p-old1,device=d-old hr_bpm="text" {old_ms}'.encode()))
+    refused = [_upload("p-old1", "d-old", f"o{i}", old_ms + i * 60_000) for i in range(3)]
+    asyncio.run(_produce(settings, list(messages) + [(b"p-old1", raw) for raw in refused]))
+    worker.start()
+    _wait_stored(settings.influx_url, settings.influx_db, expected)
+    records = _by_original(asyncio.run(_all_rejections(settings, len(refused))))
+    for raw in refused:
+        assert records[raw]["reason"] == "sink_refused", records[raw]
+        assert "field type conflict" in str(records[raw]["issues"])
+    assert worker.proc is not None and worker.proc.poll() is None
+
+
+def test_a_dropped_database_is_an_outage_not_a_loss(make_worker) -> None:  # type: ignore[no-untyped-def]
+    messages, _ = _simulated(3, 2, seed=33)
+    first, second = messages[: len(messages) // 2], messages[len(messages) // 2:]
+    worker = make_worker()
+    settings = settings_of(worker)
+    asyncio.run(_produce(settings, first))
+    worker.start()
+    worker.wait_processed(len(first))
+    asyncio.run(_influx(settings, "POST", "query", {"q": f'DROP DATABASE "{settings.influx_db}"'}))
+    asyncio.run(_produce(settings, second))
+    expected: Counter[str] = Counter()
+    for _, value in second:
+        checked = validate(value, int(time.time() * 1000), Limits())
+        assert not isinstance(checked, Rejection)
+        expected[checked.upload.patient_id] += len(checked.upload.columns)
+    # every sample that arrived after the drop is stored (the worker re-created the database);
+    # samples of the first half written again after the drop would only add to this count
+    deadline = time.monotonic() + 120
+    stored: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        try:
+            series = influx_query(settings.influx_url, settings.influx_db,
+                                  "SELECT count(steps) FROM vitals GROUP BY patient")
+            stored = {s["tags"]["patient"]: int(s["values"][0][1]) for s in series}  # type: ignore[index]
+        except (AssertionError, OSError):
+            stored = {}
+        if stored and all(stored.get(p, 0) >= n for p, n in expected.items()):
+            break
+        time.sleep(0.5)  # polling another process's results: no event to await
+    assert stored and all(stored.get(p, 0) >= n for p, n in expected.items()), (stored, expected)
+    assert "has no database" in worker.log_tail()
+
+
+def test_a_forged_upload_id_cannot_erase_the_genuine_upload(make_worker) -> None:  # type: ignore[no-untyped-def]
+    now_ms = int(time.time() * 1000)
+    genuine = [_upload("p-real", "d-real", f"u{i}", now_ms - (10 - i) * 60_000) for i in range(6)]
+    forged = _upload("p-real", "d-real", "u5", now_ms - 30 * 60_000, n=3)  # the next id, sent first
+    other_device = _upload("p-real", "d-other", "u5", now_ms - 40 * 60_000, n=3)
+    worker = make_worker()
+    settings = settings_of(worker)
+    sent = [*genuine[:5], forged, other_device, genuine[5]]
+    asyncio.run(_produce(settings, [(b"p-real", raw) for raw in sent]))
+    worker.start()
+    records = _by_original(asyncio.run(_all_rejections(settings, 1)))
+    assert records[genuine[5]]["reason"] == "conflicting_upload"  # refused, its bytes kept
+    assert other_device not in records  # another device's u5 is another upload
+    health = worker.wait_processed(len(sent))
+    assert health["uploads"] == len(sent) - 1
+
+
+async def _influx(settings: Settings, method: str, path: str, params: dict[str, str],
+                  body: bytes = b"") -> None:
+    async with aiohttp.ClientSession() as session, session.request(
+            method, f"{settings.influx_url}/{path}", params=params, data=body) as resp:
+        assert resp.status in (200, 204), await resp.text()
