@@ -38,7 +38,7 @@ from wearmon.models.base import Day, Finding, Severity, Status
 #: covid-daily people (``wearmon evaluate --dataset covid-daily --data-dir ../shared/data``
 #: reports it as ``shipped_settings``); each person's published figure uses the threshold chosen
 #: without that person (leave-one-patient-out).
-ALERT_SCORE = 3.5
+ALERT_SCORE = 3.75
 #: Population prior of the day-to-day spread of resting heart rate (bpm): a fixed round value,
 #: not fitted (wearable resting heart rate varies by about 2-3 bpm from day to day).
 PRIOR_SD_BPM = 2.5

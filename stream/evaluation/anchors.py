@@ -28,6 +28,12 @@ from wearmon.models.base import BoolArray, Day, IntArray
 
 ILLNESS_ANCHORS = ("nightsignal", "rhr_cusum")
 RHYTHM_ANCHORS = ("nrmssd_rule",)
+MIN_NIGHT_MINUTES = 30  # the same "can't assess" bar as Wearmon's
+
+
+def night_value(day: Day) -> float | None:
+    """The night's resting heart rate, or None when too little of it was measured."""
+    return day.rest_hr_bpm if day.rest_minutes >= MIN_NIGHT_MINUTES else None
 
 
 @dataclass(slots=True)
@@ -43,17 +49,17 @@ class NightSignal:
     rise_bpm: float = 4.0
     nights: int = 2
     min_nights: int = 10
-    min_night_minutes: int = 30
     history: list[float] = field(default_factory=list)
     run: int = 0
 
     def judge_day(self, day: Day) -> bool:
         """True when an alert is raised on this day."""
-        if day.rest_hr_bpm is None or day.rest_minutes < self.min_night_minutes:
+        value = night_value(day)
+        if value is None:
             return False
         high = (len(self.history) >= self.min_nights
-                and day.rest_hr_bpm - statistics.median(self.history) >= self.rise_bpm)
-        self.history.append(day.rest_hr_bpm)
+                and value - statistics.median(self.history) >= self.rise_bpm)
+        self.history.append(value)
         self.run = self.run + 1 if high else 0
         return self.run == self.nights
 
@@ -73,22 +79,22 @@ class RestingHrCusum:
     history_nights: int = 28
     min_nights: int = 10
     min_sd_bpm: float = 1.0
-    min_night_minutes: int = 30
     history: deque[float] = field(default_factory=deque)
     total: float = 0.0
 
     def judge_day(self, day: Day) -> bool:
-        if day.rest_hr_bpm is None or day.rest_minutes < self.min_night_minutes:
+        value = night_value(day)
+        if value is None:
             return False
         alarm = False
         if len(self.history) >= self.min_nights:
             mean = statistics.fmean(self.history)
             sd = max(statistics.stdev(self.history), self.min_sd_bpm)
-            self.total = max(0.0, self.total + (day.rest_hr_bpm - mean) / sd - self.k)
+            self.total = max(0.0, self.total + (value - mean) / sd - self.k)
             alarm = self.total > self.h
             if alarm:
                 self.total = 0.0
-        self.history.append(day.rest_hr_bpm)
+        self.history.append(value)
         while len(self.history) > self.history_nights:
             self.history.popleft()
         return alarm
