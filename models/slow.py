@@ -12,9 +12,10 @@ values, so the same code scores the stream and a table of daily values). Each da
   learned days, on a log scale, ``steps_scale`` per unit); only a decline counts, only on days
   worn for at least ``min_worn_minutes``, weighted by ``steps_weight``.
 
-The day's score is the mean over the assessed days of the last ``smooth_days`` calendar days
-(one high night is not an illness). An alert is raised when it reaches ``alert_score`` (chosen
-by leave-one-patient-out over the covid-daily people, see ``ALERT_SCORE``). One alert per
+The day's score is the mean over the last ``smooth_days`` calendar days, a day that cannot be
+assessed counting as no evidence (0): one high night is not an illness, not even after a gap.
+An alert is raised when the score reaches ``alert_score`` (chosen by leave-one-patient-out over
+the covid-daily people, see ``ALERT_SCORE``). One alert per
 episode: while the score stays high, and for ``refractory_days`` after an alert, no new alert is
 raised, unless the score reaches ``escalate_ratio`` times the last alert's score (a clearly
 larger rise is not hidden behind an earlier, smaller one).
@@ -133,7 +134,7 @@ class SlowDeviation:
         today = (value - base) / sd + self.steps_weight * decline
         self.recent = [(d, s) for d, s in self.recent if day.day - d < self.smooth_days]
         self.recent.append((day.day, today))
-        score = sum(s for _, s in self.recent) / len(self.recent)
+        score = sum(s for _, s in self.recent) / self.smooth_days  # a missing day: no evidence
         self.last_score = score
         if score < self.alert_score:
             if not self.alarm_open:
@@ -154,7 +155,7 @@ class SlowDeviation:
         if steps is not None and usual is not None and decline > 0:
             steps_words = (f"; daily steps fell to {steps:,} from a usual {usual:,.0f} "
                            f"({100 * (steps / max(usual, 1.0) - 1):.0f}%)")
-        days = len(self.recent)
+        days = self.smooth_days
         return Finding(
             self.name,
             day.end_ms,
@@ -165,7 +166,7 @@ class SlowDeviation:
             f"Resting heart rate {value:.0f} bpm (overnight) is {value - base:.0f} bpm above "
             f"this patient's baseline of {base:.0f} bpm (median of the last {len(self.history)}"
             f" nights, ±{sd:.1f}){steps_words}. Illness score {score:.1f} over the last {days} "
-            f"day{'s' if days > 1 else ''} (alert at {self.alert_score:.1f}). Possible illness "
+            f"day{'s' if days > 1 else ''} (alert at {self.alert_score:g}). Possible illness "
             "or other strain.",
             kind="resting_hr_rise",
         )

@@ -34,15 +34,15 @@ text-align:left}table{border-collapse:collapse;margin-bottom:1em}tr:nth-child(ev
 def cell(value: Any) -> str:
     """A value as table text: numbers as numbers, lists joined, nothing as an empty cell.
 
-    >>> cell(0.91234), cell([3.0, 2.5]), cell(None), cell({"a": 1})
-    ('0.9123', '3, 2.5', '', 'a: 1')
+    >>> cell(0.91234), cell(35724.6), cell([3.0, 2.5]), cell(None), cell({"a": 1})
+    ('0.9123', '35,725', '3, 2.5', '', 'a: 1')
     """
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
     if isinstance(value, Mapping):
         return "; ".join(f"{k}: {cell(v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
