@@ -12,13 +12,14 @@ values, so the same code scores the stream and a table of daily values). Each da
   learned days, on a log scale, ``steps_scale`` per unit); only a decline counts, only on days
   worn for at least ``min_worn_minutes``, weighted by ``steps_weight``.
 
-The day's score is the mean over the last ``smooth_days`` calendar days, a day that cannot be
-assessed counting as no evidence (0): one high night is not an illness, not even after a gap.
-An alert is raised when the score reaches ``alert_score`` (chosen by leave-one-patient-out over
-the covid-daily people, see ``ALERT_SCORE``). One alert per
-episode: while the score stays high, and for ``refractory_days`` after an alert, no new alert is
-raised, unless the score reaches ``escalate_ratio`` times the last alert's score (a clearly
-larger rise is not hidden behind an earlier, smaller one).
+The day's score is the mean over the last ``smooth_days`` assessed nights within
+``max_gap_days`` calendar days (a night missing there counts as no evidence): one high night is
+not an illness, and nights that cannot be assessed neither break nor count in a run of high
+nights. An alert is raised when the score reaches ``alert_score`` (chosen by
+leave-one-patient-out over the covid-daily people, see ``ALERT_SCORE``). One alert per episode:
+while the score stays high, and for ``refractory_days`` after an alert, no new alert is raised,
+unless the score reaches ``escalate_ratio`` times the last alert's score (a clearly larger rise
+is not hidden behind an earlier, smaller one).
 
 A night with fewer than ``min_night_minutes`` resting minutes is "can't assess": it is neither
 evidence nor learned, and it neither extends nor ends an episode. Days of a flagged episode are
@@ -85,7 +86,8 @@ class SlowDeviation:
     prior_nights: float = 7.0
     steps_weight: float = 1.0
     steps_scale: float = 0.35
-    smooth_days: int = 2
+    smooth_days: int = 2  # assessed nights averaged into the day's score ...
+    max_gap_days: int = 4  # ... looking back at most this many days
     alert_score: float = ALERT_SCORE
     min_night_minutes: int = 30  # fewer resting night minutes: can't assess
     min_worn_minutes: int = 120  # less wear (2 h): the day's steps are not compared
@@ -132,9 +134,9 @@ class SlowDeviation:
         decline = (steps_decline(steps, usual, self.steps_scale)
                    if steps is not None and usual is not None else 0.0)
         today = (value - base) / sd + self.steps_weight * decline
-        self.recent = [(d, s) for d, s in self.recent if day.day - d < self.smooth_days]
-        self.recent.append((day.day, today))
-        score = sum(s for _, s in self.recent) / self.smooth_days  # a missing day: no evidence
+        self.recent = [(d, s) for d, s in self.recent if day.day - d < self.max_gap_days]
+        self.recent = [*self.recent, (day.day, today)][-self.smooth_days:]
+        score = sum(s for _, s in self.recent) / self.smooth_days  # fewer nights: less evidence
         self.last_score = score
         if score < self.alert_score:
             if not self.alarm_open:
@@ -155,7 +157,7 @@ class SlowDeviation:
         if steps is not None and usual is not None and decline > 0:
             steps_words = (f"; daily steps fell to {steps:,} from a usual {usual:,.0f} "
                            f"({100 * (steps / max(usual, 1.0) - 1):.0f}%)")
-        days = self.smooth_days
+        days = len(self.recent)
         return Finding(
             self.name,
             day.end_ms,
@@ -166,7 +168,7 @@ class SlowDeviation:
             f"Resting heart rate {value:.0f} bpm (overnight) is {value - base:.0f} bpm above "
             f"this patient's baseline of {base:.0f} bpm (median of the last {len(self.history)}"
             f" nights, ±{sd:.1f}){steps_words}. Illness score {score:.1f} over the last {days} "
-            f"day{'s' if days > 1 else ''} (alert at {self.alert_score:g}). Possible illness "
+            f"night{'s' if days > 1 else ''} (alert at {self.alert_score:g}). Possible illness "
             "or other strain.",
             kind="resting_hr_rise",
         )
