@@ -32,6 +32,7 @@ DETECTOR_STYLE = {  # colour, marker
 ANCHOR_MARKERS = ("P", "X", "*", "h")
 SPAN_COLOURS = {"illness window": "gold", "AFIB": "tab:red", "AFL": "tab:pink",
                 "J": "tab:cyan"}
+SPARE_COLOURS = ("gold", "tab:pink", "tab:cyan", "tab:olive", "silver", "tab:purple", "tab:blue")
 
 
 def _x(t_ms: int, origin_ms: int | None) -> float:
@@ -68,9 +69,12 @@ def broken(xs: Sequence[float], ys: Sequence[float], max_gap: float
 
 
 def _spans(ax: Axes, result: PatientResult, origin: int | None) -> None:
+    labels = list(dict.fromkeys(label for _, _, label in result.windows))
+    colours = {lab: SPAN_COLOURS.get(lab, SPARE_COLOURS[i % len(SPARE_COLOURS)])
+               for i, lab in enumerate(labels)}
     seen: set[str] = set()
     for start, end, label in result.windows:
-        ax.axvspan(_x(start, origin), _x(end, origin), color=SPAN_COLOURS.get(label, "gold"),
+        ax.axvspan(_x(start, origin), _x(end, origin), color=colours[label],
                    alpha=0.18, lw=0, label=None if label in seen else f"shaded: {label}")
         seen.add(label)
     for label, t in result.events:
@@ -123,7 +127,7 @@ def _daily(ax: Axes, result: PatientResult, origin: int | None) -> None:
         ax2.plot(*broken(xs, _nan([float(s) if s is not None else None for s in steps]), 1.5),
                  lw=0.6, color="tab:green", alpha=0.6, label="steps per day (right axis)")
         ax2.set_ylabel("steps per day")
-        ax2.legend(loc="upper right", fontsize=7)
+        ax2.legend(loc="lower right", fontsize=7)
     ax.set_xlabel("days from symptom onset" if origin is not None else "")
 
 
@@ -147,7 +151,7 @@ def _minutes(ax: Axes, result: PatientResult) -> None:
         ax2.plot(x, _nan(tr.spo2_pct), lw=0.6, color="tab:cyan", label="SpO2 (right axis)")
         ax2.set_ylabel("SpO2 %")
         ax2.set_ylim(70, 101)
-        ax2.legend(loc="upper right", fontsize=7)
+        ax2.legend(loc="lower right", fontsize=7)
     ax.xaxis_date()
 
 
@@ -172,9 +176,8 @@ def plot_patient(result: PatientResult, path: Path, dataset: str) -> None:
     ax.set_title(f"{run.patient}: {len(result.alerts)} Wearmon alerts"
                  + (f", {len(result.anchor_alerts)} published-rule alerts"
                     if result.anchor_alerts else ""))
-    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), fontsize=7, ncol=3, frameon=False)
     if origin is None:
         fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.07, 1.0), fontsize=7, frameon=False)
+    fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)
