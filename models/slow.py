@@ -196,14 +196,17 @@ class SlowDeviation:
 
     @classmethod
     def from_state(cls, st: dict[str, Any]) -> SlowDeviation:
+        """Restore; a state saved before the daily score (no ``recent``) restores its history."""
         det = cls()
         det.history = deque(float(v) for v in st["history"])
         det.steps_history = deque(int(v) for v in st["steps_history"])
-        det.recent = [(int(d), float(s)) for d, s in st["recent"]]
+        det.recent = [(int(d), float(s)) for d, s in st.get("recent", [])]
         det.flagged_days = int(st["flagged"])
         det.alarm_open = bool(st["open"])
         det.last_value = None if st["last"] is None else float(st["last"])
-        det.last_score = None if st["score"] is None else float(st["score"])
-        det.last_alert_day = int(st["last_alert"][0])
-        det.last_alert_score = float(st["last_alert"][1])
+        det.last_score = None if st.get("score") is None else float(st["score"])
+        last_alert = st.get("last_alert", [det.last_alert_day, 0.0])
+        if not isinstance(last_alert, list):
+            last_alert = [last_alert, 0.0]
+        det.last_alert_day, det.last_alert_score = int(last_alert[0]), float(last_alert[1])
         return det

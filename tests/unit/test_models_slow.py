@@ -80,3 +80,11 @@ def test_state_round_trip_mid_episode() -> None:
     for d, hr in ((11, 67), (12, 61), (13, 70), (14, 71)):
         assert (det.judge_day(day(d, hr)) is None) == (restored.judge_day(day(d, hr)) is None)
     assert det.to_state() == restored.to_state()
+
+
+def test_a_state_saved_before_the_daily_score_restores() -> None:
+    old = {"history": [60.0] * 10, "steps_history": [8000] * 10, "streak": 0, "cusum": 0.0,
+           "flagged": 1, "open": False, "last": 60.0, "last_alert": 3}
+    det = SlowDeviation.from_state(old)
+    assert det.last_alert_day == 3 and det.baseline() == 60.0
+    assert any(det.judge_day(day(d, 70)) for d in (20, 21))
