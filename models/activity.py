@@ -11,7 +11,9 @@ steps (24 numbers, exponentially weighted once per minute). It works once per cl
 * **unusual night-time activity**: many steps in a night hour (00-05h) when the patient is usually
   still at that hour. Information only.
 * **daily-steps decline**: the mean of the last ``decline_days`` days below ``decline_ratio`` of
-  the median of the earlier days (at least ``min_days`` of history).
+  the median of the earlier days (at least ``min_days`` of history); one finding when a decline
+  starts, none while it lasts (measured on the covid-daily step decline around symptom onset:
+  ``wearmon evaluate --dataset covid-daily`` reports it under ``activity``).
 
 Nothing is learned from minutes inside a flagged inactive spell or from declined days.
 """
@@ -78,6 +80,7 @@ class ActivityPattern:
     hour_steps: int = 0
     daily_steps: deque[int] = field(default_factory=deque)
     recent_days: deque[int] = field(default_factory=deque)
+    decline_open: bool = False  # a decline was reported and has not recovered yet
 
     def status(self) -> Status:
         return Status.OK if len(self.daily_steps) >= self.min_days else Status.CANT_ASSESS
@@ -173,10 +176,12 @@ class ActivityPattern:
         while len(self.recent_days) > self.decline_days:
             self.recent_days.popleft()
         finding = None
+        declined = False
         if len(self.daily_steps) >= self.min_days and len(self.recent_days) == self.decline_days:
             usual = sorted(self.daily_steps)[len(self.daily_steps) // 2]
             recent = sum(self.recent_days) / len(self.recent_days)
-            if usual > 0 and recent < self.decline_ratio * usual:
+            declined = usual > 0 and recent < self.decline_ratio * usual
+            if declined and not self.decline_open:
                 finding = Finding(
                     self.name,
                     day.end_ms,
@@ -189,8 +194,9 @@ class ActivityPattern:
                     "(median of earlier days). A multi-day decline in activity.",
                     kind="steps_decline",
                 )
-        if finding is None:
-            self.daily_steps.append(day.steps)
+        self.decline_open = declined
+        if not declined:
+            self.daily_steps.append(day.steps)  # declined days are not learned
             while len(self.daily_steps) > self.history_days:
                 self.daily_steps.popleft()
         return finding
@@ -208,6 +214,7 @@ class ActivityPattern:
             "hour": [self.hour, self.hour_steps],
             "daily": list(self.daily_steps),
             "recent": list(self.recent_days),
+            "decline_open": self.decline_open,
         }
 
     @classmethod
@@ -221,4 +228,5 @@ class ActivityPattern:
         det.hour, det.hour_steps = (int(v) for v in st["hour"])
         det.daily_steps = deque(int(v) for v in st["daily"])
         det.recent_days = deque(int(v) for v in st["recent"])
+        det.decline_open = bool(st.get("decline_open", False))
         return det

@@ -43,6 +43,12 @@ def add_evaluate_command(group: click.Group) -> None:
         default=None,
         help="Evaluate only the first N patients (quick runs, CI).",
     )
+    @click.option(
+        "--baselines",
+        is_flag=True,
+        help="Also run the published rules (NightSignal, resting-HR CuSum, nRMSSD threshold) "
+        "on the same data and report them next to Wearmon.",
+    )
     @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
     def evaluate_command(
         dataset: str,
@@ -50,12 +56,12 @@ def add_evaluate_command(group: click.Group) -> None:
         out_dir: Path,
         json_path: Path | None,
         max_patients: int | None,
+        baselines: bool,
         no_progress: bool,
     ) -> None:
         """Replay a labelled dataset through the detectors and score the alerts."""
-        result = evaluate(
-            dataset, data_dir, out_dir, json_path, max_patients, show_progress=not no_progress
-        )
+        result = evaluate(dataset, data_dir, out_dir, json_path, max_patients,
+                          show_progress=not no_progress, baselines=baselines)
         headline = {k: v for k, v in result.items() if not isinstance(v, (list, dict))}
         click.echo(json.dumps(headline, indent=2))
         click.echo(f"report: {out_dir / 'report.html'}")

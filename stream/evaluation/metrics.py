@@ -1,14 +1,17 @@
-"""The issue's metrics, as pure functions of replay results and labels.
+"""Illness and normal-day metrics, as pure functions of replay results and labels.
 
 * stanford: per symptom onset inside the data, detected when an illness alert starts in
   [onset − 7 d, onset + 3 d]; lead = onset − first such alert (days); false alert-days = days with
   an alert outside every labelled illness window (14 days before an onset, diagnosis or episode
   start to 7 days after its recovery/end, or 21 days after it when no end is given), per 30
   monitored days outside those windows.
-* afdb: time-weighted sensitivity / specificity of the rhythm decision (AF vs everything else),
-  episode sensitivity for AF episodes ≥ 1 minute, median delay from episode start to detection.
+* covid-daily: per person whose data covers day 0 (symptom onset), detected when an alert falls
+  on days −7…+3; lead = days before onset of the first; false alert-days on days ≤ −14 or ≥ +28,
+  per 30 monitored days there.
+* ``chance_sensitivity``: the sensitivity expected if the same rate of alert-days fell at random:
+  for each event, 1 − (1 − p)^n with p the false alert-days per monitored day and n the
+  monitored days of its detection window, averaged over events.
 * normal: alerts per monitored patient-day.
-* synthetic: recall, false alerts per patient-day and median latency, per event type.
 """
 
 from __future__ import annotations
@@ -46,6 +49,25 @@ def _rate(num: float, den: float) -> float | None:
     return num / den if den > 0 else None
 
 
+DETECT_BEFORE_DAYS = 7
+DETECT_AFTER_DAYS = 3
+HEALTHY_BEFORE_DAY = -14  # covid-daily: days ≤ this and ≥ HEALTHY_FROM_DAY are assumed healthy
+HEALTHY_FROM_DAY = 28
+
+
+def chance_sensitivity(false_days: float, monitored_days: float, window_days: Sequence[int]
+                       ) -> float | None:
+    """Expected sensitivity of alert-days placed at random at the observed false-alert rate.
+
+    >>> chance_sensitivity(1, 60, [11, 11])  # 0.5 per 30 days, 11-day windows
+    0.1688
+    """
+    if not window_days or monitored_days <= 0:
+        return None
+    p = min(1.0, false_days / monitored_days)
+    return _round(sum(1 - (1 - p) ** n for n in window_days) / len(window_days))
+
+
 def stanford_user(
     run: PatientRun,
     alerts: Sequence[Alert],
@@ -66,9 +88,12 @@ def stanford_user(
     """
     detected = 0
     leads: list[float] = []
+    window_days = []
     for onset in onsets:
-        lo, hi = onset.t_ms - 7 * DAY_MS, onset.t_ms + 3 * DAY_MS
+        lo = onset.t_ms - DETECT_BEFORE_DAYS * DAY_MS
+        hi = onset.t_ms + DETECT_AFTER_DAYS * DAY_MS
         hits = [a.start_ms for a in alerts if lo <= a.start_ms <= hi]
+        window_days.append(sum(1 for d in run.worn_days if lo <= d * DAY_MS <= hi))
         if hits:
             detected += 1
             leads.append(round((onset.t_ms - min(hits)) / DAY_MS, 2))
@@ -85,6 +110,7 @@ def stanford_user(
         "events": len(onsets),
         "detected": detected,
         "lead_days": leads,
+        "window_days": window_days,
         "false_alert_days": len(false_days),
         "monitored_days": len(run.worn_days),
         "monitored_days_outside": monitored_outside,
@@ -93,6 +119,7 @@ def stanford_user(
 
 
 def stanford_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Pooled events, detections, lead, false alert-days per 30 days and chance sensitivity."""
     events = sum(r["events"] for r in rows)
     detected = sum(r["detected"] for r in rows)
     leads = [lead for r in rows for lead in r["lead_days"]]
@@ -104,74 +131,57 @@ def stanford_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "sensitivity": _round(_rate(detected, events)),
         "median_lead_days": _round(_median(leads)),
         "false_alert_days_per_30d": _round(_rate(30 * false_days, monitored)),
+        "chance_sensitivity": chance_sensitivity(
+            false_days, monitored, [n for r in rows for n in r["window_days"]]),
         "monitored_days_outside_illness": monitored,
     }
 
 
-def afdb_record(run: PatientRun, af_episodes: Sequence[tuple[int, int]]) -> dict[str, Any]:
-    """Time in AF vs not (seconds) against the detector's decision, per sample with beats.
+def daily_person(person: str, days: Sequence[int], alert_days: Sequence[int],
+                 covers_onset: bool,
+                 window: tuple[int, int] = (-DETECT_BEFORE_DAYS, DETECT_AFTER_DAYS),
+                 ) -> dict[str, Any]:
+    """One covid-daily person's row (``days``: the days with data; day 0 = symptom onset;
+    ``window``: the days, relative to onset, on which an alert counts as a detection).
 
-    >>> from wearmon.stream.evaluation.patient_run import PatientRun
-    >>> run = PatientRun("r")
-    >>> run.rhythm.t_ms = [0, 5_000, 10_000, 15_000]
-    >>> run.rhythm.span_ms = [5_000] * 4
-    >>> run.rhythm.irregular = [False, False, True, True]
-    >>> r = afdb_record(run, [(5_000, 65_000)])
-    >>> r["tp_s"], r["fn_s"], r["tn_s"], r["fp_s"], r["delays_s"]
-    (10.0, 5.0, 5.0, 0.0, [5.0])
+    >>> row = daily_person("p", list(range(-40, 40)), [-30, -2, 35], True)
+    >>> row["detected"], row["lead_days"], row["false_alert_days"], row["monitored_days_healthy"]
+    (1, [2], 2, 39)
     """
-    tp = fp = tn = fn = 0.0
-    rt = run.rhythm
-    ep_index = 0
-    eps = sorted(af_episodes)
-    first_hit: dict[int, int] = {}
-    for i, t in enumerate(rt.t_ms):
-        while ep_index < len(eps) and eps[ep_index][1] <= t:
-            ep_index += 1
-        in_af = ep_index < len(eps) and eps[ep_index][0] <= t < eps[ep_index][1]
-        span = rt.span_ms[i] / 1000
-        pred = rt.irregular[i]
-        if in_af and pred:
-            tp += span
-            first_hit.setdefault(ep_index, t)
-        elif in_af:
-            fn += span
-        elif pred:
-            fp += span
-        else:
-            tn += span
-    long_eps = [i for i, (s, e) in enumerate(eps) if e - s >= 60_000]
-    delays = [max(0.0, (first_hit[i] - eps[i][0]) / 1000) for i in long_eps if i in first_hit]
+    lo, hi = window
+    hits = [d for d in alert_days if lo <= d <= hi]
+    detected = covers_onset and bool(hits)
+    healthy = [d for d in days if d <= HEALTHY_BEFORE_DAY or d >= HEALTHY_FROM_DAY]
+    false_days = sorted({d for d in alert_days if d <= HEALTHY_BEFORE_DAY or d >= HEALTHY_FROM_DAY})
+    window_days = sum(1 for d in days if lo <= d <= hi)
     return {
-        "record": run.patient,
-        "tp_s": round(tp, 1),
-        "fp_s": round(fp, 1),
-        "tn_s": round(tn, 1),
-        "fn_s": round(fn, 1),
-        "sensitivity": _round(_rate(tp, tp + fn)),
-        "specificity": _round(_rate(tn, tn + fp)),
-        "af_episodes_1min": len(long_eps),
-        "af_episodes_detected": len(delays),
-        "delays_s": delays,
+        "person": person,
+        "events": int(covers_onset),
+        "detected": int(detected),
+        "lead_days": [-min(hits)] if detected else [],
+        "window_days": [window_days] if covers_onset else [],
+        "alert_days": list(alert_days),
+        "false_alert_days": len(false_days),
+        "monitored_days_healthy": len(healthy),
     }
 
 
-def afdb_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    tp = sum(r["tp_s"] for r in rows)
-    fp = sum(r["fp_s"] for r in rows)
-    tn = sum(r["tn_s"] for r in rows)
-    fn = sum(r["fn_s"] for r in rows)
-    eps = sum(r["af_episodes_1min"] for r in rows)
-    hit = sum(r["af_episodes_detected"] for r in rows)
-    delays = [d for r in rows for d in r["delays_s"]]
+def daily_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The covid-daily keys: events, detected, sensitivity, median lead, false alert-days per
+    30 days, chance sensitivity."""
+    events = sum(r["events"] for r in rows)
+    detected = sum(r["detected"] for r in rows)
+    false_days = sum(r["false_alert_days"] for r in rows)
+    monitored = sum(r["monitored_days_healthy"] for r in rows)
     return {
-        "sensitivity": _round(_rate(tp, tp + fn)),
-        "specificity": _round(_rate(tn, tn + fp)),
-        "episode_sensitivity": _round(_rate(hit, eps)),
-        "median_detection_delay_s": _round(_median(delays)),
-        "af_hours": round(tp / 3600 + fn / 3600, 2),
-        "non_af_hours": round(tn / 3600 + fp / 3600, 2),
-        "af_episodes_1min": eps,
+        "events": events,
+        "detected": detected,
+        "sensitivity": _round(_rate(detected, events)),
+        "median_lead_days": _round(_median([x for r in rows for x in r["lead_days"]])),
+        "false_alert_days_per_30d": _round(_rate(30 * false_days, monitored)),
+        "chance_sensitivity": chance_sensitivity(
+            false_days, monitored, [n for r in rows for n in r["window_days"]]),
+        "monitored_days_healthy": monitored,
     }
 
 

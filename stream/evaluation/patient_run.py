@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from wearmon.models.base import Finding, Severity
+from wearmon.models.base import Day, Finding, Severity
 from wearmon.stream.core.pipeline import PatientState, Result, process
 from wearmon.stream.core.schema import Columns, Upload
 
@@ -49,6 +49,7 @@ class Trace:
 
     t_ms: list[int] = field(default_factory=list)
     hr_bpm: list[float | None] = field(default_factory=list)
+    spo2_pct: list[float | None] = field(default_factory=list)
     baseline_bpm: list[float | None] = field(default_factory=list)
     slow_baseline_bpm: list[float | None] = field(default_factory=list)
     daily_t_ms: list[int] = field(default_factory=list)
@@ -76,6 +77,7 @@ class PatientRun:
     worn_minutes: int = 0
     hr_samples: int = 0
     findings: list[Finding] = field(default_factory=list)
+    days: list[Day] = field(default_factory=list)  # the closed monitoring days, in order
     trace: Trace = field(default_factory=Trace)
     rhythm: RhythmTrace = field(default_factory=RhythmTrace)
     state_bytes: int = 0
@@ -99,6 +101,8 @@ class _Buckets:
     current: int = -1
     hr_sum: float = 0.0
     hr_n: int = 0
+    spo2_sum: float = 0.0
+    spo2_n: int = 0
 
     def add(self, run: PatientRun, result: Result, state: PatientState) -> None:
         for m in result.minutes:
@@ -109,6 +113,9 @@ class _Buckets:
             if m.hr_mean_bpm is not None:
                 self.hr_sum += m.hr_mean_bpm * m.hr_samples
                 self.hr_n += m.hr_samples
+            if m.spo2_mean_pct is not None:
+                self.spo2_sum += m.spo2_mean_pct * m.spo2_samples
+                self.spo2_n += m.spo2_samples
 
     def flush(self, run: PatientRun, state: PatientState) -> None:
         if self.current < 0:
@@ -117,9 +124,10 @@ class _Buckets:
         base = state.models.baseline()
         trace.t_ms.append(self.current * self.bucket_ms)
         trace.hr_bpm.append(self.hr_sum / self.hr_n if self.hr_n else None)
+        trace.spo2_pct.append(self.spo2_sum / self.spo2_n if self.spo2_n else None)
         trace.baseline_bpm.append(base[0] if base else None)
         trace.slow_baseline_bpm.append(state.models.slow.baseline())
-        self.hr_sum, self.hr_n = 0.0, 0
+        self.hr_sum, self.hr_n, self.spo2_sum, self.spo2_n = 0.0, 0, 0.0, 0
 
 
 def _record(run: PatientRun, result: Result, state: PatientState) -> None:
@@ -129,6 +137,7 @@ def _record(run: PatientRun, result: Result, state: PatientState) -> None:
             run.worn_minutes += 1
             run.worn_days.add(m.start_ms // DAY_MS)
         run.hr_samples += m.hr_samples
+    run.days.extend(result.days)
     for day in result.days:
         if day.rest_hr_bpm is not None:
             run.trace.daily_t_ms.append(day.end_ms)
@@ -218,7 +227,7 @@ def alerts_of(
 ) -> list[Alert]:
     """Group warning/critical findings into alert episodes per detector and kind.
 
-    >>> from wearmon.models.base import Finding, Severity
+    >>> from wearmon.models.base import Day, Finding, Severity
     >>> f = [Finding("d", t, Severity.WARNING, 1.0, 1.0, None, "x", kind="k")
     ...      for t in (0, 60_000, 10 * 3_600_000)]
     >>> [(a.start_ms, a.end_ms, a.findings) for a in alerts_of(f)]

@@ -2,7 +2,7 @@
 
 API::
 
-    DATASETS = ("stanford", "mmash", "fitabase", "afdb")
+    DATASETS = ("stanford", "mmash", "fitabase", "afdb", "nsr")
     list_patients(dataset, data_dir) -> list[str]
     iter_samples(dataset, data_dir, patient, *, limit=None, plausible_only=False)
         -> Iterator[Sample]
@@ -10,6 +10,8 @@ API::
         -> PatientSeries                                       # the same, as numpy columns
     stanford_events(data_dir) -> list[StanfordEvent]
     afdb_episodes(data_dir, record) -> list[RhythmEpisode]     # record "04015" or "afdb-04015"
+    covid_daily_people(data_dir) -> list[str]                   # "covid-2KE5J9MZDQ", ...
+    load_covid_daily(data_dir, person) -> DailySeries           # one row per day, day 0 = onset
 
 Every reader takes the data directory as an argument and raises ``DataNotFoundError`` (a
 ``FileNotFoundError``) naming the missing path. One patient is read at a time into numpy columns
@@ -18,8 +20,8 @@ Every reader takes the data directory as an argument and raises ``DataNotFoundEr
 Conventions, the same for every dataset:
 
 - Patient ids are pseudonyms that match the contract: ``stanford-A0NVTRV``, ``mmash-01``,
-  ``fitabase-2022484408``, ``afdb-04015``. ``stanford`` lists users with heart rate or steps (8 of
-  the 16 have steps only).
+  ``fitabase-2022484408``, ``afdb-04015``, ``nsr-001``, ``covid-2KE5J9MZDQ``. ``stanford`` lists
+  users with heart rate or steps (8 of the 16 have steps only).
 - Times are integer ms since the epoch. The files hold *local naive* times (with per-user shifted
   dates); they are read as if they were UTC, so the UTC hour of a sample is the wearer's local
   hour (what night-time rules need). A DST change shows up as a one-hour gap or a repeated hour.
@@ -37,6 +39,13 @@ Conventions, the same for every dataset:
   are grouped into 5-second windows: one RR-only sample at each window start holds the intervals
   of the beats in ``[t_ms, t_ms + 5 s)``. The first row of a file (an "interval" measured from the
   record start, not from a beat) is skipped. ``afdb_episodes`` uses the same time base.
+- ``nsr``: the same 5-second windows of RR-only samples from the same origin plus the record's
+  ``first_beat_offset_s`` (``records.csv``); beat times are the cumulative sum of the intervals.
+  Recording gaps are single long "intervals" (up to 202 s): ``plausible_only`` drops them
+  (outside ``RR_RANGE``), so that time holds no beats and is not monitored.
+- ``covid-daily`` is not sample data: ``load_covid_daily`` returns the published per-day values
+  (``DailySeries``: day from symptom onset, daily baseline heart rate, steps, 5-minute bins with
+  heart rate), the input of the daily decision logic. Days without a row are absent.
 - Values are kept as they are in the files, artefacts included (HR 3 bpm, RR 61 s), so that a
   replay exercises the worker's validation. ``plausible_only=True`` drops values outside
   ``SAMPLE_RANGES`` / ``RR_RANGE`` (and samples left empty), for evaluation.
@@ -75,7 +84,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 Part = tuple[IntArray, FloatArray]  # (t_ms, values) of one column read from a file
 
-DATASETS: Final = ("stanford", "mmash", "fitabase", "afdb")
+DATASETS: Final = ("stanford", "mmash", "fitabase", "afdb", "nsr")
 DAY_MS: Final = 86_400_000
 AFDB_ORIGIN_MS: Final = 946_684_800_000  # 2000-01-01T00:00:00Z
 AFDB_WINDOW_MS: Final = 5_000
@@ -88,6 +97,9 @@ MMASH_DIR = Path("mmash-excerpt/dataset")
 FITABASE_FILE = Path("fitabase-hr/fitabase_hr_5s_5users.csv.gz")
 AFDB_DIR = Path("afdb-rr")
 AFDB_EPISODES = AFDB_DIR / "rhythm_episodes.csv"
+NSR_DIR = Path("nsr-rr")
+COVID_DAILY_DIR = Path("covid-daily")
+BIN_MINUTES: Final = 5  # covid-daily: ``data_points`` counts 5-minute bins with heart rate
 
 _CHUNK_ROWS = 50_000
 _PATIENT_RE = re.compile(PATIENT_ID_PATTERN)
@@ -213,6 +225,31 @@ class StanfordEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class DailySeries:
+    """One covid-daily person: one entry per day with a fitted row, in day order.
+
+    ``day`` counts days from self-reported symptom onset (0 = onset); ``rest_hr_bpm`` is the
+    day's fitted baseline heart rate (the resting-heart-rate analogue); ``hr_minutes`` the
+    minutes of heart rate behind it (5-minute bins × 5).
+    """
+
+    person: str  # "covid-<id>"
+    source: str  # IHS | Student
+    day: IntArray
+    rest_hr_bpm: FloatArray
+    steps: IntArray
+    hr_minutes: IntArray
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    @property
+    def covers_onset(self) -> bool:
+        """The data span includes day 0 (the person counts as a symptom onset)."""
+        return len(self) > 0 and int(self.day[0]) <= 0 <= int(self.day[-1])
+
+
+@dataclass(frozen=True, slots=True)
 class RhythmEpisode:
     """One rhythm episode of an AFDB record, in the samples' time base (ms)."""
 
@@ -242,6 +279,9 @@ def list_patients(dataset: str, data_dir: str | Path) -> list[str]:
     elif dataset == "afdb":
         files = _require(root / AFDB_DIR).glob("qrs*.txt.gz")
         ids = [_patient_id("afdb", p.name.removeprefix("qrs").split(".")[0]) for p in files]
+    elif dataset == "nsr":
+        files = _require(root / NSR_DIR).glob("nsr*.rr.txt.gz")
+        ids = [_patient_id("nsr", p.name.removeprefix("nsr").split(".")[0]) for p in files]
     else:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     if not ids:
@@ -270,6 +310,8 @@ def load_patient(
         series = _load_mmash(root, patient, source_id, limit)
     elif dataset == "fitabase":
         series = _load_fitabase(root, patient, source_id, limit)
+    elif dataset == "nsr":
+        series = _load_nsr(root, patient, source_id, limit)
     else:
         series = _load_afdb(root, patient, source_id, limit)
     return series.plausible() if plausible_only else series
@@ -328,6 +370,32 @@ def afdb_episodes(data_dir: str | Path, record: str) -> list[RhythmEpisode]:
     return sorted(episodes, key=lambda e: e.start_ms)
 
 
+def covid_daily_people(data_dir: str | Path) -> list[str]:
+    """Ids of the covid-daily people (``covid-<id>``), sorted."""
+    folder = _require(Path(data_dir) / COVID_DAILY_DIR)
+    ids = [_patient_id("covid", p.stem) for p in folder.glob("*.csv") if p.stem != "people"]
+    if not ids:
+        raise DataNotFoundError(f"no covid-daily people found under {folder}")
+    return sorted(ids)
+
+
+def load_covid_daily(data_dir: str | Path, person: str) -> DailySeries:
+    """One covid-daily person's days (``"covid-<id>"`` or ``"<id>"``), in day order."""
+    source_id = person.removeprefix("covid-")
+    path = _require(Path(data_dir) / COVID_DAILY_DIR / f"{source_id}.csv")
+    with _open_text(path) as fh:
+        rows = list(csv.DictReader(fh))
+    rows.sort(key=lambda r: int(r["day_from_onset"]))
+    return DailySeries(
+        person=_patient_id("covid", source_id),
+        source=rows[0]["source"] if rows else "",
+        day=np.array([int(r["day_from_onset"]) for r in rows], dtype=np.int64),
+        rest_hr_bpm=np.array([float(r["baseline_hr_bpm"]) for r in rows], dtype=np.float64),
+        steps=np.array([round(float(r["steps_per_day"])) for r in rows], dtype=np.int64),
+        hr_minutes=BIN_MINUTES * np.array([int(r["data_points"]) for r in rows], dtype=np.int64),
+    )
+
+
 # --- one loader per dataset -------------------------------------------------------------------
 
 
@@ -381,6 +449,30 @@ def _load_afdb(root: Path, patient: str, record: str, limit: int | None) -> Pati
     previous, current = beats[:, 0], beats[:, 1]
     rr_ms = np.rint((current - previous) * 1000 / AFDB_SAMPLE_HZ)
     beat_ms = np.rint(current * 1000 / AFDB_SAMPLE_HZ).astype(np.int64)
+    return _beat_windows(patient, beat_ms, rr_ms)
+
+
+def _load_nsr(root: Path, patient: str, record: str, limit: int | None) -> PatientSeries:
+    folder = _require(root / NSR_DIR)
+    path = _require(folder / f"nsr{record}.rr.txt.gz")
+    with gzip.open(path, "rt") as fh:
+        rr_s = np.loadtxt(fh, dtype=np.float64, max_rows=limit, ndmin=1)
+    offset_s = _nsr_offsets_s(folder).get(f"nsr{record}", 0.0)
+    rr_ms = np.rint(rr_s * 1000)
+    beat_ms = np.rint(offset_s * 1000 + np.cumsum(rr_s) * 1000).astype(np.int64)
+    return _beat_windows(patient, beat_ms, rr_ms)
+
+
+def _nsr_offsets_s(folder: Path) -> dict[str, float]:
+    path = folder / "records.csv"
+    if not path.exists():
+        return {}
+    with _open_text(path) as fh:
+        return {r["record"]: float(r["first_beat_offset_s"]) for r in csv.DictReader(fh)}
+
+
+def _beat_windows(patient: str, beat_ms: IntArray, rr_ms: FloatArray) -> PatientSeries:
+    """RR-only samples, one per ``AFDB_WINDOW_MS`` window from ``AFDB_ORIGIN_MS``."""
     window_ms = AFDB_ORIGIN_MS + beat_ms // AFDB_WINDOW_MS * AFDB_WINDOW_MS
     return _series(patient, rr=(window_ms, rr_ms))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import os
 import re
 import zipfile
 from datetime import UTC, date, datetime
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.unit.datadir import DATA_DIR, require
 from wearmon.stream.core.schema import PATIENT_ID_PATTERN, RR_RANGE, SAMPLE_RANGES, Sample
 from wearmon.stream.tools import datasets
 from wearmon.stream.tools.datasets import (
@@ -24,20 +24,20 @@ from wearmon.stream.tools.datasets import (
     DataNotFoundError,
     PatientSeries,
     afdb_episodes,
+    covid_daily_people,
     iter_samples,
     list_patients,
+    load_covid_daily,
     load_patient,
     stanford_events,
 )
 
-DATA_DIR = Path(
-    os.environ.get("WEARMON_DATA_DIR", Path(__file__).resolve().parents[2] / "../shared/data")
-)
 KNOWN = {
     "stanford": ("stanford-A0NVTRV", 16),
     "mmash": ("mmash-01", 10),
     "fitabase": ("fitabase-2022484408", 5),
     "afdb": ("afdb-04015", 17),
+    "nsr": ("nsr-001", 27),
 }
 
 
@@ -47,9 +47,7 @@ def utc_ms(text: str) -> int:
 
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"real datasets not found at {DATA_DIR}: set WEARMON_DATA_DIR")
-    return DATA_DIR
+    return require(DATA_DIR)
 
 
 def assert_well_formed(samples: list[Sample]) -> None:
@@ -145,6 +143,40 @@ def test_afdb_windows_skip_the_record_start(tmp_path: Path) -> None:
     ]
 
 
+def test_nsr_beats_from_the_offset_and_gaps_dropped(tmp_path: Path) -> None:
+    folder = tmp_path / "nsr-rr"
+    folder.mkdir()
+    with gzip.open(folder / "nsr999.rr.txt.gz", "wt") as fh:
+        fh.write("0.8\n0.7\n40.0\n0.9\n")
+    (folder / "records.csv").write_text("record,rr_count,hours,first_beat_offset_s\n"
+                                        "nsr999,4,0.01,100.5\n")
+    assert list_patients("nsr", tmp_path) == ["nsr-999"]
+    raw = load_patient("nsr", tmp_path, "nsr-999")
+    # beats end at 101.3, 102.0, 142.0 and 142.9 s: windows of 5 s from the origin
+    assert [(t - AFDB_ORIGIN_MS, rr) for t, rr in
+            zip(raw.t_ms.tolist(), (a.tolist() for a in np.split(raw.rr_ms, raw.rr_start[1:-1])),
+                strict=True)
+            ] == [(100_000, [800, 700]), (140_000, [40_000, 900])]
+    clean = load_patient("nsr", tmp_path, "nsr-999", plausible_only=True)
+    assert clean.rr_ms.tolist() == [800, 700, 900]  # the 40-s gap is missing data, not a beat
+
+
+def test_covid_daily_rows_in_day_order(tmp_path: Path) -> None:
+    folder = tmp_path / "covid-daily"
+    folder.mkdir()
+    header = ("day_from_onset,baseline_hr_bpm,circadian_amplitude_bpm,phase_h,hr_per_step_bpm,"
+              "noise_sd_bpm,error_decay,phase_uncertainty,data_points,steps_per_day,source")
+    (folder / "ABC123XYZ0.csv").write_text("\n".join([
+        header, "1,71.5,5,15,0.2,5,0.7,3,100,2500.4,IHS", "-2,70.25,5,15,0.2,5,0.7,3,288,9000,IHS",
+    ]) + "\n")
+    (folder / "people.csv").write_text("id,source\nABC123XYZ0,IHS\n")
+    assert covid_daily_people(tmp_path) == ["covid-ABC123XYZ0"]
+    series = load_covid_daily(tmp_path, "covid-ABC123XYZ0")
+    assert series.day.tolist() == [-2, 1] and series.rest_hr_bpm.tolist() == [70.25, 71.5]
+    assert series.steps.tolist() == [9000, 2500] and series.hr_minutes.tolist() == [1440, 500]
+    assert series.covers_onset and series.source == "IHS"
+
+
 def test_plausible_drops_values_then_empty_samples() -> None:
     series = PatientSeries(
         "x-0001",
@@ -189,7 +221,7 @@ def test_real_patients_and_first_rows(data_dir: Path, dataset: str) -> None:
     assert all(re.match(PATIENT_ID_PATTERN, p) for p in patients)
     samples = list(iter_samples(dataset, data_dir, patients[0], limit=3_000))
     assert_well_formed(samples)
-    assert len(samples) >= 500  # afdb: 3,000 beats are ~700 five-second windows
+    assert len(samples) >= 300  # afdb, nsr: 3,000 beats fill 300-700 five-second windows
 
 
 def read_rows(path: Path, limit: int) -> list[list[str]]:
@@ -288,7 +320,29 @@ def test_real_afdb_windows_and_episodes(data_dir: Path) -> None:
     assert full.first_t_ms <= episodes[0].start_ms < episodes[-1].end_ms <= full.last_t_ms + 5_000
 
 
+@pytest.mark.data
+def test_real_nsr_records_match_their_summary(data_dir: Path) -> None:
+    with (data_dir / "nsr-rr" / "records.csv").open() as fh:
+        summary = {f"nsr-{r['record'].removeprefix('nsr')}": r for r in csv.DictReader(fh)}
+    assert set(list_patients("nsr", data_dir)) == set(summary)
+    series = load_patient("nsr", data_dir, "nsr-001")
+    assert len(series.rr_ms) == int(summary["nsr-001"]["rr_count"])
+    offset_ms = float(summary["nsr-001"]["first_beat_offset_s"]) * 1000
+    assert series.first_t_ms - AFDB_ORIGIN_MS == offset_ms // AFDB_WINDOW_MS * AFDB_WINDOW_MS
+
+
+@pytest.mark.data
+def test_real_covid_daily_people(data_dir: Path) -> None:
+    people = covid_daily_people(data_dir)
+    assert len(people) >= 67
+    series = [load_covid_daily(data_dir, p) for p in people]
+    assert sum(s.covers_onset for s in series) >= 50
+    assert all(np.all(np.diff(s.day) > 0) for s in series)
+    assert all(np.all(s.hr_minutes >= 100) for s in series)  # rows need >= 20 five-minute bins
+
+
 def test_module_docstring_lists_the_api() -> None:
     doc = datasets.__doc__ or ""
-    for name in ("list_patients", "iter_samples", "stanford_events", "afdb_episodes"):
+    for name in ("list_patients", "iter_samples", "stanford_events", "afdb_episodes",
+                 "covid_daily_people", "load_covid_daily"):
         assert f"{name}(" in doc

@@ -1,4 +1,9 @@
-"""CI's short evaluation: every dataset's command runs end to end on a subset (issue 3)."""
+"""CI's short evaluation: every dataset's command runs end to end on a subset, with the anchors.
+
+Each run must name its protocol and carry the issue's keys; with ``--baselines`` the published
+rules are reported next to Wearmon with the same keys. Without the data folder these tests fail
+in CI (``tests.unit.datadir.require``).
+"""
 
 from __future__ import annotations
 
@@ -8,32 +13,62 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.unit.test_evaluation import DATA_DIR
+from tests.unit.datadir import DATA_DIR, require
 from wearmon.stream.cli import main
+from wearmon.stream.evaluation.report import HEADLINE
 
+ILLNESS_KEYS = ("events", "detected", "sensitivity", "median_lead_days",
+                "false_alert_days_per_30d", "chance_sensitivity")
 KEYS = {
     "synthetic": ("recall", "false_alerts_per_patient_day", "median_latency_s", "per_event_type"),
     "normal": ("alerts_per_patient_day", "subgroups", "stream_policy"),
-    "stanford": ("events", "detected", "sensitivity", "median_lead_days",
-                 "false_alert_days_per_30d", "subgroups"),
+    "stanford": (*ILLNESS_KEYS, "subgroups"),
+    "covid-daily": (*ILLNESS_KEYS, "activity", "shipped_settings"),
+    "afdb": ("sensitivity", "specificity", "episode_sensitivity", "shipped_settings"),
+    "nsr": ("records", "hours", "af_alerts", "af_alerts_per_24h", "time_specificity"),
+}
+ANCHORS = {
+    "stanford": ("nightsignal", "rhr_cusum"),
+    "covid-daily": ("nightsignal", "rhr_cusum"),
+    "afdb": ("nrmssd_rule",),
+    "nsr": ("nrmssd_rule",),
+}
+PROTOCOL = {  # with two patients: fitted settings are chosen on the other one
+    "synthetic": "fixed-defaults",
+    "normal": "fixed-defaults",
+    "stanford": "fixed-defaults",
+    "covid-daily": "leave-one-patient-out",
+    "afdb": "leave-one-patient-out",
+    "nsr": "fixed-defaults",
 }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dataset", ["synthetic", pytest.param("normal", marks=pytest.mark.data),
-                                     pytest.param("stanford", marks=pytest.mark.data)])
+@pytest.mark.parametrize("dataset", [
+    "synthetic",
+    *(pytest.param(d, marks=pytest.mark.data)
+      for d in ("normal", "stanford", "covid-daily", "afdb", "nsr")),
+])
 def test_evaluate_subset_runs_and_reports(dataset: str, tmp_path: Path) -> None:
-    if dataset != "synthetic" and not DATA_DIR.exists():
-        pytest.skip(f"datasets not found under {DATA_DIR}")
+    if dataset != "synthetic":
+        require(DATA_DIR)
     metrics = tmp_path / "m.json"
     result = CliRunner().invoke(main, [
         "evaluate", "--dataset", dataset, "--data-dir", str(DATA_DIR), "--out",
-        str(tmp_path / "out"), "--json", str(metrics), "--max-patients", "2", "--no-progress"])
+        str(tmp_path / "out"), "--json", str(metrics), "--max-patients", "2", "--baselines",
+        "--no-progress"])
     assert result.exit_code == 0, result.output
     doc = json.loads(metrics.read_text())
     for key in KEYS[dataset]:
         assert key in doc, key
+    assert doc["protocol"] == PROTOCOL[dataset]
+    for name in ANCHORS.get(dataset, ()):
+        for key in HEADLINE[dataset]:
+            assert key in doc["baselines"][name], (name, key)
     assert doc["state_bytes_max"] <= 16 * 1024
-    assert (tmp_path / "out" / "report.html").exists()
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "<table" in report and "protocol" in report.lower()
+    if dataset in ANCHORS:
+        assert all(name in report for name in ANCHORS[dataset])
     if dataset == "synthetic":
         assert doc["recall"] >= 0.9
