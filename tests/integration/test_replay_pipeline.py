@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import influx_query
 from tests.integration.conftest import consume, settings_of
-from tests.unit.test_replay import DATA_DIR
+from tests.unit.datadir import DATA_DIR, require
 from wearmon.stream.core.validation import Limits, Rejection, validate
 from wearmon.stream.tools.dataset_replay import replay
 
@@ -19,8 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.data, pytest.mark.slow]
 
 
 def test_replayed_real_data_is_stored_with_artefacts_dead_lettered(make_worker) -> None:  # type: ignore[no-untyped-def]
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"real datasets not found at {DATA_DIR}: set WEARMON_DATA_DIR")
+    require(DATA_DIR)
     worker = make_worker()
     settings = settings_of(worker)
     stats = asyncio.run(replay(settings, "mmash", DATA_DIR, speed=0, max_patients=2,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from tests.unit.datadir import DATA_DIR, require
 from wearmon.stream.core.schema import ID_PATTERN, Sample, json_schema
 from wearmon.stream.core.validation import Limits, Validated, validate
 from wearmon.stream.tools.dataset_replay import (
@@ -27,18 +27,13 @@ from wearmon.stream.tools.dataset_replay import (
 )
 from wearmon.stream.tools.datasets import DATASETS, DAY_MS, list_patients, load_patient
 
-DATA_DIR = Path(
-    os.environ.get("WEARMON_DATA_DIR", Path(__file__).resolve().parents[2] / "../shared/data")
-)
 SCHEMA = jsonschema.Draft202012Validator(json_schema())
 MINUTE_MS = 60_000
 
 
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"real datasets not found at {DATA_DIR}: set WEARMON_DATA_DIR")
-    return DATA_DIR
+    return require(DATA_DIR)
 
 
 def check_valid(upload: dict[str, Any], now_ms: int) -> None:
