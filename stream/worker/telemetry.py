@@ -116,18 +116,26 @@ class Telemetry:
         context.count(output.counts)
         observe_batch(output, time.perf_counter() - started_s, lag)
 
+    async def end_offset(self, partition: int) -> int | None:
+        """The partition's end: from the last fetch, else asked of the broker."""
+        tp = TP(self.topic, partition)
+        try:
+            highwater = self.app.consumer.highwater(tp)
+        except (KeyError, TypeError):
+            highwater = None
+        if highwater is None:
+            highwater = (await self.app.consumer.highwaters(tp)).get(tp)
+        return highwater
+
     async def check_stalls(self) -> None:
         """Records exist beyond the expected offset but none came for a while: go back."""
         now_s = time.monotonic()
         assigned = {tp.partition for tp in self.app.consumer.assignment()
                     if tp.topic == self.topic}
-        for partition, expected in list(self.tracker.expected.items()):
-            if partition not in assigned:
-                continue
-            try:
-                highwater = self.app.consumer.highwater(TP(self.topic, partition))
-            except (KeyError, TypeError):
-                continue
+        await self.know(assigned)  # also partitions that have delivered nothing at all yet
+        for partition in assigned:
+            expected = self.tracker.expected[partition]
+            highwater = await self.end_offset(partition)
             idle_s = now_s - self.last_seen_s.get(partition, now_s)
             self.last_seen_s.setdefault(partition, now_s)
             if highwater is not None and highwater > expected and idle_s > STALL_S:

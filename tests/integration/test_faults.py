@@ -147,6 +147,7 @@ def test_killed_worker_loses_nothing_and_keeps_patient_state(make_worker, run: i
         _wait_stored(settings.influx_url, settings.influx_db, expected, timeout_s=90)
     except AssertionError:
         print("DIAG health", restarted.health())
+        print("DIAG log", restarted.log_path, restarted.log_tail())
         print("DIAG lag", influx_query(settings.influx_url, settings.influx_db,
               "SELECT last(lag_messages), sum(uploads), sum(duplicates) FROM pipeline"))
         raise
