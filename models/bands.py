@@ -17,7 +17,7 @@ reported at most once a minute per kind while the condition lasts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from wearmon.models.base import (
     BoolArray,
     Finding,
     FloatArray,
+    IntArray,
     SampleBlock,
     Severity,
     Status,
@@ -421,3 +422,56 @@ class ClinicalBands:
             bands.timers[kind] = Timer.from_state(timer)
         bands.emitted_ms = {k: int(v) for k, v in st.get("emitted", {}).items()}
         return bands
+
+
+def score_many(detectors: Sequence[ClinicalBands], block: SampleBlock, starts: IntArray
+               ) -> list[list[Finding]]:
+    """The bands of several patients at once (``detectors[k]`` scores
+    ``block[starts[k]:starts[k + 1]]``).
+
+    The usual case — no reading beyond any patient's limits and no timer running — is decided
+    for all of them with a few array operations; a patient with something abnormal, or a
+    condition in progress, gets the full ``score_samples``.
+    """
+    found: list[list[Finding]] = [[] for _ in detectors]
+    if not len(block):
+        return found
+    sizes = np.diff(starts)
+    segment = np.repeat(np.arange(len(detectors)), sizes)
+    settings = [d.settings for d in detectors]
+    hr_low = np.array([s.hr_low_bpm for s in settings])[segment]
+    rest_high = np.array([s.rest_hr_high_bpm for s in settings])[segment]
+    spo2_low = np.array([s.spo2_limit() for s in settings])[segment]
+    hr = block.hr_bpm
+    abnormal = (hr < hr_low) | (block.at_rest & (hr > rest_high)) | (block.spo2_pct < spo2_low)
+    scored = np.flatnonzero(~np.isnan(block.spo2_pct) | ~np.isnan(block.resp_rate_brpm)
+                            | ~np.isnan(block.skin_temp_c))
+    if len(scored):
+        abnormal[scored] |= _news2_alarm(block, scored, [settings[k] for k in segment[scored]])
+    busy = np.zeros(len(detectors), dtype=bool)
+    busy[segment[abnormal]] = True
+    for k, detector in enumerate(detectors):
+        running = any(timer.since_ms >= 0 for timer in detector.timers.values())
+        if (busy[k] or running) and sizes[k]:
+            lo, hi = int(starts[k]), int(starts[k + 1])
+            found[k] = detector.score_samples(block.slice(lo, hi))
+    return found
+
+
+def _news2_alarm(block: SampleBlock, rows: np.ndarray, settings: Sequence[BandSettings]
+                 ) -> BoolArray:
+    """Whether the partial NEWS2 reaches a patient's alert level at ``rows`` (their settings)."""
+    hr_counts = block.worn[rows] & (block.at_rest[rows] | ~block.has_steps[rows])
+    scale2 = np.array([s.spo2_scale == 2 for s in settings])
+    offset = np.array([np.nan if s.skin_temp_offset_c is None else s.skin_temp_offset_c
+                       for s in settings])
+    spo2 = block.spo2_pct[rows]
+    stacked = np.vstack([
+        _bands(np.where(hr_counts, block.hr_bpm[rows], np.nan), _HR_BANDS),
+        np.where(scale2, _bands(spo2, _SPO2_SCALE2), _bands(spo2, _SPO2_SCALE1)),
+        _bands(block.resp_rate_brpm[rows], _RESP_BANDS),
+        _bands(block.skin_temp_c[rows] + offset, _TEMP_BANDS),
+    ])
+    total = np.nansum(stacked, axis=0)
+    alert_total = np.array([s.news2_alert_total for s in settings])
+    return (total >= alert_total) | np.any(stacked == 3, axis=0)

@@ -111,6 +111,13 @@ class SampleBlock:
     def __len__(self) -> int:
         return len(self.t_ms)
 
+    def slice(self, lo: int, hi: int) -> SampleBlock:
+        """Samples ``lo`` to ``hi`` (views, no copy)."""
+        return SampleBlock(
+            self.t_ms[lo:hi], self.hr_bpm[lo:hi], self.spo2_pct[lo:hi],
+            self.resp_rate_brpm[lo:hi], self.skin_temp_c[lo:hi], self.steps_recent[lo:hi],
+            self.at_rest[lo:hi], self.hour_of_day[lo:hi], self.worn[lo:hi], self.has_steps[lo:hi])
+
     @classmethod
     def build(
         cls,

@@ -9,12 +9,13 @@ with each upload's quality record. Nothing is learned. Works on an upload's arra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from wearmon.models.base import Finding, SampleBlock, Severity, Status
+from wearmon.models.base import Finding, IntArray, SampleBlock, Severity, Status
 
 MINUTE_MS = 60_000
 
@@ -117,3 +118,34 @@ class DataQuality:
         return cls(
             last_worn_ms=int(st["worn"]), last_t_ms=int(st["t"]), off_wrist_reported=bool(st["off"])
         )
+
+
+def score_many(detectors: Sequence[DataQuality], block: SampleBlock, starts: IntArray
+               ) -> list[list[Finding]]:
+    """Data quality of several patients at once (``detectors[k]`` sees
+    ``block[starts[k]:starts[k + 1]]``): the usual case (worn throughout, no gap to report) is
+    decided for all with a few array operations; the others get the full ``score_samples``."""
+    found: list[list[Finding]] = [[] for _ in detectors]
+    if not len(block):
+        return found
+    sizes = np.diff(starts)
+    segment = np.repeat(np.arange(len(detectors)), sizes)
+    t = block.t_ms
+    previous = np.empty(len(t), dtype=np.int64)
+    previous[1:] = t[:-1]
+    firsts = starts[:-1][sizes > 0]
+    previous[firsts] = [detectors[k].last_worn_ms for k in np.flatnonzero(sizes > 0).tolist()]
+    gap_limit = np.array([d.report_gap_ms for d in detectors])[segment]
+    usual = block.worn & ((previous < 0) | (t - previous < gap_limit))
+    unusual = np.zeros(len(detectors), dtype=bool)
+    unusual[segment[~usual]] = True
+    for k, detector in enumerate(detectors):
+        lo, hi = int(starts[k]), int(starts[k + 1])
+        if lo == hi:
+            continue
+        if unusual[k]:
+            found[k] = detector.score_samples(block.slice(lo, hi))
+        else:  # worn throughout, no gap long enough to report
+            detector.last_worn_ms, detector.off_wrist_reported = int(t[hi - 1]), False
+            detector.last_t_ms = max(detector.last_t_ms, int(t[hi - 1]))
+    return found

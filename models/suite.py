@@ -10,23 +10,27 @@ under ``MAX_STATE_BYTES`` when serialised as JSON (tested after months of data).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from wearmon.models.activity import ActivityPattern
 from wearmon.models.bands import BandSettings, ClinicalBands
+from wearmon.models.bands import score_many as score_bands
 from wearmon.models.base import (
     BeatBlock,
     BoolArray,
     Day,
     Detector,
     Finding,
+    IntArray,
     Minute,
     SampleBlock,
     Status,
 )
 from wearmon.models.contextual_hr import ContextualHeartRate
 from wearmon.models.quality import DataQuality
+from wearmon.models.quality import score_many as score_quality
 from wearmon.models.rhythm import IrregularRhythm
 from wearmon.models.slow import SlowDeviation
 
@@ -68,6 +72,15 @@ class PatientModels:
     def score_samples(self, block: SampleBlock) -> list[Finding]:
         """An upload's in-order samples: data quality and clinical bands."""
         return self.quality.score_samples(block) + self.bands.score_samples(block)
+
+    @staticmethod
+    def score_many(models: Sequence[PatientModels], block: SampleBlock, starts: IntArray
+                   ) -> list[list[Finding]]:
+        """The samples of several patients at once (``models[k]`` gets
+        ``block[starts[k]:starts[k + 1]]``): data quality and clinical bands."""
+        quality = score_quality([m.quality for m in models], block, starts)
+        bands = score_bands([m.bands for m in models], block, starts)
+        return [q + b for q, b in zip(quality, bands, strict=True)]
 
     def score_beats(self, beats: BeatBlock) -> tuple[list[Finding], BoolArray]:
         """An upload's beats: irregular rhythm (and its decision at each beat)."""

@@ -11,6 +11,7 @@ rewritten from partial data).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,24 +110,32 @@ class OpenMinute:
         return m
 
 
+#: Keys of several patients' samples in one array: ``segment * SEGMENT + t_ms`` (event times stay
+#: below 2**42 ms, the year 2109), so that sorting, windows and groups never cross patients.
+SEGMENT = 1 << 42
+
+
 @dataclass(slots=True)
 class SampleArrays:
-    """The arrays of an upload's samples that minutes aggregate (sorted by time); ``values``
-    are the upload's value rows (heart rate, steps, SpO2 first)."""
+    """The arrays of samples that minutes aggregate, for one patient or several (``segment``:
+    which patient each sample is of; samples sorted by segment, then time); ``values`` are the
+    value rows (heart rate, steps, SpO2 first)."""
 
     t_ms: IntArray
     values: npt.NDArray[np.float64]
     worn: BoolArray
     hour_of_day: IntArray
+    segment: IntArray | None = None  # None: one patient
     context: IntArray | None = None  # None: late samples (values only, no activity context)
     at_rest: BoolArray | None = None
     has_steps: BoolArray | None = None
     steps_recent: IntArray | None = None
 
 
-def add_samples(opened: dict[int, OpenMinute], s: SampleArrays, utc_offset_ms: int,
-                closed_before_ms: int) -> None:
-    """Aggregate samples per minute (array reductions) into the open minutes.
+def add_samples(opened: Sequence[dict[int, OpenMinute]], s: SampleArrays,
+                utc_offset_ms: Sequence[int], closed_before_ms: Sequence[int]) -> None:
+    """Aggregate samples per patient and minute (array reductions) into each patient's open
+    minutes (``opened[segment]``).
 
     Samples of minutes that already closed (before ``closed_before_ms``) are left out; late
     samples (no ``context``) only add to minutes that are still open.
@@ -134,57 +143,60 @@ def add_samples(opened: dict[int, OpenMinute], s: SampleArrays, utc_offset_ms: i
     if not len(s.t_ms):
         return
     minute = s.t_ms - s.t_ms % MINUTE_MS
-    if minute[0] == minute[-1]:
+    key = minute if s.segment is None else s.segment * SEGMENT + minute
+    if key[0] == key[-1]:
         starts = np.zeros(1, dtype=np.int64)
     else:
-        starts = np.flatnonzero(np.concatenate(([True], minute[1:] != minute[:-1])))
+        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     ends = np.concatenate((starts[1:], [len(minute)])) - 1
     v = s.values[:3]  # heart rate, steps, SpO2
     present = ~np.isnan(v)
-    counts = np.add.reduceat(present, starts, axis=1)
-    sums = np.add.reduceat(np.where(present, v, 0.0), starts, axis=1)
-    lows = np.fmin.reduceat(v, starts, axis=1)
-    highs = np.fmax.reduceat(v[0], starts)
-    worn_any = np.logical_or.reduceat(s.worn, starts)
+    counts = np.add.reduceat(present, starts, axis=1).T.tolist()
+    sums = np.add.reduceat(np.where(present, v, 0.0), starts, axis=1).T.tolist()
+    lows = np.fmin.reduceat(v, starts, axis=1).T.tolist()
+    highs = np.fmax.reduceat(v[0], starts).tolist()
+    worn_any = np.logical_or.reduceat(s.worn, starts).tolist()
+    segments = [0] * len(starts) if s.segment is None else s.segment[starts].tolist()
     live = s.context is not None
     if live:
         assert s.context is not None and s.at_rest is not None
         assert s.has_steps is not None and s.steps_recent is not None
-        ctx_low = np.minimum.reduceat(s.context, starts)
-        ctx_high = np.maximum.reduceat(s.context, starts)
-        rest = np.add.reduceat(s.at_rest, starts) == ends - starts + 1
-    for j, i in enumerate(starts.tolist()):
-        start_ms = int(minute[i])
-        m = opened.get(start_ms)
+        ctx_low = np.minimum.reduceat(s.context, starts).tolist()
+        ctx_high = np.maximum.reduceat(s.context, starts).tolist()
+        rest = (np.add.reduceat(s.at_rest, starts) == ends - starts + 1).tolist()
+        ctx_last = s.context[ends].tolist()
+        has_steps_last = s.has_steps[ends].tolist()
+        recent_last = s.steps_recent[ends].tolist()
+    for j, (i, start_ms, k) in enumerate(zip(starts.tolist(), minute[starts].tolist(), segments,
+                                             strict=True)):
+        m = opened[k].get(start_ms)
         if m is None:
-            if start_ms < closed_before_ms or not live:
+            if start_ms < closed_before_ms[k] or not live:
                 continue
-            local_hour = int(s.hour_of_day[i])
-            m = opened[start_ms] = OpenMinute(start_ms, local_hour,
-                                              _day_of(start_ms, utc_offset_ms))
-        hr_n, steps_n, spo2_n = counts[:, j].tolist()
-        hr_sum, steps, spo2_sum = sums[:, j].tolist()
+            m = opened[k][start_ms] = OpenMinute(start_ms, int(s.hour_of_day[i]),
+                                                 _day_of(start_ms, utc_offset_ms[k]))
+        hr_n, steps_n, spo2_n = counts[j]
+        hr_sum, steps, spo2_sum = sums[j]
         if hr_n:
             m.hr_n += int(hr_n)
             m.hr_sum += hr_sum
-            m.hr_min = min(m.hr_min, float(lows[0, j]))
-            m.hr_max = max(m.hr_max, float(highs[j]))
+            m.hr_min = min(m.hr_min, lows[j][0])
+            m.hr_max = max(m.hr_max, highs[j])
         if steps_n:
             m.steps += int(steps)
             m.steps_n += int(steps_n)
         if spo2_n:
             m.spo2_n += int(spo2_n)
             m.spo2_sum += spo2_sum
-            m.spo2_min = min(m.spo2_min, float(lows[2, j]))
-        m.worn = m.worn or bool(worn_any[j])
+            m.spo2_min = min(m.spo2_min, lows[j][2])
+        m.worn = m.worn or worn_any[j]
         if live:
-            last = int(ends[j])
-            low, high = int(ctx_low[j]), int(ctx_high[j])
+            low, high = ctx_low[j], ctx_high[j]
             m.clean = m.clean and low == high and m.context in (-1, low)
-            m.context = int(s.context[last])  # type: ignore[index]
-            m.at_rest = m.at_rest and bool(rest[j])
-            m.has_steps = m.has_steps or bool(s.has_steps[last])  # type: ignore[index]
-            m.steps_recent = int(s.steps_recent[last])  # type: ignore[index]
+            m.context = ctx_last[j]
+            m.at_rest = m.at_rest and rest[j]
+            m.has_steps = m.has_steps or has_steps_last[j]
+            m.steps_recent = recent_last[j]
 
 
 def _day_of(start_ms: int, utc_offset_ms: int) -> int:

@@ -8,6 +8,7 @@ survives restarts and rebalances. No I/O happens here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -18,7 +19,7 @@ import numpy as np
 
 from wearmon.models.base import BeatBlock, BoolArray, Day, Finding, Minute, Status
 from wearmon.models.suite import PatientModels
-from wearmon.stream.core.features import PatientFeatures
+from wearmon.stream.core.features import PatientFeatures, update_many
 from wearmon.stream.core.issues import Issue
 from wearmon.stream.core.schema import Upload
 
@@ -139,6 +140,17 @@ def _drop_late(state: PatientState, upload: Upload, max_lateness_ms: int,
     upload.columns = upload.columns.take(~late)
 
 
+@dataclass(slots=True)
+class Job:
+    """One upload for ``process_many``, with its patient's state and settings."""
+
+    state: PatientState
+    upload: Upload
+    max_lateness_ms: int
+    issues: list[Issue] = field(default_factory=list)
+    timezone: str = "UTC"
+
+
 def process(state: PatientState, upload: Upload, max_lateness_ms: int,
             issues: list[Issue] | None = None, timezone: str = "UTC") -> Result:
     """Run one validated upload through identity, lateness, features and detectors; mutate
@@ -153,30 +165,75 @@ def process(state: PatientState, upload: Upload, max_lateness_ms: int,
     >>> process(st, up, 3_600_000).duplicate
     True
     """
-    result = Result(upload=upload, issues=list(issues or ()))
-    if not _identity(state, upload, result):
-        return result
-    _drop_late(state, upload, max_lateness_ms, result.issues)
-    columns = upload.columns
-    if not len(columns):
-        return result
-    last_ms = int(columns.t_ms[-1])
-    models = state.models
-    feats = state.features.update(columns, utc_offset_ms(timezone, last_ms))
-    found = models.score_samples(feats.block)
-    if len(feats.beats):
-        beat_findings, result.beat_irregular = models.score_beats(feats.beats)
-        result.beats = feats.beats
-        found += beat_findings
-    for minute in feats.minutes:
-        found += models.observe_minute(minute)
-    for day in feats.days:
-        found += models.observe_day(day)
-    result.findings = [f for f in sorted(found, key=lambda f: f.t_ms) if _due(state, f)]
-    result.minutes, result.days = feats.minutes, feats.days
-    state.watermark_ms = max(state.watermark_ms, last_ms)
+    return process_many([Job(state, upload, max_lateness_ms, list(issues or ()), timezone)])[0]
 
-    baseline = models.baseline()
+
+def process_many(jobs: Sequence[Job]) -> list[Result]:
+    """``process`` for many uploads at once, with the same results as one after the other.
+
+    The uploads are taken in rounds of distinct patients (a patient's second upload of the
+    batch goes in the next round, after its first has moved the state on); within a round the
+    features and the sample detectors run over all the uploads' arrays together.
+    """
+    results: list[Result] = [Result(upload=job.upload, issues=list(job.issues)) for job in jobs]
+    for round_ in _rounds(jobs):
+        ready = [i for i in round_ if _admit(jobs[i], results[i])]
+        if ready:
+            _analyse([jobs[i] for i in ready], [results[i] for i in ready])
+    return results
+
+
+def _rounds(jobs: Sequence[Job]) -> list[list[int]]:
+    """Indices of ``jobs`` in rounds in which no patient (state) appears twice."""
+    rounds: list[list[int]] = []
+    seen: dict[int, int] = {}  # state → how many rounds it is in already
+    for index, job in enumerate(jobs):
+        turn = seen.get(id(job.state), 0)
+        seen[id(job.state)] = turn + 1
+        if turn == len(rounds):
+            rounds.append([])
+        rounds[turn].append(index)
+    return rounds
+
+
+def _admit(job: Job, result: Result) -> bool:
+    """Identity and lateness; True when samples are left to analyse."""
+    if not _identity(job.state, job.upload, result):
+        return False
+    _drop_late(job.state, job.upload, job.max_lateness_ms, result.issues)
+    return len(job.upload.columns) > 0
+
+
+def _analyse(jobs: Sequence[Job], results: Sequence[Result]) -> None:
+    """Features and detectors for uploads of distinct patients, together."""
+    offsets = [utc_offset_ms(job.timezone, int(job.upload.columns.t_ms[-1])) for job in jobs]
+    batch = update_many([job.state.features for job in jobs],
+                        [job.upload.columns for job in jobs], offsets)
+    sample_findings = PatientModels.score_many([job.state.models for job in jobs], batch.block,
+                                               batch.starts)
+    for k, (job, result) in enumerate(zip(jobs, results, strict=True)):
+        state, models, feats = job.state, job.state.models, batch.uploads[k]
+        found = sample_findings[k]
+        if len(feats.beats):
+            beat_findings, result.beat_irregular = models.score_beats(feats.beats)
+            result.beats = feats.beats
+            found += beat_findings
+        for minute in feats.minutes:
+            found += models.observe_minute(minute)
+        for day in feats.days:
+            found += models.observe_day(day)
+        result.findings = [f for f in sorted(found, key=lambda f: f.t_ms) if _due(state, f)]
+        result.minutes, result.days = feats.minutes, feats.days
+        _summarise(job, result)
+
+
+def _summarise(job: Job, result: Result) -> None:
+    """Watermark, baseline and the upload's data-quality record."""
+    columns = job.upload.columns
+    last_ms = int(columns.t_ms[-1])
+    state = job.state
+    state.watermark_ms = max(state.watermark_ms, last_ms)
+    baseline = state.models.baseline()
     if baseline is not None:
         result.baseline = (last_ms, *baseline)
     worn = int(np.count_nonzero(~np.isnan(columns.hr_bpm)))
@@ -190,11 +247,10 @@ def process(state: PatientState, upload: Upload, max_lateness_ms: int,
         samples=len(columns),
         worn_samples=worn,
         dropped=len(result.issues),
-        sync_lag_s=max(0.0, (upload.received_ms - last_ms) / 1000),
-        battery_pct=upload.battery_pct,
+        sync_lag_s=max(0.0, (job.upload.received_ms - last_ms) / 1000),
+        battery_pct=job.upload.battery_pct,
         status=status,
     )
-    return result
 
 
 def _due(state: PatientState, finding: Finding) -> bool:

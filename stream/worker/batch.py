@@ -11,6 +11,7 @@ objects handed out by the context (the worker's caches); nothing becomes durable
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +22,11 @@ from wearmon.stream.alerts import policy
 from wearmon.stream.alerts.lifecycle import AlertEvent
 from wearmon.stream.alerts.state import PatientAlerts
 from wearmon.stream.core.patients import PatientSettings
-from wearmon.stream.core.pipeline import PatientState, Result, process
-from wearmon.stream.core.validation import Issue, Limits, Rejection, validate
+from wearmon.stream.core.pipeline import Job, PatientState, Result, process_many
+from wearmon.stream.core.validation import Issue, Limits, Rejection, Validated, validate
 from wearmon.stream.sinks.lines import alert_line, rejection_line, result_lines
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,19 +160,42 @@ def identity_rejection(message: Incoming, result: Result) -> Rejection:
     return Rejection((issue,), message.value, message.received_ms, up.patient_id, up.upload_id)
 
 
-def process_message(context: BatchContext, message: Incoming, output: BatchOutput) -> None:
-    """One message: validate, run its patient's pipeline and alert policy, collect the output."""
+@dataclass(slots=True)
+class Checked:
+    """A message that passed validation, with what its patient's pipeline needs."""
+
+    message: Incoming
+    part: Part
+    validated: Validated
+    settings: PatientSettings
+    state: PatientState
+
+
+def check_message(context: BatchContext, message: Incoming, output: BatchOutput
+                  ) -> Checked | None:
+    """Validate one message; a refused one goes to the output's dead letters."""
     part = output.part(message)
     checked = validate(message.value, message.received_ms, context.limits)
     if isinstance(checked, Rejection):
         reject(output, part, checked)
-        return
+        return None
     up = checked.upload
     part.patient_id, part.upload_id = up.patient_id, up.upload_id
     state = context.patient_state(up.patient_id)
-    settings = context.settings_for(up.patient_id)
     apply_thresholds(state, context.enrolled(up.patient_id))
-    result = process(state, up, context.max_lateness_ms, checked.issues, settings.timezone)
+    return Checked(message, part, checked, context.settings_for(up.patient_id), state)
+
+
+def job_of(context: BatchContext, checked: Checked) -> Job:
+    return Job(checked.state, checked.validated.upload, context.max_lateness_ms,
+               checked.validated.issues, checked.settings.timezone)
+
+
+def finish_message(context: BatchContext, checked: Checked, result: Result,
+                   output: BatchOutput) -> None:
+    """A processed upload: its dead letters, alert policy, points and anomaly records."""
+    message, up, settings = checked.message, checked.validated.upload, checked.settings
+    part = checked.part
     if result.duplicate or result.conflict:
         reject(output, part, identity_rejection(message, result),
                "duplicates" if result.duplicate else "rejected")
@@ -190,6 +216,13 @@ def process_message(context: BatchContext, message: Incoming, output: BatchOutpu
     part.lines.extend(lines)
     output.anomalies.extend(anomaly_records(result))
     output.patients.add(up.patient_id)
+
+
+def process_message(context: BatchContext, message: Incoming, output: BatchOutput) -> None:
+    """One message on its own: validate, run its patient's pipeline and alert policy."""
+    checked = check_message(context, message, output)
+    if checked is not None:
+        finish_message(context, checked, process_many([job_of(context, checked)])[0], output)
 
 
 def reject(output: BatchOutput, part: Part, rejection: Rejection, count: str = "rejected"
@@ -222,20 +255,50 @@ def process_batch(messages: Sequence[Incoming], context: BatchContext, now_ms: i
                   ) -> BatchOutput:
     """Process a batch of telemetry messages (in offset order) into a ``BatchOutput``.
 
-    Whatever depends on one message's content is contained: an unexpected error becomes that
-    message's dead-letter record (``internal_error``) and the batch goes on.
+    The valid uploads run through ``process_many`` together (the array work of all of them at
+    once). Whatever depends on one message's content is contained: an unexpected error becomes
+    that message's dead-letter record (``internal_error``) and the batch goes on; if the batch's
+    shared work fails, every patient of the batch restarts from its last saved state and the
+    messages are processed one at a time, so that the one that failed is found.
     """
     output = BatchOutput()
     tick_due(context, now_ms, output)
+    checked: list[tuple[Checked, BatchOutput]] = []
     for message in messages:
         output.e2e_latency_ms = max(output.e2e_latency_ms, now_ms - message.received_ms)
         one = BatchOutput()
         try:
-            process_message(context, message, one)
+            passed = check_message(context, message, one)
         except Exception as error:  # one message must not stop the stream
             contain(context, message, output, one, error)
-        else:
+            continue
+        if passed is None:
             output.merge(one)
+        else:
+            checked.append((passed, one))
+    try:
+        results = process_many([job_of(context, c) for c, _ in checked])
+    except Exception:
+        for c, _ in checked:  # back to the last saved state, then one message at a time
+            context.forget_patient(c.validated.upload.patient_id)
+        log.warning("a batch's shared processing failed; processing its messages one by one",
+                    exc_info=True)
+        for c, _ in checked:
+            one = BatchOutput()
+            try:
+                process_message(context, c.message, one)
+            except Exception as error:
+                contain(context, c.message, output, one, error)
+            else:
+                output.merge(one)
+    else:
+        for (c, one), result in zip(checked, results, strict=True):
+            try:
+                finish_message(context, c, result, one)
+            except Exception as error:
+                contain(context, c.message, output, one, error)
+            else:
+                output.merge(one)
     output.counts["anomalies"] = len(output.anomalies)
     output.counts["alert_events"] = len(output.alert_events)
     return output
