@@ -102,6 +102,20 @@ class Worker:
             time.sleep(0.25)  # polling another process's HTTP endpoint: no event to await
         raise AssertionError(f"worker handled {seen} of {messages} messages\n{self.log_tail()}")
 
+    def wait_handled_through(self, offsets_total: int, timeout_s: float = 180.0) -> dict[str, int]:
+        """Block until the next telemetry offsets to process add up to ``offsets_total`` (all
+        records before them processed or skipped, and counted)."""
+        deadline = time.monotonic() + timeout_s
+        seen: dict[str, int] | None = None
+        while time.monotonic() < deadline:
+            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
+            seen = self.health()
+            if seen and seen["next_offsets_total"] >= offsets_total:
+                return seen
+            time.sleep(0.25)  # polling another process's HTTP endpoint: no event to await
+        raise AssertionError(f"worker handled {seen}, not through {offsets_total}\n"
+                             f"{self.log_tail()}")
+
     def stop(self, kill: bool = False) -> None:
         if self.proc is not None and self.proc.poll() is None:
             if kill:

@@ -86,6 +86,9 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
-        return web.json({"worker": context.worker_name, **context.totals})
+        # next_offsets_total: the sum of the next telemetry offsets to process, counted with the
+        # totals once a batch is durable (a test's "everything handled" signal)
+        return web.json({"worker": context.worker_name, **context.totals,
+                         "next_offsets_total": sum(context.next_offsets.values())})
 
     return app

@@ -59,6 +59,7 @@ class WorkerContext:
     session: aiohttp.ClientSession | None = None
     unenrolled: dict[str, PatientSettings] = field(default_factory=dict)
     due_ms: dict[str, int] = field(default_factory=dict)  # patient → next alert transition
+    next_offsets: dict[int, int] = field(default_factory=dict)  # telemetry partition → handled
     started: bool = False
     _start_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -85,6 +85,12 @@ class Telemetry:
                 tp = TP(self.topic, partition)
                 earliest = await self.app.consumer.earliest_offsets(tp)
                 self.tracker.start(partition, int(earliest.get(tp) or 0))
+            if partition not in self.context.next_offsets:
+                self.show_handled({partition})
+
+    def show_handled(self, partitions: set[int]) -> None:
+        """Show these partitions' next offsets on ``/health`` (once counted and durable)."""
+        self.context.next_offsets.update({p: self.tracker.expected[p] for p in partitions})
 
     async def handle(self, events: Sequence[EventT]) -> None:
         context = self.context
@@ -114,6 +120,7 @@ class Telemetry:
             context.index_due(output.alert_patients, now_ms)
             context.shrink_caches(now_ms)
         context.count(output.counts)
+        self.show_handled(partitions)
         observe_batch(output, time.perf_counter() - started_s, lag)
 
     async def end_offset(self, partition: int) -> int | None:
@@ -170,6 +177,9 @@ def add_telemetry_agent(app: faust.App, context: WorkerContext, topic: Any) -> T
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         context.forget_state()
-        loop.tracker.forget(tp.partition for tp in revoked if tp.topic == loop.topic)
+        partitions = {tp.partition for tp in revoked if tp.topic == loop.topic}
+        loop.tracker.forget(partitions)
+        for partition in partitions:
+            context.next_offsets.pop(partition, None)
 
     return loop

@@ -157,8 +157,8 @@ def test_killed_worker_loses_nothing_and_keeps_patient_state(make_worker, run: i
     assert {r["upload_id"] for r in records if r["reason"] == "duplicate_upload"} == resent_ids, (
         f"{records}\n{restarted.log_tail()}")
     # what was processed twice: first-half uploads whose offsets were not saved before the kill
-    health = restarted.health()
-    assert health is not None
+    # (the counters follow the commit, a moment after the points are readable)
+    health = restarted.wait_handled_through(len(messages) + len(resent))
     twice = health["uploads"] + health["duplicates"] - len(second_half) - len(resent)
     print(f"SOAK run={run} first={len(first_half)} second={len(second_half)} "
           f"processed_twice={twice} skipped_by_offset={health.get('skipped_seen', 0)}")
@@ -180,7 +180,7 @@ def test_killed_mid_backlog_processes_at_most_one_batch_twice(make_worker, run: 
                                and k != "WEARMON_WEB_PORT"}, WEARMON_WEB_PORT=str(free_port()))
     restarted.start()
     _wait_stored(settings.influx_url, settings.influx_db, expected, timeout_s=120)
-    health = restarted.wait_processed(0)
+    health = restarted.wait_handled_through(len(messages))
     before_kill = done["uploads"]
     # uploads the restarted worker processed (again or for the first time) beyond the rest
     twice = health["uploads"] + health["duplicates"] - (len(messages) - before_kill)
