@@ -34,6 +34,16 @@ class StateCache(Generic[T]):
     >>> cache.put("p-0001", 2); cache.save(["p-0001"]); cache.forget()
     >>> cache.get("p-0001", fresh=lambda: 0), "p-0001" in cache
     (2, True)
+
+    Saving a state that did not change writes nothing (no changelog record):
+
+    >>> class Writes(dict):
+    ...     count = 0
+    ...     def __setitem__(self, key, value):
+    ...         Writes.count += 1; super().__setitem__(key, value)
+    >>> cache = StateCache(Writes(), decode=lambda d: d["n"], encode=lambda n: {"n": n}, what="n")
+    >>> cache.put("p-0001", 1); cache.save(["p-0001"]); cache.save(["p-0001"]); Writes.count
+    1
     """
 
     def __init__(
@@ -124,10 +134,13 @@ class StateCache(Generic[T]):
                     self._cache[patient_id] = state
 
     def save(self, patient_ids: Iterable[str]) -> None:
-        """Write the cached state of these patients to the table (inside an agent)."""
+        """Write the cached state of these patients to the table (inside an agent), where it
+        changed."""
         for patient_id in patient_ids:
-            self.table[patient_id.encode()] = compact(
-                orjson.dumps(self._encode(self._cache[patient_id])))
+            key = patient_id.encode()
+            value = orjson.dumps(self._encode(self._cache[patient_id]))
+            if self.table.get(key) != value:  # unchanged: its changelog already holds it
+                self.table[key] = compact(value)
 
     def evict(self, patient_id: str) -> None:
         """Drop the cached copy; the next ``get`` restores the last saved state."""
