@@ -6,7 +6,7 @@ import asyncio
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import orjson
@@ -118,7 +118,7 @@ def bad_messages(now_ms: int, sim: Simulator) -> dict[str, bytes]:
     }
 
 
-async def _produce(settings: Settings, messages: list[tuple[bytes | None, bytes]]) -> None:
+async def send_messages(settings: Settings, messages: list[tuple[bytes | None, bytes]]) -> None:
     await ensure_topics(settings)
     producer = make_producer(settings)
     await producer.start()
@@ -132,9 +132,17 @@ async def _produce(settings: Settings, messages: list[tuple[bytes | None, bytes]
         await producer.stop()
 
 
+Record = dict[str, object]
+
+
 async def consume(
-    settings: Settings, topic: str, count: int, timeout_s: float = 60.0
-) -> list[dict[str, object]]:
+    settings: Settings, topic: str, count: int, timeout_s: float = 60.0,
+    keep: Callable[[Record], bool] = lambda record: True,
+    until: Callable[[list[Record]], bool] | None = None,
+) -> list[Record]:
+    """The topic's JSON records from the start that ``keep`` accepts, awaited until there are
+    ``count`` of them (or until ``until`` holds) or the timeout passes."""
+    done = until or (lambda records: len(records) >= count)
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=settings.kafka_bootstrap,
@@ -142,12 +150,12 @@ async def consume(
         enable_auto_commit=False,
     )
     await consumer.start()
-    records: list[dict[str, object]] = []
+    records: list[Record] = []
     try:
         deadline = time.monotonic() + timeout_s
-        while len(records) < count and time.monotonic() < deadline:
+        while not done(records) and time.monotonic() < deadline:
             for messages in (await consumer.getmany(timeout_ms=500)).values():
-                records.extend(orjson.loads(m.value) for m in messages)
+                records.extend(r for m in messages if keep(r := orjson.loads(m.value)))
     finally:
         await consumer.stop()
     return records
@@ -238,7 +246,7 @@ def pipeline_run(
         expected_samples[checked.upload.patient_id] += len(checked.upload.columns)
         expected_uploads[checked.upload.patient_id] += 1
 
-    asyncio.run(_produce(settings, messages))
+    asyncio.run(send_messages(settings, messages))
     worker.start()
     try:
         health = worker.wait_processed(len(messages))

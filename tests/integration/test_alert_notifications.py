@@ -19,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 
-from tests.integration.conftest import _produce, settings_of
+from tests.integration.conftest import send_messages, settings_of
 from tests.integration.test_notify_delivery import Hook, Mail, SmtpServer
 from wearmon.stream.config import Settings
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
@@ -117,7 +117,7 @@ async def open_episode(smtp: SmtpServer, hook: Hook, worker: Any, patient: str,
     settings = settings_of(worker)
     await publish_patient(settings, patient, enrol(smtp, hook, patient, escalate_s).to_json())
     t0 = int(time.time() * 1000) - 10 * MIN
-    await _produce(settings, uploads(patient, t0, 3, 150.0, "episode"))
+    await send_messages(settings, uploads(patient, t0, 3, 150.0, "episode"))
     await asyncio.to_thread(worker.start)
 
     nurse = await next_mail(smtp, SLOW_ARRIVAL_S)  # the worker starts up first
@@ -169,7 +169,7 @@ async def test_event_escalates_until_acknowledged_then_all_clear(
     assert alert["state"] == "acknowledged" and alert["due_ms"] is None  # nothing scheduled
 
     # recovery: normal worn data after the episode brings the all-clear to everyone involved
-    await _produce(settings, uploads(patient, t0 + 3 * MIN, 4, 70.0, "recovery"))
+    await send_messages(settings, uploads(patient, t0 + 3 * MIN, 4, 70.0, "recovery"))
     resolved = await next_mail(smtp, SLOW_ARRIVAL_S)
     assert "resolved" in resolved.subject
     posts = sorted([await next_post(hook), await next_post(hook)], key=lambda p: p[0])

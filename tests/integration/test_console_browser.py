@@ -31,7 +31,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from pydantic import SecretStr
 
 from tests.conftest import REPO, Services, Worker, influx_query, new_worker
-from tests.integration.conftest import _produce, settings_of
+from tests.integration.conftest import send_messages, settings_of
 from tests.integration.receivers import Inbox, MailServer, WebhookServer
 from tests.integration.test_alert_notifications import uploads
 from wearmon.stream.config import Settings
@@ -83,7 +83,7 @@ def in_thread(coroutine: Coroutine[Any, Any, None]) -> None:
 
 
 def produce(settings: Settings, messages: list[tuple[bytes | None, bytes]]) -> None:
-    in_thread(_produce(settings, messages))
+    in_thread(send_messages(settings, messages))
 
 
 def wait_until(check: Any, what: str, timeout_s: float = 90.0) -> Any:

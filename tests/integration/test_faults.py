@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from tests.conftest import Services, Worker, influx_query, worker_factory
-from tests.integration.conftest import _produce, settings_of
+from tests.integration.conftest import consume, send_messages, settings_of
 from wearmon.stream.config import Settings
 from wearmon.stream.core.validation import Limits, Rejection, validate
 from wearmon.stream.tools.services import free_port, start_broker, start_influxd
@@ -100,22 +100,11 @@ async def _wait_state_saved(settings: Settings, uploads: list[tuple[bytes, bytes
     assert not last_upload, f"state never saved for {sorted(last_upload)}"
 
 
-async def _rejections_of(settings: Settings, upload_ids: set[str],
-                         timeout_s: float = 120.0) -> list[dict[str, object]]:
+async def _rejections_of(settings: Settings, upload_ids: set[str]) -> list[dict[str, object]]:
     """Await the dead-letter records of these uploads."""
-    consumer = AIOKafkaConsumer(settings.topic_rejected, bootstrap_servers=settings.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    found: list[dict[str, object]] = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        while {r["upload_id"] for r in found} < upload_ids and time.monotonic() < deadline:
-            for messages in (await consumer.getmany(timeout_ms=500)).values():
-                found += [r for m in messages
-                          if (r := orjson.loads(m.value))["upload_id"] in upload_ids]
-    finally:
-        await consumer.stop()
-    return found
+    return await consume(settings, settings.topic_rejected, len(upload_ids), timeout_s=120,
+                         keep=lambda r: r["upload_id"] in upload_ids,
+                         until=lambda found: {r["upload_id"] for r in found} >= upload_ids)
 
 
 SOAK_RUNS = int(os.environ.get("WEARMON_SOAK_RUNS", "3"))
@@ -129,7 +118,7 @@ def test_killed_worker_loses_nothing_and_keeps_patient_state(make_worker, run: i
     first_half, second_half = messages[: len(messages) // 2], messages[len(messages) // 2:]
     worker = make_worker()
     settings = settings_of(worker)
-    asyncio.run(_produce(settings, first_half))
+    asyncio.run(send_messages(settings, first_half))
     worker.start()
     worker.wait_processed(len(first_half))
     asyncio.run(_wait_state_saved(settings, first_half))
@@ -139,7 +128,7 @@ def test_killed_worker_loses_nothing_and_keeps_patient_state(make_worker, run: i
     # uploads of each patient; an older re-send is processed again: the same points, and its
     # samples are behind the patient's newest, so the detectors do not see them twice)
     resent = first_half[-3:]
-    asyncio.run(_produce(settings, resent + second_half))
+    asyncio.run(send_messages(settings, resent + second_half))
     restarted = make_worker(**{k: v for k, v in worker.env.items() if k.startswith("WEARMON_")
                                and k != "WEARMON_WEB_PORT"}, WEARMON_WEB_PORT=str(free_port()))
     restarted.start()
@@ -172,7 +161,7 @@ def test_killed_mid_backlog_processes_at_most_one_batch_twice(make_worker, run: 
     messages, expected = _simulated(6, 3, seed=40 + run)
     worker = make_worker(WEARMON_BATCH_MAX_UPLOADS="50")
     settings = settings_of(worker)
-    asyncio.run(_produce(settings, messages))
+    asyncio.run(send_messages(settings, messages))
     worker.start()
     done = worker.wait_processed(len(messages) // 3)  # a third of the backlog
     worker.stop(kill=True)
@@ -194,7 +183,7 @@ def test_influxdb_outage_blocks_and_then_delivers_everything(make_worker) -> Non
     messages, expected = _simulated(3, 1, seed=22)
     worker = make_worker(WEARMON_INFLUX_URL=f"http://127.0.0.1:{port}")
     settings = settings_of(worker)
-    asyncio.run(_produce(settings, messages))
+    asyncio.run(send_messages(settings, messages))
     worker.start()
     # InfluxDB is down: the worker must hold the batch (retrying), not drop it or crash
     deadline = time.monotonic() + 60
@@ -217,7 +206,7 @@ def test_two_workers_share_partitions_without_duplicates(make_worker) -> None:  
     env = {k: v for k, v in first.env.items() if k.startswith("WEARMON_")}
     env["WEARMON_WEB_PORT"] = str(free_port())
     second = make_worker(**env)
-    asyncio.run(_produce(settings, messages))
+    asyncio.run(send_messages(settings, messages))
     first.start()
     second.start()
     _wait_stored(settings.influx_url, settings.influx_db, expected, timeout_s=180)
@@ -234,24 +223,10 @@ def _upload(patient: str, device: str, upload_id: str, start_ms: int, n: int = 1
                     for i in range(n)]})
 
 
-def _by_original(records: list[dict[str, object]]) -> dict[bytes, dict[str, object]]:
+def _rejections_by_original(settings: Settings, count: int) -> dict[bytes, dict[str, object]]:
+    """Await ``count`` dead-letter records, by the original bytes they carry."""
+    records = asyncio.run(consume(settings, settings.topic_rejected, count, timeout_s=120))
     return {base64.b64decode(str(r["original_b64"])): r for r in records}
-
-
-async def _all_rejections(settings: Settings, count: int, timeout_s: float = 120.0
-                          ) -> list[dict[str, object]]:
-    consumer = AIOKafkaConsumer(settings.topic_rejected, bootstrap_servers=settings.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    found: list[dict[str, object]] = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        while len(found) < count and time.monotonic() < deadline:
-            for messages in (await consumer.getmany(timeout_ms=500)).values():
-                found += [orjson.loads(m.value) for m in messages]
-    finally:
-        await consumer.stop()
-    return found
 
 
 POISON = {
@@ -275,11 +250,11 @@ def test_poison_uploads_never_stop_monitoring(make_worker) -> None:  # type: ign
         mixed.insert(5 + 20 * i, (None, raw))
     worker = make_worker()
     settings = settings_of(worker)
-    asyncio.run(_produce(settings, mixed))
+    asyncio.run(send_messages(settings, mixed))
     worker.start()
     _wait_stored(settings.influx_url, settings.influx_db, expected)
     assert worker.proc is not None and worker.proc.poll() is None  # never stopped
-    records = _by_original(asyncio.run(_all_rejections(settings, len(poison))))
+    records = _rejections_by_original(settings, len(poison))
     for name, raw in poison.items():
         assert records[raw]["reason"] == name.split()[0], (name, records[raw])
     assert "Traceback" not in worker.log_tail() and "CRITICAL" not in worker.log_tail()
@@ -296,10 +271,10 @@ def test_points_influxdb_refuses_are_dead_lettered_and_the_rest_is_stored(make_w
     asyncio.run(_influx(settings, "POST", "write", {"db": settings.influx_db, "precision": "ms"},
                         f'vitals,patient=p-old1,device=d-old hr_bpm="text" {old_ms}'.encode()))
     refused = [_upload("p-old1", "d-old", f"o{i}", old_ms + i * 60_000) for i in range(3)]
-    asyncio.run(_produce(settings, list(messages) + [(b"p-old1", raw) for raw in refused]))
+    asyncio.run(send_messages(settings, list(messages) + [(b"p-old1", raw) for raw in refused]))
     worker.start()
     _wait_stored(settings.influx_url, settings.influx_db, expected)
-    records = _by_original(asyncio.run(_all_rejections(settings, len(refused))))
+    records = _rejections_by_original(settings, len(refused))
     for raw in refused:
         assert records[raw]["reason"] == "sink_refused", records[raw]
         assert "field type conflict" in str(records[raw]["issues"])
@@ -311,11 +286,11 @@ def test_a_dropped_database_is_an_outage_not_a_loss(make_worker) -> None:  # typ
     first, second = messages[: len(messages) // 2], messages[len(messages) // 2:]
     worker = make_worker()
     settings = settings_of(worker)
-    asyncio.run(_produce(settings, first))
+    asyncio.run(send_messages(settings, first))
     worker.start()
     worker.wait_processed(len(first))
     asyncio.run(_influx(settings, "POST", "query", {"q": f'DROP DATABASE "{settings.influx_db}"'}))
-    asyncio.run(_produce(settings, second))
+    asyncio.run(send_messages(settings, second))
     expected: Counter[str] = Counter()
     for _, value in second:
         checked = validate(value, int(time.time() * 1000), Limits())
@@ -347,9 +322,9 @@ def test_a_forged_upload_id_cannot_erase_the_genuine_upload(make_worker) -> None
     worker = make_worker()
     settings = settings_of(worker)
     sent = [*genuine[:5], forged, other_device, genuine[5]]
-    asyncio.run(_produce(settings, [(b"p-real", raw) for raw in sent]))
+    asyncio.run(send_messages(settings, [(b"p-real", raw) for raw in sent]))
     worker.start()
-    records = _by_original(asyncio.run(_all_rejections(settings, 1)))
+    records = _rejections_by_original(settings, 1)
     assert records[genuine[5]]["reason"] == "conflicting_upload"  # refused, its bytes kept
     assert other_device not in records  # another device's u5 is another upload
     health = worker.wait_processed(len(sent))

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Worker
-from tests.integration.conftest import _produce, settings_of
+from tests.integration.conftest import send_messages, settings_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PATIENTS = 20_000
@@ -44,7 +44,7 @@ def test_tens_of_thousands_of_patients_keep_the_cache_bounded(
     worker.start()
     worker.wait_processed(0)
     rss_before_kib = rss_kib(worker)
-    asyncio.run(_produce(settings_of(worker), messages))
+    asyncio.run(send_messages(settings_of(worker), messages))
     health = worker.wait_processed(PATIENTS, timeout_s=600)
     assert health["uploads"] == PATIENTS
     assert metric(worker, "wearmon_cached_patients") <= LIMIT
