@@ -91,6 +91,7 @@ class Gateway:
         self.producer = AIOKafkaProducer(
             **client_options(settings), acks="all",
             enable_idempotence=settings.gateway_idempotent, linger_ms=2,
+            max_batch_size=settings.producer_max_batch_bytes,
             max_request_size=max(2 * settings.max_upload_bytes, 1_048_576))
         self.inflight = 0
         self.metrics = GatewayMetrics(devices=lambda: len(self.registry),

@@ -14,7 +14,7 @@ from wearmon.stream.grafana.files import PROVISIONING_DIR, stale_files, write_fi
 from wearmon.stream.grafana.push import TOKEN_ENV, PushError, build_plan, connect, push
 
 
-@click.group(name="grafana")
+@click.group(name="grafana", context_settings={"help_option_names": ["-h", "--help"]})
 def grafana() -> None:
     """Grafana dashboards, alert rules and contact points as code."""
 

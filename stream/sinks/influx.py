@@ -5,7 +5,8 @@ bucket) and 3.x all accept (influxdb-client always writes to ``/api/v2/write``, 
 lack). What InfluxDB answers decides what happens:
 
 * 2xx: durable.
-* 400 (points it cannot take: a field-type conflict, a parse error) and 413 (too large): raise
+* 400 and 422 (points it cannot take: a field-type conflict, a parse error, outside the
+  retention period) and 413 (too large): raise
   ``InfluxRejectedError`` with a content-free ``kind``, so that the caller can split the batch,
   dead-letter the uploads that are refused and write the rest.
 * connection errors, timeouts, 5xx, 429, and 401/403/404 (credentials, a missing database or
@@ -138,12 +139,12 @@ class InfluxWriter:
         try:
             async with self._session.post(url, params=params, data=body,
                                           headers=self._headers, timeout=timeout) as resp:
-                if resp.status in (200, 204):
+                if 200 <= resp.status < 300:
                     return
                 text = await resp.text(errors="replace")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise InfluxOutage(f"InfluxDB unreachable ({type(exc).__name__})") from None
-        if resp.status in (400, 413):
+        if resp.status in (400, 413, 422):
             raise InfluxRejectedError(resp.status, "too large" if resp.status == 413
                                       else refusal_kind(text))
         missing = resp.status == 404 and "database not found" in text.lower()

@@ -144,7 +144,10 @@ def result_lines(result: Result) -> list[str]:
 
 
 def rejection_line(rejection: Rejection) -> str:
-    p = _point("rejected", rejection.received_ms).tag("reason", rejection.reason)
+    """One ``rejected`` point; the nanoseconds come from the upload's bytes, so rejections in
+    the same millisecond stay apart and a redelivered one overwrites itself."""
+    extra_ns = zlib.crc32(rejection.original) % 1_000_000
+    p = _point("rejected", rejection.received_ms, extra_ns).tag("reason", rejection.reason)
     p.tag("partial", str(rejection.partial).lower())
     p.field("count", len(rejection.issues)).field("field", rejection.field)
     return str(p.to_line_protocol())

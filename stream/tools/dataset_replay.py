@@ -239,7 +239,8 @@ async def replay(
         client_id=f"{settings.app_id}-replay",
         acks="all",
         linger_ms=20,
-        max_batch_size=256 * 1024,
+        max_batch_size=settings.producer_max_batch_bytes,
+        max_request_size=max(2 * settings.max_upload_bytes, 1_048_576),
     )
     await producer.start()
     try:

@@ -3,7 +3,7 @@ resolve, with the user who acted (the ``alert`` points of ``sinks.lines`` carry 
 
 Tags ``patient``, ``kind``, ``action``; fields ``alert_id``, ``actor``, ``state``, ``note``.
 The point's time is the action's time (plus the alert's step in nanoseconds, like ``alert``
-points), so a redelivered command result overwrites the same point.
+points). A command applied again after a crash gets a new time and writes a second point.
 
 >>> from wearmon.models.base import Severity
 >>> from wearmon.stream.alerts.lifecycle import Action, AlertEvent, AlertState, Category

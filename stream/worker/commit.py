@@ -113,7 +113,11 @@ async def write(output: BatchOutput, influx: Writer) -> int:
     if records:
         output.rejections.extend(records)
         output.counts["sink_refused"] += len(records)
-        points += await influx.write([rejection_line(r) for r in records])
+        try:
+            points += await influx.write([rejection_line(r) for r in records])
+        except InfluxRejectedError as error:  # the dead letters themselves are on their topic
+            log.error("InfluxDB refused the rejected points of %d refused uploads (HTTP %s, %s)",
+                      len(records), error.status, error.kind)
     return points
 
 

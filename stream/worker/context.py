@@ -103,6 +103,8 @@ class WorkerContext:
         settings = self.unenrolled.get(patient_id)
         if settings is None:
             settings = self.unenrolled[patient_id] = default_settings(patient_id)
+            if len(self.unenrolled) > self.settings.max_cached_patients:
+                del self.unenrolled[next(iter(self.unenrolled))]  # bounded like the states
         return settings
 
     def due_alerts(self, now_ms: int) -> list[tuple[str, PatientAlerts]]:

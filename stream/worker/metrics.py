@@ -19,6 +19,8 @@ state (cached and enrolled patients, InfluxDB retries) are read when Prometheus 
 ``wearmon_cached_patients``              patients whose state this worker holds in memory
 ``wearmon_evicted_patients_total``       cached states evicted (``WEARMON_MAX_CACHED_PATIENTS``)
 ``wearmon_enrolled_patients``            patients in the patients topic
+``wearmon_unprocessed_deleted_total``    telemetry records the topic's retention deleted before
+                                         this worker processed them (data lost upstream of it)
 ======================================== =========================================================
 """
 
@@ -64,6 +66,8 @@ INFLUX_WRITE_SECONDS = Histogram("wearmon_influx_write_seconds",
                                  "One InfluxDB write until durable (retries included)",
                                  buckets=SECONDS_BUCKETS)
 NOTIFICATIONS = Counter("wearmon_notifications", "Notification delivery results", ["status"])
+UNPROCESSED_DELETED = Counter("wearmon_unprocessed_deleted",
+                              "Telemetry records deleted by retention before they were processed")
 
 
 def observe_batch(output: BatchOutput, seconds: float, lag_messages: int | None) -> None:

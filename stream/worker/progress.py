@@ -103,6 +103,18 @@ class Tracker:
                 holes[partition] = expected
         return Admission(process, holes, skipped)
 
+    def skip_deleted(self, partition: int, earliest: int) -> int:
+        """The broker no longer holds records before ``earliest`` (retention deleted them before
+        they were processed): expect ``earliest`` instead. Returns how many were lost.
+
+        >>> t = Tracker({}, partitions=1); t.start(0, 5)
+        >>> t.skip_deleted(0, 8), t.expected[0], t.skip_deleted(0, 3), t.expected[0]
+        (3, 8, 0, 8)
+        """
+        lost = max(0, earliest - self.expected[partition])
+        self.expected[partition] += lost
+        return lost
+
     def save(self, partitions: Iterable[int]) -> None:
         """Record the expected offsets of these partitions (inside an agent, after the state)."""
         for partition in partitions:

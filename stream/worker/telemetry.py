@@ -25,7 +25,7 @@ from wearmon.stream.worker.batch import BatchOutput, Incoming, process_batch
 from wearmon.stream.worker.commit import commit
 from wearmon.stream.worker.context import WorkerContext
 from wearmon.stream.worker.faust_io import fail_stop
-from wearmon.stream.worker.metrics import observe_batch
+from wearmon.stream.worker.metrics import UNPROCESSED_DELETED, observe_batch
 from wearmon.stream.worker.progress import Tracker
 
 log = logging.getLogger(__name__)
@@ -79,12 +79,25 @@ class Telemetry:
             self.rewinding.add(partition)
         await self.app.consumer.seek(TP(self.topic, partition), offset)
 
+    async def earliest(self, partition: int) -> int:
+        """The partition's oldest offset the broker still holds."""
+        tp = TP(self.topic, partition)
+        return int((await self.app.consumer.earliest_offsets(tp)).get(tp) or 0)
+
+    async def go_back(self, partition: int, why: str) -> None:
+        """Go back to the expected offset, or past records that retention deleted before they
+        were processed (said loudly and counted: the broker lost them, not this worker)."""
+        lost = self.tracker.skip_deleted(partition, await self.earliest(partition))
+        if lost:
+            UNPROCESSED_DELETED.inc(lost)
+            log.error("telemetry partition %d: %d records were deleted by the topic's retention "
+                      "before they were processed; continuing after them", partition, lost)
+        await self.rewind(partition, self.tracker.expected[partition], why)
+
     async def know(self, partitions: set[int]) -> None:
         for partition in partitions:
             if not self.tracker.known(partition):
-                tp = TP(self.topic, partition)
-                earliest = await self.app.consumer.earliest_offsets(tp)
-                self.tracker.start(partition, int(earliest.get(tp) or 0))
+                self.tracker.start(partition, await self.earliest(partition))
             if partition not in self.context.next_offsets:
                 self.show_handled({partition})
 
@@ -100,8 +113,8 @@ class Telemetry:
         records = [(e.message.partition, e.message.offset) for e in events]
         await self.know({partition for partition, _ in records})
         admission = self.tracker.admit(records)
-        for partition, offset in admission.holes.items():
-            await self.rewind(partition, offset, "records missing before this batch")
+        for partition in admission.holes:
+            await self.go_back(partition, "records missing before this batch")
         admitted = [events[i] for i in admission.process]
         partitions = {e.message.partition for e in admitted}
         for partition in partitions:
@@ -147,7 +160,7 @@ class Telemetry:
             self.last_seen_s.setdefault(partition, now_s)
             if highwater is not None and highwater > expected and idle_s > STALL_S:
                 self.last_seen_s[partition] = now_s
-                await self.rewind(partition, expected, "records not delivered")
+                await self.go_back(partition, "records not delivered")
 
 
 def add_telemetry_agent(app: faust.App, context: WorkerContext, topic: Any) -> Telemetry:
