@@ -55,6 +55,11 @@ class DeliveryResult:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> DeliveryResult:
+        return cls(**{**doc, "audience": Audience(doc["audience"]),
+                      "status": DeliveryStatus(doc["status"])})
+
 
 class SentStore(Protocol):
     """Which idempotency keys were delivered (the worker backs it with a Faust table)."""

@@ -25,6 +25,7 @@ from wearmon.stream.worker.commands import add_alert_agents
 from wearmon.stream.worker.commit import Sinks
 from wearmon.stream.worker.context import WorkerContext
 from wearmon.stream.worker.faust_io import bytes_table, bytes_topic, faust_credentials
+from wearmon.stream.worker.history import add_history_agents
 from wearmon.stream.worker.metrics import add_metrics_page
 from wearmon.stream.worker.notifications import add_notify_agents
 from wearmon.stream.worker.telemetry import add_telemetry_agent
@@ -81,6 +82,7 @@ def create_app(settings: Settings) -> faust.App:
     commands = bytes_topic(app, settings.topic_alert_commands, settings)
     add_alert_agents(app, context, commands)
     add_notify_agents(app, context, alerts)
+    add_history_agents(app, context, alerts)
     add_api(app, context, AlertsFeed(settings, topic_sender(commands)))
     add_metrics_page(app, context)
 

@@ -24,7 +24,7 @@ from wearmon.stream.alerts.state import PatientAlerts
 from wearmon.stream.core.patients import PatientSettings
 from wearmon.stream.core.pipeline import Job, PatientState, Result, process_many
 from wearmon.stream.core.validation import Issue, Limits, Rejection, Validated, validate
-from wearmon.stream.sinks.lines import alert_line, rejection_line, result_lines
+from wearmon.stream.sinks.lines import rejection_line, result_lines
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +104,11 @@ class BatchOutput:
         self.alert_patients |= other.alert_patients
         self.counts.update(other.counts)
 
-    def add_alert_events(self, patient_id: str, events: Sequence[AlertEvent],
-                         part: Part | None = None) -> None:
+    def add_alert_events(self, patient_id: str, events: Sequence[AlertEvent]) -> None:
+        """Alert events for the alerts topic (their points are written from there:
+        ``worker.history``)."""
         self.alert_patients.add(patient_id)
         self.alert_events.extend(events)
-        (part or self.part()).lines.extend(alert_line(e) for e in events)
 
 
 def anomaly_records(result: Result) -> list[dict[str, Any]]:
@@ -127,14 +127,13 @@ def anomaly_records(result: Result) -> list[dict[str, Any]]:
 
 def tick_due(context: BatchContext, now_ms: int, output: BatchOutput) -> None:
     """Time-driven alert transitions of the cached patients whose next due time has passed."""
-    part = output.part()
     for patient_id, state in context.due_alerts(now_ms):
         settings = context.settings_for(patient_id)
         due = policy.next_due_ms(state, settings, now_ms)
         if due is not None and due <= now_ms:
             events = policy.tick(state, settings, now_ms)
             if events:
-                output.add_alert_events(patient_id, events, part)
+                output.add_alert_events(patient_id, events)
 
 
 def apply_thresholds(state: PatientState, enrolled: PatientSettings | None) -> None:
@@ -207,7 +206,7 @@ def finish_message(context: BatchContext, checked: Checked, result: Result,
     output.counts["samples"] += len(up.columns)
     alerts = context.patient_alerts(up.patient_id, message.received_ms)
     output.add_alert_events(up.patient_id, policy.observe(
-        alerts, settings, result.findings, result.quality, now_ms=message.received_ms), part)
+        alerts, settings, result.findings, result.quality, now_ms=message.received_ms))
     if result.quality is not None:
         result.quality.status = policy.assessment(alerts, settings, message.received_ms,
                                                   observed=result.quality.status)

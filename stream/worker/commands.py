@@ -5,9 +5,10 @@ API or the console) and the escalation timer send *commands* (``alerts.command``
 ``WEARMON_TOPIC_ALERT_COMMANDS``, keyed by patient id (co-partitioned with the telemetry and the
 ``alert-state`` table): whichever worker owns the patient applies it. The ``alert-commands``
 agent applies each one with ``alerts.policy.act`` / ``tick`` under the worker's alert lock, then
-commits the events exactly as a telemetry batch does (``worker.commit``): ``alert`` points (and
-an ``alert_audit`` point with the user, ``worker.audit``) in InfluxDB, the events on the alerts
-topic, then the state saved to the table. Events caused by an action carry its command id; the
+commits the events as a telemetry batch does (``worker.commit``): the events on the alerts
+topic, then the state saved to the table. Nothing here waits for InfluxDB (the alert history is
+written from the alerts topic by ``worker.history``), so escalation and acknowledgements go on
+during an InfluxDB outage. Events caused by an action carry its command id; the
 answer to every action then goes to ``WEARMON_TOPIC_ALERT_REPLIES``, where the sender reads it
 (``worker.alerts_feed``).
 
@@ -29,7 +30,6 @@ import orjson
 from wearmon.stream.alerts import policy
 from wearmon.stream.alerts.command import ACTIONS, ActionName, parse_command, reply, tick_command
 from wearmon.stream.alerts.lifecycle import ActionError
-from wearmon.stream.worker.audit import audit_lines
 from wearmon.stream.worker.batch import BatchOutput
 from wearmon.stream.worker.commit import commit
 from wearmon.stream.worker.context import WorkerContext
@@ -84,8 +84,7 @@ async def handle_command(context: WorkerContext, doc: dict[str, Any]) -> dict[st
     async with context.lock:
         now_ms = _now_ms()
         answer, output = apply_command(context, doc, now_ms)
-        await commit(output, context.sinks, context.patients, context.alerts,
-                     extra_lines=audit_lines(output.alert_events))
+        await commit(output, context.sinks, context.patients, context.alerts)
         context.index_due(output.alert_patients, now_ms)
         context.shrink_caches(now_ms)
     return answer

@@ -1,10 +1,13 @@
 """Make a ``BatchOutput`` durable, in the order that carries the at-least-once guarantee.
 
 1. write every line to InfluxDB and wait until it is durable (the writer waits out outages);
-   when InfluxDB refuses points (400/413), split the batch by message until the refused
+   when InfluxDB refuses points (400/413/422), split the batch by message until the refused
    messages are found: those get a dead-letter record (``sink_refused``), the rest is written;
 2. publish dead-letter records, anomalies and alert events, and wait for the broker's acks;
 3. only then save the patients' state and alert state to their tables.
+
+Alert events have no lines here: their points are written from the alerts topic
+(``worker.history``), so that paging never waits for InfluxDB.
 
 If step 1 or 2 fails otherwise, nothing is saved and the exception propagates: the worker stops
 without committing offsets, and the messages are processed again (idempotent points).

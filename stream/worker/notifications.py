@@ -33,8 +33,6 @@ from wearmon.stream.notify.deliver import (
 )
 from wearmon.stream.notify.links import alert_link
 from wearmon.stream.notify.outbox import OutboxRecord, plan
-from wearmon.stream.sinks.influx import InfluxRejectedError
-from wearmon.stream.sinks.lines import notification_line
 from wearmon.stream.worker.context import WorkerContext
 from wearmon.stream.worker.faust_io import bytes_table, bytes_topic, fail_stop
 from wearmon.stream.worker.metrics import count_notification
@@ -130,10 +128,5 @@ def add_notify_agents(app: faust.App, context: WorkerContext, alerts: Any) -> No
         if result.status is not DeliveryStatus.SENT:
             log.warning("notification %s to %s: %s %s", result.key, result.recipient_id,
                         result.status.value, result.error)
-        if context.sinks.influx is not None:
-            try:
-                await context.sinks.influx.write([notification_line(result)])
-            except InfluxRejectedError as exc:
-                log.error("%s", exc)
         await (await deliveries.send(key=result.patient.encode(),
                                      value=orjson.dumps(result.to_json())))

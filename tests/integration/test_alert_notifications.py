@@ -19,11 +19,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 
+from tests.conftest import influx_query
 from tests.integration.conftest import send_messages, settings_of
 from tests.integration.test_notify_delivery import Hook, Mail, SmtpServer
 from wearmon.stream.config import Settings
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
-from wearmon.stream.tools.services import free_port
+from wearmon.stream.tools.services import free_port, start_influxd
 from wearmon.stream.worker.directory import publish_patient
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -243,3 +244,63 @@ def test_patients_cli_enrols_shows_lists_and_removes(services: Any, tmp_path: An
     assert runner.invoke(main, ["patients", "remove", "p-7201"], env=env).output \
         == "removed p-7201\n"
     assert runner.invoke(main, ["patients", "list"], env=env).output == ""
+
+
+async def points(influx_url: str, db: str, query: str, at_least: int,
+                 timeout_s: float = 90.0) -> list[list[object]]:
+    """Await ``at_least`` rows of an InfluxQL query (the history agents write them)."""
+    deadline = time.monotonic() + timeout_s
+    rows: list[list[object]] = []
+    while time.monotonic() < deadline:
+        try:
+            series = await asyncio.to_thread(influx_query, influx_url, db, query)
+        except (OSError, AssertionError):  # InfluxDB starting, the database not yet created
+            series = []
+        rows = [row for s in series for row in s["values"]]  # type: ignore[union-attr]
+        if len(rows) >= at_least:
+            return rows
+        await asyncio.sleep(0.25)  # polling another process's HTTP endpoint: no event to await
+    raise AssertionError(f"{query}: {rows}")
+
+
+@pytest.mark.fault
+async def test_escalation_and_acknowledgement_go_on_while_influxdb_is_down(
+    smtp: SmtpServer, hook: Hook, make_worker: Any
+) -> None:
+    """Paging never waits for InfluxDB: with it gone, the escalation and the acknowledgement
+    still reach people; once it is back, the alert history written meanwhile is all there."""
+    patient = "p-7103"
+    influx = await asyncio.to_thread(start_influxd)
+    port = int(influx.url.rsplit(":", 1)[1])
+    worker = make_worker(WEARMON_API_TOKEN=TOKEN, WEARMON_ALERT_TICK_S="1",
+                         WEARMON_INFLUX_URL=influx.url)
+    db = worker.env["WEARMON_INFLUX_DB"]
+    try:
+        await open_episode(smtp, hook, worker, patient, escalate_s=8)
+        await points(influx.url, db, "SELECT \"code\" FROM alert WHERE \"action\" = 'opened'", 1)
+    finally:
+        await asyncio.to_thread(influx.stop)  # gone, with the alert open and unacknowledged
+
+    path, oncall = await next_post(hook, SLOW_ARRIVAL_S)
+    assert path == "/oncall" and "escalated to you" in oncall["title"], oncall
+    status, doc = await api(worker.web_port, "GET", "/alerts")
+    [alert] = doc["alerts"]
+    status, doc = await api(worker.web_port, "POST", f"/alerts/{alert['alert_id']}/ack",
+                            body={"actor": "nurse.jo", "note": "on my way"})
+    assert status == 200, doc
+    assert "acknowledged" in (await next_mail(smtp)).subject
+    path, oncall = await next_post(hook)
+    assert path == "/oncall" and "acknowledged" in oncall["title"]
+    assert "InfluxDB unreachable" in worker.log_path.read_text()  # the history agents wait
+
+    influx = await asyncio.to_thread(start_influxd, 60.0, port)  # back, empty: all from retries
+    try:
+        actions = await points(influx.url, db, "SELECT \"action\", \"code\" FROM alert", 2)
+        assert {"escalated", "acknowledged"} <= {row[1] for row in actions}, actions
+        audit = await points(influx.url, db, "SELECT \"actor\", \"note\" FROM alert_audit", 1)
+        assert audit[0][1:] == ["nurse.jo", "on my way"], audit
+        sent = await points(influx.url, db,
+                            "SELECT \"alert_id\" FROM notification WHERE \"status\" = 'sent'", 3)
+        assert len(sent) >= 3, sent  # the escalation page and the two acknowledgement messages
+    finally:
+        await asyncio.to_thread(influx.stop)
