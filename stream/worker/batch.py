@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import traceback
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -231,6 +232,20 @@ def reject(output: BatchOutput, part: Part, rejection: Rejection, count: str = "
     part.lines.append(rejection_line(rejection))
 
 
+def where(error: BaseException) -> str:
+    """The code location an exception came from (file:line of its last frame), for logs that
+    must not carry the exception's text (it can quote vitals).
+
+    >>> try:
+    ...     {}["x"]
+    ... except KeyError as e:
+    ...     where(e).startswith("<doctest")
+    True
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+
+
 def contain(context: BatchContext, message: Incoming, output: BatchOutput,
             partial: BatchOutput, error: Exception) -> None:
     """An unexpected error while processing one message: dead-letter it (the exception's type,
@@ -242,6 +257,8 @@ def contain(context: BatchContext, message: Incoming, output: BatchOutput,
         context.forget_patient(patient)
         output.patients.discard(patient)
         output.alert_patients.discard(patient)
+    log.error("internal error while processing an upload (dead-lettered; the batch goes on): "
+              "%s at %s", type(error).__name__, where(error))
     issue = Issue("$", "internal_error",
                   f"{type(error).__name__} while processing this upload; the rest of the batch "
                   "went on")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
@@ -197,9 +198,14 @@ class Exploding(Context):
         return state
 
 
-def test_an_error_in_one_message_is_dead_lettered_and_the_batch_goes_on() -> None:
+def test_an_error_in_one_message_is_dead_lettered_and_the_batch_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
     context = Exploding()
-    out = process_batch(messages(), context, now_ms=T0_MS)
+    with caplog.at_level(logging.ERROR):
+        out = process_batch(messages(), context, now_ms=T0_MS)
+    # logged for the operators (type and code location), never the exception's text
+    assert "internal error" in caplog.text and "RecursionError" in caplog.text
+    assert "boom" not in caplog.text and "p-0002" not in caplog.text
     internal = [r for r in out.rejections if r.reason == "internal_error"]
     assert len(internal) == 1 and internal[0].original == messages()[1].value
     assert "RecursionError" in internal[0].issues[0].detail and "boom" not in \
