@@ -167,7 +167,12 @@ def bench(patients: int, hours: float, sizes: tuple[int, ...], e2e: bool, memory
 
     options = BenchOptions(patients=patients, hours=hours, sizes=sizes, e2e=e2e,
                            memory_patients=memory_patients, latency_s=latency_s)
-    result = run_bench(options, say=lambda text: click.echo(f"… {text}", err=True))
+    started = time.perf_counter()
+
+    def say(text: str) -> None:
+        click.echo(f"{time.perf_counter() - started:6.1f} s  {text}", err=True)
+
+    result = run_bench(options, say=say)
     click.echo(render(result))
     if json_path is not None:
         write_json(result, json_path)

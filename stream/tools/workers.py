@@ -13,9 +13,12 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from wearmon.stream.config import Settings
 from wearmon.stream.tools.services import free_port, worker_health
@@ -113,6 +116,15 @@ class WorkerProcess:
 
     def handled(self) -> int:
         return handled(self.health())
+
+    def metrics(self) -> dict[str, float]:
+        """The worker's Prometheus samples without labels (``/metrics``), by name."""
+        self.check_alive()
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/metrics",
+                                    timeout=10) as resp:
+            text = resp.read().decode()
+        return {s.name: s.value for family in text_string_to_metric_families(text)
+                for s in family.samples if not s.labels}
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.pid)

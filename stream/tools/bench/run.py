@@ -83,9 +83,12 @@ def worker_figures(options: BenchOptions, size: int, data: Uploads, services: Se
         background = simulated(options.patients, background_hours(
             rate, options.latency_s, options.patients), size, int(time.time() * 1000),
             options.seed + 1000)
+        before, cpu0, started = worker.metrics(), worker.cpu_seconds(), time.perf_counter()
         latency = asyncio.run(run_latency(
             settings, background.messages, size, rate, options.latency_s, options.probe_every,
             options.latency_drain_s))
+        busy = (worker.cpu_seconds() - cpu0) / (time.perf_counter() - started)
+        batches = batch_figures(before, worker.metrics())
     finally:
         worker.stop()
     if not latency.latencies_s:
@@ -110,11 +113,35 @@ def worker_figures(options: BenchOptions, size: int, data: Uploads, services: Se
         "latency_load_samples_per_s": latency.rate,
         "latency_probes": len(latency.probes),
         "latency_matched": len(latency.latencies_s),
+        "latency_worker_cpu_share": busy,
+        **batches,
         "memory_bytes_per_patient": memory.bytes_per_patient,
         "memory_patients": memory.patients,
         "scale_out_efficiency": two.samples_per_cpu_s / one.samples_per_cpu_s,
         "one_worker_samples_per_cpu_s": one.samples_per_cpu_s,
         "two_workers_samples_per_cpu_s": two.samples_per_cpu_s,
+    }
+
+
+def batch_figures(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Mean telemetry batch of a run from the worker's metrics before and after it: seconds
+    (processing to commit), of which InfluxDB writes, and uploads.
+
+    >>> batch_figures({"wearmon_batch_seconds_count": 1, "wearmon_batch_seconds_sum": 0.5},
+    ...               {"wearmon_batch_seconds_count": 3, "wearmon_batch_seconds_sum": 1.5,
+    ...                "wearmon_uploads_total": 40})
+    {'latency_batch_s': 0.5, 'latency_influx_write_s': 0.0, 'latency_batch_uploads': 20.0}
+    """
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    batches = delta("wearmon_batch_seconds_count")
+    writes = delta("wearmon_influx_write_seconds_count")
+    return {
+        "latency_batch_s": delta("wearmon_batch_seconds_sum") / batches,
+        "latency_influx_write_s": delta("wearmon_influx_write_seconds_sum") / writes
+        if writes else 0.0,
+        "latency_batch_uploads": delta("wearmon_uploads_total") / batches,
     }
 
 
