@@ -50,6 +50,15 @@ class Timed:
         return self.samples / self.seconds
 
 
+def median(runs: list[Timed]) -> Timed:
+    """The run of median rate.
+
+    >>> median([Timed(10, 1.0), Timed(30, 1.0), Timed(20, 1.0)]).samples
+    20
+    """
+    return sorted(runs, key=lambda run: run.per_s)[len(runs) // 2]
+
+
 async def consume_all(settings: Settings, count: int, timeout_s: float = 300.0) -> Timed:
     """Baseline: a plain aiokafka consumer reads and decodes the whole telemetry topic in batches
     of at most the worker's; timed as the worker is, from its first batch to the last message

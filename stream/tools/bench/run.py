@@ -15,16 +15,29 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from wearmon.stream.tools.bench.data import Uploads, background_hours, simulated
+from wearmon.stream.config import Settings
+from wearmon.stream.tools.bench.data import (
+    HOUR_MS,
+    SAMPLE_MS,
+    Uploads,
+    background_hours,
+    simulated,
+)
 from wearmon.stream.tools.bench.influx import write_raw
-from wearmon.stream.tools.bench.kafka_io import consume_all, produce
+from wearmon.stream.tools.bench.kafka_io import consume_all, median, produce
 from wearmon.stream.tools.bench.latency import run_latency
 from wearmon.stream.tools.bench.stage import run_stage
-from wearmon.stream.tools.bench.worker_runs import cpu_run, memory_run, time_backlog
+from wearmon.stream.tools.bench.worker_runs import cpu_run, mean_batch, memory_run, time_backlog
 from wearmon.stream.tools.services import Service, start_broker, start_influxd
-from wearmon.stream.tools.workers import WorkerProcess, isolated_values, settings_from
+from wearmon.stream.tools.workers import (
+    WorkerError,
+    WorkerProcess,
+    isolated_values,
+    settings_from,
+)
 
 Say = Callable[[str], None]
+REPEATS = 3  # the consumer baseline takes milliseconds: the median of this many runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +77,15 @@ def stage_figures(data: Uploads, end_ms: int) -> tuple[dict[str, float], list[st
     return figures, stage.lines
 
 
-def worker_figures(options: BenchOptions, size: int, data: Uploads, services: Services,
-                   lines: list[str], say: Say) -> dict[str, float]:
+def throughput_figures(options: BenchOptions, size: int, data: Uploads, services: Services,
+                       lines: list[str], say: Say) -> dict[str, float]:
+    """Plain consumer and worker through the same backlog, the raw InfluxDB write of the same
+    points, then latency at half the worker's rate (the same worker, warm)."""
     values = services.values(f"e2e{size}")
     settings = settings_from(values)
     asyncio.run(produce(settings, data.messages))
     say(f"{size}: plain consumer")
-    consumer = asyncio.run(consume_all(settings, data.count))
+    consumer = median([asyncio.run(consume_all(settings, data.count)) for _ in range(REPEATS)])
     say(f"{size}: worker through the backlog")
     worker = WorkerProcess(values, services.workdir, name=f"e2e-{size}")
     worker.start()
@@ -80,27 +95,9 @@ def worker_figures(options: BenchOptions, size: int, data: Uploads, services: Se
         influx = write_raw(services.influx.url, f"raw_{size}_{int(time.time())}", lines)
         rate = backlog.samples.per_s / 2
         say(f"{size}: latency at {rate:,.0f} samples/s for {options.latency_s:.0f} s")
-        background = simulated(options.patients, background_hours(
-            rate, options.latency_s, options.patients), size, int(time.time() * 1000),
-            options.seed + 1000)
-        before, cpu0, started = worker.metrics(), worker.cpu_seconds(), time.perf_counter()
-        latency = asyncio.run(run_latency(
-            settings, background.messages, size, rate, options.latency_s, options.probe_every,
-            options.latency_drain_s))
-        busy = (worker.cpu_seconds() - cpu0) / (time.perf_counter() - started)
-        batches = batch_figures(before, worker.metrics())
+        latency = latency_figures(options, size, worker, settings, rate)
     finally:
         worker.stop()
-    if not latency.latencies_s:
-        raise RuntimeError(f"no anomaly of the {len(latency.probes)} probes arrived\n"
-                           f"{worker.log_tail()}")
-    say(f"{size}: one worker, then two in a group")
-    one = cpu_run(services.values(f"one{size}"), services.workdir, data, 1)
-    two = cpu_run(services.values(f"two{size}"), services.workdir, data, 2)
-    say(f"{size}: memory with {options.memory_patients:,} patients")
-    many = simulated(options.memory_patients, options.memory_uploads * size * 5 / 3600, size,
-                     int(time.time() * 1000), options.seed + 2000)
-    memory = memory_run(services.values(f"mem{size}"), services.workdir, many)
     return {
         "consumer_samples_per_s": consumer.per_s,
         "e2e_samples_per_s": backlog.samples.per_s,
@@ -108,41 +105,60 @@ def worker_figures(options: BenchOptions, size: int, data: Uploads, services: Se
         "influx_points_per_s": influx.points_per_s,
         "e2e_points_per_s": backlog.points.per_s,
         "e2e_points_vs_influx": backlog.points.per_s / influx.points_per_s,
+        **latency,
+    }
+
+
+def latency_figures(options: BenchOptions, size: int, worker: WorkerProcess,
+                    settings: Settings, rate: float) -> dict[str, float]:
+    background = simulated(options.patients, background_hours(
+        rate, options.latency_s, options.patients), size, int(time.time() * 1000),
+        options.seed + 1000)
+    before, cpu0, started = worker.metrics(), worker.cpu_seconds(), time.perf_counter()
+    latency = asyncio.run(run_latency(
+        settings, background.messages, size, rate, options.latency_s, options.probe_every,
+        options.latency_drain_s))
+    busy = (worker.cpu_seconds() - cpu0) / (time.perf_counter() - started)
+    if not latency.latencies_s:
+        raise WorkerError(f"no anomaly of the {len(latency.probes)} probes arrived\n"
+                          f"{worker.log_tail()}")
+    return {
         "latency_p50_s": latency.p50_s,
         "latency_p99_s": latency.p99_s,
         "latency_load_samples_per_s": latency.rate,
         "latency_probes": len(latency.probes),
         "latency_matched": len(latency.latencies_s),
         "latency_worker_cpu_share": busy,
-        **batches,
-        "memory_bytes_per_patient": memory.bytes_per_patient,
-        "memory_patients": memory.patients,
+        **{f"latency_{k}": v for k, v in mean_batch(before, worker.metrics()).items()},
+    }
+
+
+def scale_figures(size: int, data: Uploads, services: Services) -> dict[str, float]:
+    one = cpu_run(services.values(f"one{size}"), services.workdir, data, 1)
+    two = cpu_run(services.values(f"two{size}"), services.workdir, data, 2)
+    return {
         "scale_out_efficiency": two.samples_per_cpu_s / one.samples_per_cpu_s,
         "one_worker_samples_per_cpu_s": one.samples_per_cpu_s,
         "two_workers_samples_per_cpu_s": two.samples_per_cpu_s,
     }
 
 
-def batch_figures(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    """Mean telemetry batch of a run from the worker's metrics before and after it: seconds
-    (processing to commit), of which InfluxDB writes, and uploads.
+def memory_figures(options: BenchOptions, size: int, services: Services) -> dict[str, float]:
+    many = simulated(options.memory_patients, options.memory_uploads * size * SAMPLE_MS / HOUR_MS,
+                     size,
+                     int(time.time() * 1000), options.seed + 2000)
+    memory = memory_run(services.values(f"mem{size}"), services.workdir, many)
+    return {"memory_bytes_per_patient": memory.bytes_per_patient,
+            "memory_patients": memory.patients}
 
-    >>> batch_figures({"wearmon_batch_seconds_count": 1, "wearmon_batch_seconds_sum": 0.5},
-    ...               {"wearmon_batch_seconds_count": 3, "wearmon_batch_seconds_sum": 1.5,
-    ...                "wearmon_uploads_total": 40})
-    {'latency_batch_s': 0.5, 'latency_influx_write_s': 0.0, 'latency_batch_uploads': 20.0}
-    """
-    def delta(name: str) -> float:
-        return after.get(name, 0.0) - before.get(name, 0.0)
 
-    batches = delta("wearmon_batch_seconds_count")
-    writes = delta("wearmon_influx_write_seconds_count")
-    return {
-        "latency_batch_s": delta("wearmon_batch_seconds_sum") / batches,
-        "latency_influx_write_s": delta("wearmon_influx_write_seconds_sum") / writes
-        if writes else 0.0,
-        "latency_batch_uploads": delta("wearmon_uploads_total") / batches,
-    }
+def worker_figures(options: BenchOptions, size: int, data: Uploads, services: Services,
+                   lines: list[str], say: Say) -> dict[str, float]:
+    figures = throughput_figures(options, size, data, services, lines, say)
+    say(f"{size}: one worker, then two in a group")
+    figures |= scale_figures(size, data, services)
+    say(f"{size}: memory with {options.memory_patients:,} patients")
+    return figures | memory_figures(options, size, services)
 
 
 def config_of(options: BenchOptions) -> dict[str, Any]:

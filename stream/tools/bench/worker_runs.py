@@ -49,6 +49,27 @@ def time_backlog(worker: WorkerProcess, count: int, timeout_s: float = 600.0,
                       f"{worker.log_tail()}")
 
 
+def mean_batch(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """A worker's mean telemetry batch between two readings of its metrics: seconds
+    (processing to commit), seconds of its InfluxDB write, and uploads.
+
+    >>> mean_batch({"wearmon_batch_seconds_count": 1, "wearmon_batch_seconds_sum": 0.5},
+    ...            {"wearmon_batch_seconds_count": 3, "wearmon_batch_seconds_sum": 1.5,
+    ...             "wearmon_uploads_total": 40})
+    {'batch_s': 0.5, 'influx_write_s': 0.0, 'batch_uploads': 20.0}
+    """
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    batches = delta("wearmon_batch_seconds_count")
+    writes = delta("wearmon_influx_write_seconds_count")
+    return {
+        "batch_s": delta("wearmon_batch_seconds_sum") / batches,
+        "influx_write_s": delta("wearmon_influx_write_seconds_sum") / writes if writes else 0.0,
+        "batch_uploads": delta("wearmon_uploads_total") / batches,
+    }
+
+
 def totals(workers: list[WorkerProcess], name: str) -> int:
     return sum(int((w.health() or {}).get(name, 0)) for w in workers)
 
