@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 
+import orjson
+
 BATCH_LINES = 5_000
 
 
@@ -40,6 +42,20 @@ def _post(conn: http.client.HTTPConnection, path: str, body: bytes, ok: int) -> 
     text = resp.read()
     if resp.status != ok:
         raise RuntimeError(f"InfluxDB {path.split('?')[0]} answered {resp.status}: {text[:300]!r}")
+
+
+def query_mean(influx_url: str, db: str, measurement: str, field: str, since_ms: int
+               ) -> float | None:
+    """Mean of ``field`` over the points of ``measurement`` since ``since_ms`` (None: none)."""
+    query = f'SELECT mean("{field}") FROM "{measurement}" WHERE time >= {since_ms}ms'
+    params = urllib.parse.urlencode({"db": db, "q": query})
+    url = urllib.parse.urlsplit(influx_url)
+    with closing(http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port,
+                                            timeout=60)) as conn:
+        conn.request("GET", f"/query?{params}")
+        doc = orjson.loads(conn.getresponse().read())
+    series = doc["results"][0].get("series")
+    return float(series[0]["values"][0][1]) if series else None
 
 
 def write_raw(influx_url: str, db: str, lines: list[str]) -> InfluxWrite:

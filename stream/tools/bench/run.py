@@ -23,7 +23,7 @@ from wearmon.stream.tools.bench.data import (
     background_hours,
     simulated,
 )
-from wearmon.stream.tools.bench.influx import write_raw
+from wearmon.stream.tools.bench.influx import query_mean, write_raw
 from wearmon.stream.tools.bench.kafka_io import consume_all, median, produce
 from wearmon.stream.tools.bench.latency import run_latency
 from wearmon.stream.tools.bench.stage import run_stage
@@ -115,6 +115,7 @@ def latency_figures(options: BenchOptions, size: int, worker: WorkerProcess,
         rate, options.latency_s, options.patients), size, int(time.time() * 1000),
         options.seed + 1000)
     before, cpu0, started = worker.metrics(), worker.cpu_seconds(), time.perf_counter()
+    since_ms = int(time.time() * 1000)
     latency = asyncio.run(run_latency(
         settings, background.messages, size, rate, options.latency_s, options.probe_every,
         options.latency_drain_s))
@@ -122,6 +123,9 @@ def latency_figures(options: BenchOptions, size: int, worker: WorkerProcess,
     if not latency.latencies_s:
         raise WorkerError(f"no anomaly of the {len(latency.probes)} probes arrived\n"
                           f"{worker.log_tail()}")
+    # each batch's oldest message: from its broker timestamp to the start of its processing
+    waited_ms = query_mean(settings.influx_url, settings.influx_db, "pipeline",
+                           "e2e_latency_ms", since_ms)
     return {
         "latency_p50_s": latency.p50_s,
         "latency_p99_s": latency.p99_s,
@@ -130,6 +134,7 @@ def latency_figures(options: BenchOptions, size: int, worker: WorkerProcess,
         "latency_matched": len(latency.latencies_s),
         "latency_worker_cpu_share": busy,
         **{f"latency_{k}": v for k, v in mean_batch(before, worker.metrics()).items()},
+        **({} if waited_ms is None else {"latency_batch_oldest_wait_s": waited_ms / 1000}),
     }
 
 
