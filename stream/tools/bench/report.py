@@ -46,7 +46,7 @@ ROWS = (
     Row("latency_batch_s", "latency run: mean worker batch, processing to commit", "s"),
     Row("latency_influx_write_s", "latency run: mean InfluxDB write of a batch", "s"),
     Row("latency_batch_oldest_wait_s",
-        "latency run: mean wait of a batch's oldest upload (broker → processing)", "s"),
+        "latency run: mean wait of a batch's oldest upload, sent → processed", "s"),
     Row("state_bytes_per_patient", "serialised patient state", "KiB"),
     Row("memory_bytes_per_patient", "worker resident memory per patient", "KiB"),
     Row("memory_patients", "patients in the memory run", "n"),

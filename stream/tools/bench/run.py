@@ -123,7 +123,8 @@ def latency_figures(options: BenchOptions, size: int, worker: WorkerProcess,
     if not latency.latencies_s:
         raise WorkerError(f"no anomaly of the {len(latency.probes)} probes arrived\n"
                           f"{worker.log_tail()}")
-    # each batch's oldest message: from its broker timestamp to the start of its processing
+    # each batch's oldest message: from its timestamp (set by the producer when sent) to the
+    # start of its processing
     waited_ms = query_mean(settings.influx_url, settings.influx_db, "pipeline",
                            "e2e_latency_ms", since_ms)
     return {
