@@ -134,31 +134,49 @@ def demo(duration_s: float, patients: int, history_min: float, workers: int, see
                       seed=seed, notify_url=notify_url, workers=workers))
 
 
+def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter("give sizes as whole numbers, e.g. 10,60") from None
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter("give at least one size of 1 or more, e.g. 10,60")
+    return sizes
+
+
 @main.command()
-@click.option("--patients", default=50, show_default=True)
+@click.option("--patients", default=20, show_default=True)
 @click.option("--hours", default=6.0, show_default=True, help="Event time per patient")
-@click.option("--e2e", is_flag=True,
-              help="Also time a real worker (embedded broker + local influxd) end to end")
+@click.option("--samples-per-upload", "sizes", default="10,60", show_default=True,
+              callback=_sizes, help="Upload sizes to measure, comma-separated")
+@click.option("--e2e/--no-e2e", default=True, show_default=True,
+              help="Also measure real worker processes (embedded broker + local influxd): "
+                   "throughput, sink, latency, memory, scale-out")
+@click.option("--memory-patients", default=20_000, show_default=True,
+              help="Patients in the memory-per-patient run")
+@click.option("--latency-s", default=30.0, show_default=True,
+              help="Seconds of paced load (half the worker's maximum) in the latency run")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the figures as JSON to this file")
 @click.option("--gateway", is_flag=True,
               help="Also compare uploads through a gateway process with direct Kafka production")
-def bench(patients: int, hours: float, e2e: bool, gateway: bool) -> None:
-    """Measure the stream stage against a decode-only baseline (same uploads, one run)."""
-    from wearmon.stream.tools.bench import run_bench, run_end_to_end
+def bench(patients: int, hours: float, sizes: tuple[int, ...], e2e: bool, memory_patients: int,
+          latency_s: float, json_path: Path | None, gateway: bool) -> None:
+    """Measure each stage next to its baseline (same simulated uploads, one run)."""
+    from wearmon.stream.tools.bench import BenchOptions, render, run_bench, write_json
 
-    r = run_bench(patients, hours)
-    click.echo(f"uploads {r.uploads}, samples {r.samples}")
-    click.echo(f"baseline (orjson decode only): {r.samples / r.baseline_s:,.0f} samples/s")
-    click.echo(f"wearmon (validate + features + detectors + line protocol): "
-               f"{r.samples / r.wearmon_s:,.0f} samples/s")
-    click.echo(f"ratio wearmon/baseline time: {r.ratio:.1f}x")
-    click.echo(f"patient state: {r.state_bytes_per_patient / 1024:.1f} KiB serialised, "
-               f"{r.memory_bytes_per_patient / 1024:.1f} KiB in memory per patient")
-    if e2e:
-        e = run_end_to_end(patients, hours)
-        click.echo(f"end to end, {e.uploads} uploads: plain consumer + decode "
-                   f"{e.samples / e.consume_s:,.0f} samples/s; worker (process, InfluxDB, "
-                   f"alerts, commit) {e.samples / e.worker_s:,.0f} samples/s; "
-                   f"ratio {e.ratio:.1f}x")
+    options = BenchOptions(patients=patients, hours=hours, sizes=sizes, e2e=e2e,
+                           memory_patients=memory_patients, latency_s=latency_s)
+    started = time.perf_counter()
+
+    def say(text: str) -> None:
+        click.echo(f"{time.perf_counter() - started:6.1f} s  {text}", err=True)
+
+    result = run_bench(options, say=say)
+    click.echo(render(result))
+    if json_path is not None:
+        write_json(result, json_path)
+        click.echo(f"wrote {json_path}")
     if gateway:
         from wearmon.stream.tools.bench_gateway import report
 

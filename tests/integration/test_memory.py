@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Worker
 from tests.integration.conftest import send_messages, settings_of
+from wearmon.stream.tools.workers import proc_rss_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PATIENTS = 20_000
@@ -28,8 +29,7 @@ def metric(worker: Worker, name: str) -> float:
 
 def rss_kib(worker: Worker) -> int:
     assert worker.proc is not None
-    with open(f"/proc/{worker.proc.pid}/status") as status:
-        return int(next(line.split()[1] for line in status if line.startswith("VmRSS")))
+    return proc_rss_bytes(worker.proc.pid) // 1024
 
 
 def test_tens_of_thousands_of_patients_keep_the_cache_bounded(
