@@ -22,6 +22,7 @@ def test_every_figure_is_measured_at_a_tiny_size() -> None:
     assert set(KEYS) <= set(figures)
     assert all(math.isfinite(v) for v in figures.values())
     assert figures["latency_p50_s"] <= figures["latency_p99_s"] < 30
+    assert 0 < figures["broker_hop_p50_s"] <= figures["broker_hop_p99_s"] < 2
     assert figures["latency_matched"] == figures["latency_probes"] > 10
     assert 0 < figures["scale_out_efficiency"] < 2.5
     assert figures["stage_samples_per_s"] < figures["decode_samples_per_s"]

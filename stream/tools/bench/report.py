@@ -39,6 +39,8 @@ ROWS = (
         "/s"),
     Row("latency_p50_s", "produce → anomaly on its topic, p50", "s"),
     Row("latency_p99_s", "produce → anomaly on its topic, p99", "s"),
+    Row("broker_hop_p50_s", "baseline: one broker hop as Faust's consumer fetches, p50", "s"),
+    Row("broker_hop_p99_s", "baseline: one broker hop as Faust's consumer fetches, p99", "s"),
     Row("latency_matched", "probes with their anomaly", "n"),
     Row("latency_probes", "probes sent", "n"),
     Row("latency_worker_cpu_share", "worker's CPU share in the latency run (1 = a core)", "x"),

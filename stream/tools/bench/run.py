@@ -25,7 +25,7 @@ from wearmon.stream.tools.bench.data import (
 )
 from wearmon.stream.tools.bench.influx import query_mean, write_raw
 from wearmon.stream.tools.bench.kafka_io import consume_all, median, produce
-from wearmon.stream.tools.bench.latency import run_latency
+from wearmon.stream.tools.bench.latency import broker_hop, percentile, run_latency
 from wearmon.stream.tools.bench.stage import run_stage
 from wearmon.stream.tools.bench.worker_runs import cpu_run, mean_batch, memory_run, time_backlog
 from wearmon.stream.tools.services import Service, start_broker, start_influxd
@@ -120,6 +120,7 @@ def latency_figures(options: BenchOptions, size: int, worker: WorkerProcess,
         settings, background.messages, size, rate, options.latency_s, options.probe_every,
         options.latency_drain_s))
     busy = (worker.cpu_seconds() - cpu0) / (time.perf_counter() - started)
+    hop = asyncio.run(broker_hop(settings))
     if not latency.latencies_s:
         raise WorkerError(f"no anomaly of the {len(latency.probes)} probes arrived\n"
                           f"{worker.log_tail()}")
@@ -130,6 +131,8 @@ def latency_figures(options: BenchOptions, size: int, worker: WorkerProcess,
     return {
         "latency_p50_s": latency.p50_s,
         "latency_p99_s": latency.p99_s,
+        "broker_hop_p50_s": percentile(hop, 0.5),
+        "broker_hop_p99_s": percentile(hop, 0.99),
         "latency_load_samples_per_s": latency.rate,
         "latency_probes": len(latency.probes),
         "latency_matched": len(latency.latencies_s),
