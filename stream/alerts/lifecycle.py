@@ -240,15 +240,8 @@ class Alert:
         others = self.notified_levels() if self.level > 0 else ()
         return [self.event(Action.SNOOZED, at_ms, actor=actor, note=note, levels=others)]
 
-    def resolve(
-        self,
-        at_ms: int,
-        event_ms: int,
-        *,
-        actor: str = SYSTEM,
-        note: str = "",
-        patient_now: bool = True,
-    ) -> list[AlertEvent]:
+    def resolve(self, at_ms: int, event_ms: int, *, actor: str = SYSTEM, note: str = "",
+                patient_now: bool = True) -> list[AlertEvent]:
         """Close the alert; ``patient_now`` False holds the patient's all-clear (quiet hours)."""
         self._require_active()
         self.state = AlertState.RESOLVED
