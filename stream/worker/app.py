@@ -84,7 +84,7 @@ def create_app(settings: Settings) -> faust.App:
     add_notify_agents(app, context, alerts)
     add_history_agents(app, context, alerts)
     add_api(app, context, AlertsFeed(settings, topic_sender(commands)))
-    add_metrics_page(app, context)
+    add_metrics_page(app, context.gauges)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:

@@ -29,7 +29,7 @@ from wearmon.stream.log_privacy import quiet_libraries
 from wearmon.stream.sinks.influx import InfluxWriter
 from wearmon.stream.worker.commit import Sinks
 from wearmon.stream.worker.directory import PatientsView
-from wearmon.stream.worker.metrics import TimedWriter
+from wearmon.stream.worker.metrics import TimedWriter, WorkerGauges
 from wearmon.stream.worker.state_cache import StateCache
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,16 @@ class WorkerContext:
         await self.directory.stop()
         if self.session is not None:
             await self.session.close()
+
+    def gauges(self) -> WorkerGauges:
+        influx = self.sinks.influx
+        writer = influx.inner if isinstance(influx, TimedWriter) else influx
+        return WorkerGauges(
+            influx_retries=writer.retries if isinstance(writer, InfluxWriter) else 0,
+            cached_patients=len(self.patients),
+            evicted_patients=self.patients.evicted,
+            enrolled_patients=len(self.directory.by_patient),
+        )
 
     def forget_state(self) -> None:
         """Partitions moved: reload state from the (recovered) tables when next needed."""

@@ -27,7 +27,8 @@ state (cached and enrolled patients, InfluxDB retries) are read when Prometheus 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     import faust
 
     from wearmon.stream.worker.commit import Writer
-    from wearmon.stream.worker.context import WorkerContext
 
 SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -101,28 +101,37 @@ class TimedWriter:
             INFLUX_WRITE_SECONDS.observe(time.perf_counter() - started_s)
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerGauges:
+    """One worker's state as the scrape sees it."""
+
+    influx_retries: int
+    cached_patients: int
+    evicted_patients: int
+    enrolled_patients: int
+
+
 class StateCollector(Collector):
     """Gauges read from one worker's state at scrape time."""
 
-    def __init__(self, context: WorkerContext) -> None:
-        self.context = context
+    def __init__(self, gauges: Callable[[], WorkerGauges]) -> None:
+        self.gauges = gauges
 
     def collect(self) -> Iterator[Metric]:
-        influx = self.context.sinks.influx
-        writer = influx.inner if isinstance(influx, TimedWriter) else influx
+        now = self.gauges()
         retries = CounterMetricFamily("wearmon_influx_retries",
                                       "InfluxDB write attempts that failed and were retried")
-        retries.add_metric([], getattr(writer, "retries", 0))
+        retries.add_metric([], now.influx_retries)
         yield retries
         yield GaugeMetricFamily("wearmon_cached_patients",
                                 "Patients whose state this worker holds in memory",
-                                value=len(self.context.patients))
+                                value=now.cached_patients)
         evicted = CounterMetricFamily("wearmon_evicted_patients",
                                       "Patients whose cached state was evicted (memory bound)")
-        evicted.add_metric([], self.context.patients.evicted)
+        evicted.add_metric([], now.evicted_patients)
         yield evicted
         yield GaugeMetricFamily("wearmon_enrolled_patients", "Patients in the patients topic",
-                                value=len(self.context.directory.by_patient))
+                                value=now.enrolled_patients)
 
 
 def exposition(state: CollectorRegistry) -> bytes:
@@ -130,10 +139,10 @@ def exposition(state: CollectorRegistry) -> bytes:
     return generate_latest(REGISTRY) + generate_latest(state)
 
 
-def add_metrics_page(app: faust.App, context: WorkerContext) -> None:
+def add_metrics_page(app: faust.App, gauges: Callable[[], WorkerGauges]) -> None:
     """``GET /metrics`` on the worker's web server."""
     state = CollectorRegistry(auto_describe=True)
-    state.register(StateCollector(context))
+    state.register(StateCollector(gauges))
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
