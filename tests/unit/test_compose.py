@@ -11,6 +11,7 @@ import yaml
 
 from wearmon.stream.config import Settings
 from wearmon.stream.core.patients import PatientSettings
+from wearmon.stream.kafka import new_topic, topic_names
 from wearmon.stream.tools.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -240,3 +241,22 @@ def test_prometheus_is_optional_and_scrapes_workers_and_gateway(compose: dict[st
     assert jobs["wearmon-gateway"]["static_configs"][0]["targets"] == ["gateway:8080"]
     worker = compose["services"]["worker"]["environment"]
     assert worker["WEARMON_WEB_HOST"] == "0.0.0.0"  # reachable by Prometheus, no host port
+
+
+def test_topics_fit_the_compose_kafka(compose: dict[str, Any]) -> None:
+    """The compose cluster can hold the replicas Wearmon asks for, and the registries that must
+    never expire (patients, devices) are created compacted."""
+    nodes = [s for s in compose["services"].values()
+             if str(s.get("image", "")).startswith("apache/kafka:")]
+    worker_env = compose["services"]["worker"]["environment"]
+    factor = int(re.sub(r"\$\{[^:}]+:-(\d+)\}", r"\1", str(worker_env.get(
+        "WEARMON_REPLICATION_FACTOR", Settings.model_fields["replication_factor"].default))))
+    assert 1 <= factor <= len(nodes)
+    kafka_env = nodes[0]["environment"]
+    assert int(kafka_env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]) <= len(nodes)
+    settings = Settings(replication_factor=factor)
+    topics = {name: new_topic(settings, name) for name in topic_names(settings)}
+    assert {t.replication_factor for t in topics.values()} == {factor}
+    compacted = {name for name, t in topics.items()
+                 if t.topic_configs.get("cleanup.policy") == "compact"}
+    assert compacted == {settings.topic_patients, settings.topic_devices}
