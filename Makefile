@@ -48,7 +48,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check stream models tests wearmon
 	$(BIN)/mypy
 
-# Every figure side by side (about 6 minutes on 2 cores), e.g. BENCH_ARGS="--json bench.json".
+# Every figure side by side (about 9 minutes on 2 cores), e.g. BENCH_ARGS="--json bench.json".
 BENCH_ARGS ?=
 bench: $(STAMP) influxd
 	$(BIN)/wearmon bench $(BENCH_ARGS)
