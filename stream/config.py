@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     )
     console_link_ttl_s: float = Field(12 * 3600.0, gt=0, description="Message links expire")
     console_session_ttl_s: float = Field(12 * 3600.0, gt=0, description="Login lasts")
+    console_login_max_failures: int = Field(
+        5, ge=1, description="Failed logins of one user name that lock its login for a while")
+    console_login_lockout_s: float = Field(
+        300.0, gt=0, description="The while: failures count within it, and the lock lasts it")
     console_grafana_url: str = Field("", description="Grafana base URL for patient dashboards")
     console_timezone: str = Field("UTC", description="IANA time zone of the times shown")
     console_keep_resolved_s: float = Field(

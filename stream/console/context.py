@@ -16,6 +16,7 @@ from wearmon.stream.console.accounts import Account
 from wearmon.stream.console.board_view import Refs
 from wearmon.stream.console.history import InfluxReader
 from wearmon.stream.console.sessions import Session, SessionKeys
+from wearmon.stream.console.throttle import LoginThrottle
 from wearmon.stream.worker.alerts_feed import AlertsFeed
 from wearmon.stream.worker.directory import PatientsView
 
@@ -33,10 +34,13 @@ class Console:
     keys: SessionKeys = field(init=False)
     refs: Refs = field(init=False)
     streams: set[web.StreamResponse] = field(default_factory=set)
+    throttle: LoginThrottle = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = SessionKeys(self.secret)
         self.refs = Refs(self.secret)
+        self.throttle = LoginThrottle(self.settings.console_login_max_failures,
+                                      self.settings.console_login_lockout_s)
 
     @property
     def people(self) -> dict[str, str]:

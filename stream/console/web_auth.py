@@ -2,7 +2,8 @@
 
 Every request gets a signed session (anonymous until login, so the login form is protected by a
 CSRF token too); logging in issues a new session id. Pages need a login (they redirect to it and
-come back), everything else answers 401; every POST needs the session's CSRF token. Responses
+come back), everything else answers 401; every POST needs the session's CSRF token. Repeated
+failed logins of one user name lock its login for a while (``throttle.LoginThrottle``). Responses
 carry a strict Content-Security-Policy, no caching, and no referrer (a signed link never leaks).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -95,13 +97,23 @@ async def login(request: web.Request) -> web.Response:
     form = await request.post()
     require_csrf(request, form)
     target = local_path(str(form.get("next", "/")))
-    account = await asyncio.to_thread(check_login, console.accounts,
-                                      str(form.get("username", "")).strip().lower(),
+    username = str(form.get("username", "")).strip().lower()
+    wait_s = console.throttle.wait_s(username, time.time())
+    if wait_s > 0:
+        log.warning("console: login refused after repeated failures")
+        response = render(request, "login.html", status=429, target=target,
+                          error="Too many failed logins for this user name: try again in "
+                                f"{math.ceil(wait_s / 60)} min.")
+        response.headers["Retry-After"] = str(math.ceil(wait_s))
+        return response
+    account = await asyncio.to_thread(check_login, console.accounts, username,
                                       str(form.get("password", "")))
     if account is None:
+        console.throttle.failed(username, time.time())
         log.warning("console: failed login")
         return render(request, "login.html", status=401, target=target,
                       error="Wrong user name or password.")
+    console.throttle.succeeded(username)
     log.info("console: %s logged in", account.username)
     request["new_session"] = Session.login(account.username, time.time(),
                                            console.settings.console_session_ttl_s)

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Response, sync_playwright
 from pydantic import SecretStr
 
 from tests.conftest import REPO, Services, Worker, influx_query, new_worker
@@ -45,6 +45,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SECRET = "browser-test-console-secret-0123456789abcdef"
 NURSE, NURSE_NAME, PASSWORD = "nurse.jo", "Jo Smith (RN)", "correct horse battery"
+COLLEAGUE = "nurse.al"  # a second account, for the failed-login lock
 # murmur2 puts these keys on different partitions of 2: each worker owns one of them
 LINKED, LIVE = "p-8101", "p-8103"
 ESCALATE_LINKED_S, ESCALATE_LIVE_S = 25.0, 6.0
@@ -120,6 +121,7 @@ def care(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     console_url = f"http://127.0.0.1:{console_port}"
     users = directory / "users.json"
     add_account(users, NURSE, PASSWORD, NURSE_NAME)
+    add_account(users, COLLEAGUE, PASSWORD, "Al Jones (RN)")
     first = new_worker(services, directory, WEARMON_ALERT_TICK_S="1",
                        WEARMON_API_TOKEN="browser-test-token",
                        WEARMON_CONSOLE_SECRET_KEY=SECRET,
@@ -228,6 +230,27 @@ def test_nothing_works_without_login(care: Care, browser: Browser) -> None:
     assert request.post(care.console_url + "/login", max_redirects=0,
                         form={"username": NURSE, "password": PASSWORD}).status == 403
     shoot(page, "login")
+    page.context.close()
+
+
+def test_repeated_failed_logins_lock_that_user_name_out(care: Care, browser: Browser) -> None:
+    page = new_page(browser)
+    page.goto(care.console_url + "/login")
+
+    def attempt(user: str, password: str) -> Response:
+        page.fill("#username", user)
+        page.fill("#password", password)
+        with page.expect_response(lambda r: r.request.method == "POST") as answer:
+            page.click("button:has-text('Log in')")
+        return answer.value
+
+    for _ in range(Settings().console_login_max_failures):
+        assert attempt(COLLEAGUE, "not the password").status == 401
+    locked = attempt(COLLEAGUE, PASSWORD)  # even the right password waits now
+    assert locked.status == 429 and 0 < int(locked.headers["retry-after"]) <= 300
+    assert page.is_visible("text=Too many failed logins for this user name")
+    assert attempt(NURSE, PASSWORD).status == 303  # another name is not locked
+    page.wait_for_url(care.console_url + "/")
     page.context.close()
 
 
