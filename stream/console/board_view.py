@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from wearmon.stream.alerts.board import AlertCard
-from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertState
+from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertState, Category
 from wearmon.stream.core.patients import PatientSettings
 from wearmon.stream.notify.links import ALERT, PATIENT, opaque_ref
 from wearmon.stream.notify.render import escalation_step
@@ -111,14 +111,28 @@ def recipient_label(settings: PatientSettings | None, recipient_id: str) -> str:
     return recipient.label or recipient.id if recipient is not None else recipient_id
 
 
+def next_step_text(card: AlertCard, settings: PatientSettings | None, now_ms: int) -> str:
+    """What the lifecycle does next to this alert if nobody acts, and when: escalate to the
+    next person, send a reminder, or nothing more (the last step only records it)."""
+    if card.due_ms is None:
+        return ""
+    wait = duration_text(card.due_ms - now_ms)
+    if card.state is AlertState.SNOOZED:
+        return f"snoozed for {wait}"
+    if card.state not in (AlertState.OPEN, AlertState.ESCALATED):
+        return ""
+    team = len(settings.care_team) if settings is not None else 1
+    if card.category is Category.CLINICAL and card.level + 1 < team:
+        return f"next escalation in {wait}"
+    reminders = sum(event.action is Action.REPEATED for event in card.history)
+    if settings is None or reminders < settings.policy.max_repeats:
+        return f"reminder in {wait}"
+    return "nobody left to page"
+
+
 def alert_row(card: AlertCard, settings: PatientSettings | None, refs: Refs, now_ms: int,
               tz: str, people: dict[str, str]) -> AlertRow:
     team = len(settings.care_team) if settings is not None else 1
-    next_step = ""
-    if card.due_ms is not None and card.state in (AlertState.OPEN, AlertState.ESCALATED):
-        next_step = f"next step in {duration_text(card.due_ms - now_ms)}"
-    elif card.due_ms is not None and card.state is AlertState.SNOOZED:
-        next_step = f"snoozed for {duration_text(card.due_ms - now_ms)}"
     end_ms = now_ms if card.active else card.updated_ms
     return AlertRow(
         ref=refs.alert(card.alert_id), patient=card.patient,
@@ -127,7 +141,8 @@ def alert_row(card: AlertCard, settings: PatientSettings | None, refs: Refs, now
         state=card.state.value, state_label=STATE_LABEL[card.state],
         explanation=card.explanation, opened=clock_text(card.opened_ms, tz, now_ms),
         open_for=duration_text(end_ms - card.opened_ms),
-        escalation=escalation_step(card.level, team), next_step=next_step,
+        escalation=escalation_step(card.level, team),
+        next_step=next_step_text(card, settings, now_ms),
         state_by=people.get(actor, actor) if (actor := state_actor(card)) else "",
         paged=tuple(recipient_label(settings, r) for r in card.paged_care_team()),
         late=card.late, active=card.active)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from pydantic import SecretStr
+
 from wearmon.models.base import Severity
 from wearmon.stream.alerts.board import AlertBoard
 from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertEvent, AlertState, Category
+from wearmon.stream.console.board_view import next_step_text
+from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
 
 MIN = 60_000
 
@@ -86,3 +90,19 @@ def test_resolved_alerts_are_pruned_after_the_keep_time() -> None:
     assert e0.alert_id in board.cards
     board.prune(now_ms=63 * MIN, keep_resolved_ms=60 * MIN)
     assert board.cards == {}
+
+
+def test_the_next_step_says_escalation_reminder_or_nothing_more() -> None:
+    team = [Recipient(id=name, url=SecretStr("json://127.0.0.1/x")) for name in ("nurse", "doc")]
+    settings = PatientSettings(patient_id="p-0001", care_team=team,
+                               policy=AlertPolicy(max_repeats=1))
+    board = AlertBoard()
+    e0 = dataclasses.replace(opened("p-1", "bradycardia", Severity.CRITICAL, MIN), due_ms=6 * MIN)
+    e1 = then(e0, Action.ESCALATED, AlertState.ESCALATED, 6 * MIN, level=1, due_ms=11 * MIN)
+    e2 = then(e1, Action.REPEATED, AlertState.ESCALATED, 11 * MIN, due_ms=16 * MIN)
+    e3 = then(e2, Action.ACKNOWLEDGED, AlertState.ACKNOWLEDGED, 12 * MIN, due_ms=None)
+    steps = []
+    for event in (e0, e1, e2, e3):
+        board.apply_event(event)
+        steps.append(next_step_text(board.cards[e0.alert_id], settings, event.at_ms + MIN))
+    assert steps == ["next escalation in 4 min", "reminder in 4 min", "nobody left to page", ""]
