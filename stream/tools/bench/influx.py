@@ -8,21 +8,12 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 
 import orjson
 
+from wearmon.stream.tools.bench.kafka_io import Timed
+
 BATCH_LINES = 5_000
-
-
-@dataclass(frozen=True, slots=True)
-class InfluxWrite:
-    points: int
-    seconds: float
-
-    @property
-    def points_per_s(self) -> float:
-        return self.points / self.seconds
 
 
 def chunks(lines: list[str], size: int) -> Iterator[bytes]:
@@ -58,7 +49,7 @@ def query_mean(influx_url: str, db: str, measurement: str, field: str, since_ms:
     return float(series[0]["values"][0][1]) if series else None
 
 
-def write_raw(influx_url: str, db: str, lines: list[str]) -> InfluxWrite:
+def write_raw(influx_url: str, db: str, lines: list[str]) -> Timed:
     """Create ``db``, then write ``lines`` in requests of 5,000; timed from the first request."""
     url = urllib.parse.urlsplit(influx_url)
     with closing(http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port,
@@ -69,4 +60,4 @@ def write_raw(influx_url: str, db: str, lines: list[str]) -> InfluxWrite:
         started = time.perf_counter()
         for body in chunks(lines, BATCH_LINES):
             _post(conn, path, body, 204)
-        return InfluxWrite(len(lines), time.perf_counter() - started)
+        return Timed(len(lines), time.perf_counter() - started)

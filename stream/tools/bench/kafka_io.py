@@ -40,20 +40,20 @@ async def produce(settings: Settings, messages: list[Message]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Timed:
-    """Samples handled after the first batch was seen, and the seconds that took."""
+    """How many things (samples, points) were handled, and the seconds that took."""
 
-    samples: int
+    count: int
     seconds: float
 
     @property
     def per_s(self) -> float:
-        return self.samples / self.seconds
+        return self.count / self.seconds
 
 
 def median(runs: list[Timed]) -> Timed:
     """The run of median rate.
 
-    >>> median([Timed(10, 1.0), Timed(30, 1.0), Timed(20, 1.0)]).samples
+    >>> median([Timed(10, 1.0), Timed(30, 1.0), Timed(20, 1.0)]).count
     20
     """
     return sorted(runs, key=lambda run: run.per_s)[len(runs) // 2]

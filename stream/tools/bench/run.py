@@ -102,9 +102,9 @@ def throughput_figures(options: BenchOptions, size: int, data: Uploads, services
         "consumer_samples_per_s": consumer.per_s,
         "e2e_samples_per_s": backlog.samples.per_s,
         "e2e_vs_consumer": backlog.samples.per_s / consumer.per_s,
-        "influx_points_per_s": influx.points_per_s,
+        "influx_points_per_s": influx.per_s,
         "e2e_points_per_s": backlog.points.per_s,
-        "e2e_points_vs_influx": backlog.points.per_s / influx.points_per_s,
+        "e2e_points_vs_influx": backlog.points.per_s / influx.per_s,
         **latency,
     }
 
