@@ -90,6 +90,12 @@ class Worker:
     def health(self) -> dict[str, int] | None:
         return worker_health(self.web_port)
 
+    def same_settings(self) -> dict[str, str]:
+        """This worker's ``WEARMON_*`` settings with a free web port: to start it again after a
+        kill, or a second member of its consumer group."""
+        env = {k: v for k, v in self.env.items() if k.startswith("WEARMON_")}
+        return env | {"WEARMON_WEB_PORT": str(free_port())}
+
     def wait_processed(self, messages: int, timeout_s: float = 180.0) -> dict[str, int]:
         """Block until the worker has handled ``messages`` telemetry messages."""
         deadline = time.monotonic() + timeout_s

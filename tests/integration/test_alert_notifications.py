@@ -196,9 +196,7 @@ async def test_worker_killed_during_escalation_sends_each_step_once(
     await deliveries(settings, 2)  # both results recorded: the sent marks are durable
     await asyncio.to_thread(worker.stop, True)  # SIGKILL while the escalation is pending
 
-    env = {k: v for k, v in worker.env.items() if k.startswith("WEARMON_")}
-    env["WEARMON_WEB_PORT"] = str(free_port())
-    restarted = make_worker(**env)
+    restarted = make_worker(**worker.same_settings())
     await asyncio.to_thread(restarted.start)
 
     # the next arrival is the escalation: the opening messages were not sent again

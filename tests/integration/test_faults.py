@@ -129,8 +129,7 @@ def test_killed_worker_loses_nothing_and_keeps_patient_state(make_worker, run: i
     # samples are behind the patient's newest, so the detectors do not see them twice)
     resent = first_half[-3:]
     asyncio.run(send_messages(settings, resent + second_half))
-    restarted = make_worker(**{k: v for k, v in worker.env.items() if k.startswith("WEARMON_")
-                               and k != "WEARMON_WEB_PORT"}, WEARMON_WEB_PORT=str(free_port()))
+    restarted = make_worker(**worker.same_settings())
     restarted.start()
     try:
         _wait_stored(settings.influx_url, settings.influx_db, expected, timeout_s=90)
@@ -165,8 +164,7 @@ def test_killed_mid_backlog_processes_at_most_one_batch_twice(make_worker, run: 
     worker.start()
     done = worker.wait_processed(len(messages) // 3)  # a third of the backlog
     worker.stop(kill=True)
-    restarted = make_worker(**{k: v for k, v in worker.env.items() if k.startswith("WEARMON_")
-                               and k != "WEARMON_WEB_PORT"}, WEARMON_WEB_PORT=str(free_port()))
+    restarted = make_worker(**worker.same_settings())
     restarted.start()
     _wait_stored(settings.influx_url, settings.influx_db, expected, timeout_s=120)
     health = restarted.wait_handled_through(len(messages))
@@ -203,9 +201,7 @@ def test_two_workers_share_partitions_without_duplicates(make_worker) -> None:  
     messages, expected = _simulated(8, 1, seed=23)
     first = make_worker(WEARMON_PARTITIONS="4")
     settings = settings_of(first)
-    env = {k: v for k, v in first.env.items() if k.startswith("WEARMON_")}
-    env["WEARMON_WEB_PORT"] = str(free_port())
-    second = make_worker(**env)
+    second = make_worker(**first.same_settings())
     asyncio.run(send_messages(settings, messages))
     first.start()
     second.start()
