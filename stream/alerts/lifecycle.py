@@ -382,6 +382,23 @@ def reopen(
     ]
 
 
+def due_action(category: Category, level: int, team: int, repeats: int, max_repeats: int
+               ) -> Action:
+    """What falls due for an unacknowledged alert: a clinical alert goes to the next person of
+    the care team while there is one, then reminders, then nothing more (recorded).
+
+    >>> due_action(Category.CLINICAL, 0, 2, 0, 1), due_action(Category.CLINICAL, 1, 2, 0, 1)
+    (<Action.ESCALATED: 'escalated'>, <Action.REPEATED: 'repeated'>)
+    >>> due_action(Category.DEVICE, 0, 2, 1, 1)
+    <Action.EXHAUSTED: 'exhausted'>
+    """
+    if category is Category.CLINICAL and level + 1 < team:
+        return Action.ESCALATED
+    if repeats < max_repeats:
+        return Action.REPEATED
+    return Action.EXHAUSTED
+
+
 def on_due(alert: Alert, settings: PatientSettings, now_ms: int) -> list[AlertEvent]:
     policy = settings.policy
     clinical = alert.category is Category.CLINICAL
@@ -398,7 +415,9 @@ def on_due(alert: Alert, settings: PatientSettings, now_ms: int) -> list[AlertEv
     if alert.state is AlertState.ACKNOWLEDGED:
         alert.due_ms = None
         return []
-    if clinical and alert.level + 1 < len(settings.care_team):
+    action = due_action(alert.category, alert.level, len(settings.care_team), alert.repeats,
+                        policy.max_repeats)
+    if action is Action.ESCALATED:
         alert.level += 1
         alert.state = AlertState.ESCALATED
         alert.due_ms = after_ms(now_ms, wait_ms)
@@ -407,7 +426,7 @@ def on_due(alert: Alert, settings: PatientSettings, now_ms: int) -> list[AlertEv
                 Action.ESCALATED, now_ms, levels=(alert.level,), note="not acknowledged in time"
             )
         ]
-    if alert.repeats < policy.max_repeats:
+    if action is Action.REPEATED:
         alert.repeats += 1
         alert.due_ms = after_ms(now_ms, wait_ms)
         levels = (alert.level,) if clinical else simple_levels(alert.kind, settings)

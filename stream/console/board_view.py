@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from wearmon.stream.alerts.board import AlertCard
-from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertState, Category
+from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertState, due_action
 from wearmon.stream.core.patients import PatientSettings
 from wearmon.stream.notify.links import ALERT, PATIENT, opaque_ref
 from wearmon.stream.notify.render import escalation_step
@@ -121,13 +121,13 @@ def next_step_text(card: AlertCard, settings: PatientSettings | None, now_ms: in
         return f"snoozed for {wait}"
     if card.state not in (AlertState.OPEN, AlertState.ESCALATED):
         return ""
-    team = len(settings.care_team) if settings is not None else 1
-    if card.category is Category.CLINICAL and card.level + 1 < team:
-        return f"next escalation in {wait}"
-    reminders = sum(event.action is Action.REPEATED for event in card.history)
-    if settings is None or reminders < settings.policy.max_repeats:
+    if settings is None:  # the patient's settings are gone: its care team is not known here
         return f"reminder in {wait}"
-    return "nobody left to page"
+    reminders = sum(event.action is Action.REPEATED for event in card.history)
+    due = due_action(card.category, card.level, len(settings.care_team), reminders,
+                     settings.policy.max_repeats)
+    return {Action.ESCALATED: f"next escalation in {wait}",
+            Action.REPEATED: f"reminder in {wait}"}.get(due, "nobody left to page")
 
 
 def alert_row(card: AlertCard, settings: PatientSettings | None, refs: Refs, now_ms: int,
