@@ -49,6 +49,18 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Ask a child process to stop (SIGTERM); kill it if it has not within ``timeout_s``."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout_s)
+
+
 @dataclass
 class Service:
     name: str
@@ -58,13 +70,7 @@ class Service:
     _log: object = field(default=None, repr=False)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, timeout_s=10)
         if hasattr(self._log, "close"):
             self._log.close()
         if self.workdir is not None:

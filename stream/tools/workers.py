@@ -21,7 +21,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from wearmon.stream.config import Settings
-from wearmon.stream.tools.services import free_port, worker_health
+from wearmon.stream.tools.services import free_port, stop_process, worker_health
 
 #: The health counters that together count every telemetry message a worker has handled.
 HANDLED = ("uploads", "rejected", "duplicates")
@@ -148,13 +148,8 @@ class WorkerProcess:
                           f"{self.log_tail()}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
+        if self.proc is not None:
+            stop_process(self.proc, timeout_s=30)
 
     def log_tail(self) -> str:
         try:
