@@ -24,7 +24,12 @@ from wearmon.stream.worker.api import add_api, topic_sender
 from wearmon.stream.worker.commands import add_alert_agents
 from wearmon.stream.worker.commit import Sinks
 from wearmon.stream.worker.context import WorkerContext
-from wearmon.stream.worker.faust_io import bytes_table, bytes_topic, faust_credentials
+from wearmon.stream.worker.faust_io import (
+    bytes_table,
+    bytes_topic,
+    faust_credentials,
+    prompt_fetches,
+)
 from wearmon.stream.worker.history import add_history_agents
 from wearmon.stream.worker.metrics import add_metrics_page
 from wearmon.stream.worker.notifications import add_notify_agents
@@ -33,7 +38,7 @@ from wearmon.stream.worker.telemetry import add_telemetry_agent
 
 def new_app(settings: Settings) -> faust.App:
     settings.require_broker()
-    return faust.App(
+    app = faust.App(
         settings.app_id,
         broker=settings.broker_urls,
         autodiscover=False,
@@ -60,6 +65,8 @@ def new_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         web_in_thread=False,
     )
+    prompt_fetches(app, settings.fetch_max_wait_ms)
+    return app
 
 
 def create_app(settings: Settings) -> faust.App:

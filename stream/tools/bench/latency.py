@@ -178,24 +178,21 @@ async def run_latency(settings: Settings, background: Iterable[Message], samples
     return run
 
 
-#: What Faust's consumer asks the broker to wait for data (hard-coded in its aiokafka driver).
-FAUST_FETCH_MAX_WAIT_MS = 1500
-
-
 async def broker_hop(settings: Settings, messages: int = 60, gap_s: float = 0.1) -> list[float]:
-    """The baseline of the latency: one hop through the broker as a Faust consumer makes it.
+    """The baseline of the latency: one hop through the broker as the worker's consumer makes it.
 
     Messages sent one by one, ``gap_s`` apart, to a topic of their own; a plain consumer with
-    Faust's fetch wait notes when each arrives. A broker that answers a fetch as soon as data is
-    there (Kafka) gives milliseconds; one that holds every fetch for the whole wait adds up to
-    that wait to every hop, to the worker's as much as to this one.
+    the worker's fetch wait (``WEARMON_FETCH_MAX_WAIT_MS``) notes when each arrives. A broker
+    that answers a fetch as soon as data is there (Kafka) gives milliseconds; one that holds
+    every fetch for the whole wait adds up to that wait to every hop, to the worker's as much
+    as to this one.
     """
     topic = f"{settings.topic_telemetry}-hop"
     await ensure_topics(settings.model_copy(update={"topic_telemetry": topic}))
     producer = bench_producer(settings)
     consumer = AIOKafkaConsumer(topic, **client_options(settings), auto_offset_reset="latest",
                                 enable_auto_commit=False,
-                                fetch_max_wait_ms=FAUST_FETCH_MAX_WAIT_MS)
+                                fetch_max_wait_ms=settings.fetch_max_wait_ms)
     await producer.start()
     await consumer.start()
     latencies: list[float] = []
