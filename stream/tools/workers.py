@@ -80,11 +80,13 @@ def handled(health: dict[str, int] | None) -> int:
 
 @dataclass
 class WorkerProcess:
-    """One ``python -m wearmon worker`` with ``values`` (and its own web port and state dir)."""
+    """One ``python -m wearmon worker`` with ``values`` (and its own web port and state dir);
+    ``command``: another module to run the same way (``python -m …``)."""
 
     values: dict[str, str]
     workdir: Path
     name: str = "worker"
+    command: tuple[str, ...] = ("wearmon", "worker")
     web_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -106,7 +108,7 @@ class WorkerProcess:
         state_dir.parent.mkdir(parents=True, exist_ok=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "wearmon", "worker"], env=env,
+            self.proc = subprocess.Popen([sys.executable, "-m", *self.command], env=env,
                                          cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
 

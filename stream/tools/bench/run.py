@@ -27,7 +27,13 @@ from wearmon.stream.tools.bench.influx import query_mean, write_raw
 from wearmon.stream.tools.bench.kafka_io import consume_all, median, produce
 from wearmon.stream.tools.bench.latency import broker_hop, percentile, run_latency
 from wearmon.stream.tools.bench.stage import run_stage
-from wearmon.stream.tools.bench.worker_runs import cpu_run, mean_batch, memory_run, time_backlog
+from wearmon.stream.tools.bench.worker_runs import (
+    cpu_run,
+    faust_floor,
+    mean_batch,
+    memory_run,
+    time_backlog,
+)
 from wearmon.stream.tools.services import Service, start_broker, start_influxd
 from wearmon.stream.tools.workers import (
     WorkerError,
@@ -86,6 +92,8 @@ def throughput_figures(options: BenchOptions, size: int, data: Uploads, services
     asyncio.run(produce(settings, data.messages))
     say(f"{size}: plain consumer")
     consumer = median([asyncio.run(consume_all(settings, data.count)) for _ in range(REPEATS)])
+    say(f"{size}: a Faust agent that only decodes")
+    floor = faust_floor(values, services.workdir, data.count)
     say(f"{size}: worker through the backlog")
     worker = WorkerProcess(values, services.workdir, name=f"e2e-{size}")
     worker.start()
@@ -102,6 +110,9 @@ def throughput_figures(options: BenchOptions, size: int, data: Uploads, services
         "consumer_samples_per_s": consumer.per_s,
         "e2e_samples_per_s": backlog.samples.per_s,
         "e2e_vs_consumer": backlog.samples.per_s / consumer.per_s,
+        "faust_floor_samples_per_s": floor.per_s,
+        "faust_floor_vs_consumer": floor.per_s / consumer.per_s,
+        "e2e_vs_faust_floor": backlog.samples.per_s / floor.per_s,
         "influx_points_per_s": influx.per_s,
         "e2e_points_per_s": backlog.points.per_s,
         "e2e_points_vs_influx": backlog.points.per_s / influx.per_s,

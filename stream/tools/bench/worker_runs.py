@@ -4,9 +4,12 @@ two workers in a group, and resident memory per patient."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 from wearmon.stream.tools.bench.data import Uploads
 from wearmon.stream.tools.bench.kafka_io import Timed, produce, warm_up
@@ -47,6 +50,31 @@ def time_backlog(worker: WorkerProcess, count: int, timeout_s: float = 600.0,
         time.sleep(poll_s)  # polling another process's HTTP endpoint: no event to await
     raise WorkerError(f"the worker did not handle {count} messages in {timeout_s:.0f} s\n"
                       f"{worker.log_tail()}")
+
+
+def faust_floor(values: dict[str, str], workdir: Path, count: int, timeout_s: float = 600.0
+                ) -> Timed:
+    """The Faust-agent baseline (``bench.faust_floor``) through the ``count`` messages of the
+    telemetry topic in ``values``, in a consumer group of its own."""
+    floor = WorkerProcess({**values, "WEARMON_APP_ID": f"{values['WEARMON_APP_ID']}-floor"},
+                          workdir, name=f"{values['WEARMON_APP_ID']}-floor",
+                          command=("wearmon.stream.tools.bench.faust_floor", str(count)))
+    floor.start()
+    assert floor.proc is not None
+    try:
+        floor.proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        raise WorkerError(f"the Faust baseline did not handle {count} messages in "
+                          f"{timeout_s:.0f} s\n{floor.log_tail()}") from None
+    finally:
+        floor.stop()
+    last = floor.log_tail().strip().splitlines()[-1:] or [""]
+    try:
+        result = orjson.loads(last[0])
+    except orjson.JSONDecodeError:
+        raise WorkerError(f"the Faust baseline ended without its figure\n{floor.log_tail()}"
+                          ) from None
+    return Timed(int(result["samples"]), float(result["seconds"]))
 
 
 def mean_batch(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
