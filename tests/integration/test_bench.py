@@ -27,4 +27,5 @@ def test_every_figure_is_measured_at_a_tiny_size() -> None:
     assert 0 < figures["scale_out_efficiency"] < 2.5
     assert figures["stage_samples_per_s"] < figures["decode_samples_per_s"]
     assert figures["e2e_samples_per_s"] < figures["consumer_samples_per_s"]
+    assert 0 < figures["faust_floor_samples_per_s"] < figures["consumer_samples_per_s"]
     assert result["config"]["memory_patients"] == 300

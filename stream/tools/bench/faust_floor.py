@@ -6,9 +6,10 @@ fetch wait, acks), the same ``take_events`` batches, and per batch nothing but `
 each value and a count of its samples. Its rate is the ceiling of a worker built on Faust agents
 on this machine; the worker's rate divided by it shows what the worker's own work costs.
 
-Run as ``python -m wearmon.stream.tools.bench.faust_floor COUNT`` with the worker's
-``WEARMON_*`` environment; it prints one JSON line (samples and seconds, timed like the worker
-from its first batch to the last message) and exits as soon as it has handled ``COUNT`` messages.
+Run as ``python -m wearmon.stream.tools.bench.faust_floor COUNT FILE`` with the worker's
+``WEARMON_*`` environment; it writes its figure to FILE as JSON (samples and seconds, timed like
+the worker from its first batch to the last message) and exits as soon as it has handled
+``COUNT`` messages.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -55,7 +57,7 @@ class Floor:
                 "seconds": time.perf_counter() - (self.first_s or time.perf_counter())}
 
 
-def floor_app(settings: Settings, count: int) -> faust.App:
+def floor_app(settings: Settings, count: int, out: Path) -> faust.App:
     app = new_app(settings)
     topic = bytes_topic(app, settings.topic_telemetry, settings)
     floor = Floor(count)
@@ -67,15 +69,15 @@ def floor_app(settings: Settings, count: int) -> faust.App:
         async for events in batches:
             floor.add([event.value for event in events])
             if floor.done:
-                print(json.dumps(floor.result()), flush=True)
+                out.write_text(json.dumps(floor.result()))
                 os._exit(0)  # the figure is out; a bench process has nothing else to keep
 
     return app
 
 
 def main(argv: list[str] | None = None) -> Any:
-    count = int((argv or sys.argv[1:])[0])
-    app = floor_app(load_settings(), count)
+    count, out = (argv or sys.argv[1:])[:2]
+    app = floor_app(load_settings(), int(count), Path(out))
     faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
 
 

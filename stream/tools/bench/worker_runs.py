@@ -56,9 +56,11 @@ def faust_floor(values: dict[str, str], workdir: Path, count: int, timeout_s: fl
                 ) -> Timed:
     """The Faust-agent baseline (``bench.faust_floor``) through the ``count`` messages of the
     telemetry topic in ``values``, in a consumer group of its own."""
-    floor = WorkerProcess({**values, "WEARMON_APP_ID": f"{values['WEARMON_APP_ID']}-floor"},
-                          workdir, name=f"{values['WEARMON_APP_ID']}-floor",
-                          command=("wearmon.stream.tools.bench.faust_floor", str(count)))
+    name = f"{values['WEARMON_APP_ID']}-floor"
+    out = workdir / f"{name}.json"
+    floor = WorkerProcess({**values, "WEARMON_APP_ID": name}, workdir, name=name,
+                          command=("wearmon.stream.tools.bench.faust_floor", str(count),
+                                   str(out)))
     floor.start()
     assert floor.proc is not None
     try:
@@ -68,12 +70,9 @@ def faust_floor(values: dict[str, str], workdir: Path, count: int, timeout_s: fl
                           f"{timeout_s:.0f} s\n{floor.log_tail()}") from None
     finally:
         floor.stop()
-    last = floor.log_tail().strip().splitlines()[-1:] or [""]
-    try:
-        result = orjson.loads(last[0])
-    except orjson.JSONDecodeError:
-        raise WorkerError(f"the Faust baseline ended without its figure\n{floor.log_tail()}"
-                          ) from None
+    if not out.exists():
+        raise WorkerError(f"the Faust baseline ended without its figure\n{floor.log_tail()}")
+    result = orjson.loads(out.read_bytes())
     return Timed(int(result["samples"]), float(result["seconds"]))
 
 
