@@ -9,7 +9,7 @@ patterns). Points are idempotent: the same input gives the same series and times
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import chain
 from typing import TYPE_CHECKING
@@ -102,7 +102,8 @@ def _format_many(template: str, columns: Sequence[Sequence[object]]) -> list[str
     count = len(columns[0])
     if not count:
         return []
-    text = "\n".join([template] * count) % tuple(chain.from_iterable(zip(*columns)))
+    args = tuple(chain.from_iterable(zip(*columns, strict=True)))
+    text = "\n".join([template] * count) % args
     return text.split("\n")
 
 
@@ -160,6 +161,11 @@ def _batch_vitals(results: Sequence[Result]) -> list[list[str]]:
 
 
 def _value(value: object) -> str:
+    kind = type(value)  # exact float and int first (the usual ones), then as before
+    if kind is float:
+        return repr(value)
+    if kind is int:
+        return f"{value}i"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -170,29 +176,33 @@ def _value(value: object) -> str:
     return f'"{text}"'
 
 
+def _fields(fields: Iterable[tuple[str, object]]) -> str:
+    """``k=v,…`` of typed field values (None values are left out)."""
+    return ",".join([f"{k}={_value(v)}" for k, v in fields if v is not None])
+
+
 def line(measurement: str, tags: str, fields: dict[str, object], t_ms: int) -> str:
     """One line from safe tags (``k=v,…``) and typed field values (None values are left out).
 
     >>> line("baseline", "patient=p-0001", {"resting_hr_bpm": 61.5, "n": 3, "x": None}, 1)
     'baseline,patient=p-0001 resting_hr_bpm=61.5,n=3i 1000000'
     """
-    body = ",".join(f"{k}={_value(v)}" for k, v in fields.items() if v is not None)
-    return f"{measurement},{tags} {body} {t_ms}000000"
+    return f"{measurement},{tags} {_fields(fields.items())} {t_ms}000000"
 
 
 def minute_line(patient: str, m: Minute) -> str | None:
     """The ``rollup_1m`` point of one closed minute (None: nothing was measured)."""
     if not (m.hr_samples or m.steps_samples or m.spo2_samples):
         return None
-    fields: dict[str, object] = {}
+    fields: list[tuple[str, object]] = []
     if m.hr_samples:
-        fields.update(hr_mean_bpm=m.hr_mean_bpm, hr_min_bpm=m.hr_min_bpm,
-                      hr_max_bpm=m.hr_max_bpm, hr_samples=m.hr_samples)
+        fields += (("hr_mean_bpm", m.hr_mean_bpm), ("hr_min_bpm", m.hr_min_bpm),
+                   ("hr_max_bpm", m.hr_max_bpm), ("hr_samples", m.hr_samples))
     if m.steps_samples:
-        fields["steps"] = m.steps
+        fields.append(("steps", m.steps))
     if m.spo2_samples:
-        fields.update(spo2_mean_pct=m.spo2_mean_pct, spo2_min_pct=m.spo2_min_pct)
-    return line("rollup_1m", f"patient={patient}", fields, m.start_ms)
+        fields += (("spo2_mean_pct", m.spo2_mean_pct), ("spo2_min_pct", m.spo2_min_pct))
+    return f"rollup_1m,patient={patient} {_fields(fields)} {m.start_ms}000000"
 
 
 def result_lines(result: Result) -> list[str]:
@@ -229,11 +239,12 @@ def _derived_lines(result: Result) -> list[str]:
     q = result.quality
     if q is not None:
         battery = "" if q.battery_pct is None else f",battery_pct={float(q.battery_pct)!r}"
+        status = q.status.value
         lines.append(
             f"quality,device={result.upload.device_id},patient={patient} samples={q.samples}i,"
             f"worn_samples={q.worn_samples}i,dropped={q.dropped}i,"
-            f"sync_lag_s={float(q.sync_lag_s)!r},status=\"{q.status.value}\","
-            f"status_code={_STATUS_CODE[q.status.value]}i{battery} {q.t_ms}000000")
+            f"sync_lag_s={float(q.sync_lag_s)!r},status=\"{status}\","
+            f"status_code={_STATUS_CODE[status]}i{battery} {q.t_ms}000000")
     return lines
 
 
