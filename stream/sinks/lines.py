@@ -3,7 +3,9 @@
 Every timestamp is in nanoseconds (the ``/write`` default on InfluxDB 1.x, 2.x and 3.x), so one
 batch is one request. influxdb-client's ``Point`` gives correct escaping for the low-rate
 measurements; raw vitals are formatted directly (~10x cheaper per point; their ids match safe
-patterns). Points are idempotent: the same input gives the same series and timestamp.
+patterns), and ``batch_lines`` formats the vitals of a whole batch at once (the same lines as
+``result_lines`` of each result). Points are idempotent: the same input gives the same series
+and timestamp.
 """
 
 from __future__ import annotations
@@ -127,25 +129,17 @@ def _batch_vitals(results: Sequence[Result]) -> list[list[str]]:
     order = present[np.argsort(owner[present] * _CODES + codes[present], kind="stable")]
     sorted_codes = codes[order]
     vitals_prefix = np.array([f"vitals,{p}" for p in prefixes], dtype=object)
-    groups = np.unique(sorted_codes).tolist()
-    lines: list[str] = []
-    if len(groups) == 1:
-        template, rows = _percent_template(groups[0])
-        lines = _format_many(template, [vitals_prefix[owner[order]].tolist(),
-                                        *values[rows, :][:, order].tolist(),
-                                        t_ms[order].tolist()])
-    elif groups:
-        placed = np.empty(len(order), dtype=object)
-        for code in groups:
-            at = np.flatnonzero(sorted_codes == code)
-            samples = order[at]
-            template, rows = _percent_template(code)
-            placed[at] = _format_many(template, [vitals_prefix[owner[samples]].tolist(),
-                                                 *values[rows, :][:, samples].tolist(),
-                                                 t_ms[samples].tolist()])
-        lines = placed.tolist()
+    lines = np.empty(len(order), dtype=object)
+    for code in np.unique(sorted_codes).tolist():
+        at = np.flatnonzero(sorted_codes == code)
+        samples = order[at]
+        template, rows = _percent_template(code)
+        lines[at] = _format_many(template, [vitals_prefix[owner[samples]].tolist(),
+                                            *values[list(rows)][:, samples].tolist(),
+                                            t_ms[samples].tolist()])
     ends = np.cumsum(np.bincount(owner[order], minlength=len(results))).tolist()
-    out = [lines[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+    flat: list[str] = lines.tolist()
+    out = [flat[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
     rr_count = np.concatenate([c.rr_count for c in columns])
     if rr_count.any():
         rr_ms = np.concatenate([c.rr_ms for c in columns])
