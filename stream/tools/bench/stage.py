@@ -4,7 +4,7 @@
   milliseconds, so the median of three runs);
 * stage: what the worker does to a batch between the consumer and the sinks: validation, the
   patients' pipelines together (``process_many``, in batches of ``batch_max_uploads`` uploads as
-  the worker takes them), and the InfluxDB lines (``result_lines``).
+  the worker takes them), and the InfluxDB lines (``batch_lines``, a batch at once).
 
 The lines are kept: they are the points of the raw InfluxDB write (the sink's baseline).
 """
@@ -19,7 +19,7 @@ import orjson
 
 from wearmon.stream.core.pipeline import Job, PatientState, process_many
 from wearmon.stream.core.validation import Limits, Rejection, validate
-from wearmon.stream.sinks.lines import result_lines
+from wearmon.stream.sinks.lines import batch_lines
 from wearmon.stream.tools.bench.data import Uploads
 
 MAX_LATENESS_MS = 172_800_000  # the worker's default (WEARMON_MAX_LATENESS_S)
@@ -80,9 +80,9 @@ def process_batches(values: list[bytes], batch_uploads: int, received_ms: int,
             up = checked.upload
             state = states.setdefault(up.patient_id, PatientState())
             jobs.append(Job(state, up, MAX_LATENESS_MS, list(checked.issues)))
-        for result in process_many(jobs):
-            if not (result.duplicate or result.conflict):
-                lines += result_lines(result)
+        results = [r for r in process_many(jobs) if not (r.duplicate or r.conflict)]
+        for upload_lines in batch_lines(results):
+            lines += upload_lines
     return lines, rejected
 
 

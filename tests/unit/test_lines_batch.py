@@ -1,0 +1,87 @@
+"""``batch_lines`` (a batch's vitals formatted over concatenated arrays) gives exactly
+``[result_lines(r) for r in results]`` on real processed results."""
+
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+
+import orjson
+
+from wearmon.stream.core.pipeline import Job, PatientState, Result, process_many
+from wearmon.stream.core.schema import Columns, Upload
+from wearmon.stream.core.validation import Limits, Rejection, validate
+from wearmon.stream.sinks.lines import batch_lines, result_lines
+from wearmon.stream.tools.bench.data import simulated
+
+END_MS = 1_750_000_000_000
+BATCH = 50  # uploads per process_many call and per batch_lines call
+
+
+def varied(value: bytes, rng: random.Random) -> bytes:
+    """A simulated upload with beats, extra vitals, gaps and sometimes no battery, so that
+    several groups of vitals occur within one upload."""
+    doc = orjson.loads(value)
+    for sample in doc["samples"]:
+        if rng.random() < 0.3:
+            sample["rr_ms"] = [rng.randint(600, 1100) for _ in range(rng.randint(1, 6))]
+        if rng.random() < 0.1:
+            sample["resp_rate_brpm"] = round(rng.uniform(10, 25), 1)
+        if rng.random() < 0.1:
+            sample["skin_temp_c"] = round(rng.uniform(31, 36), 2)
+        if rng.random() < 0.1:
+            sample.pop("hr_bpm", None)
+        if rng.random() < 0.1:
+            sample.pop("steps", None)
+    if rng.random() < 0.2:
+        del doc["battery_pct"]
+    return orjson.dumps(doc)
+
+
+@lru_cache(maxsize=4)
+def processed(samples_per_upload: int, seed: int) -> tuple[list[Result], ...]:
+    """Simulated uploads (half of them varied), validated and processed batch by batch."""
+    rng = random.Random(seed)
+    data = simulated(8, 3, samples_per_upload, END_MS, seed)
+    values = [varied(v, rng) if rng.random() < 0.5 else v for _, v in data.messages]
+    states: dict[str, PatientState] = {}
+    batches = []
+    for start in range(0, len(values), BATCH):
+        jobs = []
+        for value in values[start:start + BATCH]:
+            checked = validate(value, END_MS, Limits())
+            assert not isinstance(checked, Rejection)
+            state = states.setdefault(checked.upload.patient_id, PatientState())
+            jobs.append(Job(state, checked.upload, 172_800_000, list(checked.issues)))
+        batches.append([r for r in process_many(jobs) if not (r.duplicate or r.conflict)])
+    return tuple(batches)
+
+
+def test_batch_lines_equals_result_lines() -> None:
+    results = 0
+    for size, seed in ((10, 1), (60, 2), (3, 3)):
+        for batch in processed(size, seed):
+            assert batch_lines(batch) == [result_lines(r) for r in batch]
+            results += len(batch)
+    assert results > 1000
+
+
+def test_the_results_cover_every_kind_of_line() -> None:
+    batch = [r for b in processed(10, 1) for r in b]
+    lines = [x for r in batch_lines(batch) for x in r]
+    for measurement in ("vitals", "beats", "rollup_1m", "anomaly", "baseline", "quality"):
+        assert any(x.startswith(f"{measurement},") for x in lines), measurement
+    quality = [x for x in lines if x.startswith("quality,")]
+    assert any("battery_pct=" in x for x in quality)
+    assert any("battery_pct=" not in x for x in quality)
+    fields = {x.split(" ")[1].count(",") for x in lines if x.startswith("vitals,")}
+    assert len(fields) >= 3  # several groups of vitals
+
+
+def test_empty_batch_and_an_upload_without_samples() -> None:
+    assert batch_lines([]) == []
+    empty = Result(Upload("u1", "d1", "p-0001", END_MS, END_MS, Columns.empty()))
+    batch = [r for b in processed(3, 4)[:1] for r in b]
+    mixed = [empty, *batch[:5], empty, *batch[5:]]
+    assert batch_lines(mixed) == [result_lines(r) for r in mixed]
+    assert batch_lines([empty]) == [[]]
