@@ -25,7 +25,7 @@ from wearmon.stream.alerts.state import PatientAlerts
 from wearmon.stream.core.patients import PatientSettings
 from wearmon.stream.core.pipeline import Job, PatientState, Result, process_many
 from wearmon.stream.core.validation import Issue, Limits, Rejection, Validated, validate
-from wearmon.stream.sinks.lines import rejection_line, result_lines
+from wearmon.stream.sinks.lines import batch_lines, rejection_line, result_lines
 
 log = logging.getLogger(__name__)
 
@@ -191,18 +191,19 @@ def job_of(context: BatchContext, checked: Checked) -> Job:
                checked.validated.issues, checked.settings.timezone)
 
 
-def finish_message(context: BatchContext, checked: Checked, result: Result,
-                   output: BatchOutput) -> None:
-    """A processed upload: its dead letters, alert policy, points and anomaly records."""
+def settle_message(context: BatchContext, checked: Checked, result: Result,
+                   output: BatchOutput) -> bool:
+    """A processed upload's dead letters, alert policy and anomaly records; True when it has
+    points to write (``add_lines``), False for a re-sent or conflicting upload."""
     message, up, settings = checked.message, checked.validated.upload, checked.settings
-    part = checked.part
     if result.duplicate or result.conflict:
-        reject(output, part, identity_rejection(message, result),
+        reject(output, checked.part, identity_rejection(message, result),
                "duplicates" if result.duplicate else "rejected")
-        return
+        return False
     if result.issues:
-        reject(output, part, Rejection(tuple(result.issues), message.value, message.received_ms,
-                                       up.patient_id, up.upload_id, partial=True))
+        reject(output, checked.part, Rejection(tuple(result.issues), message.value,
+                                               message.received_ms, up.patient_id,
+                                               up.upload_id, partial=True))
     output.counts["uploads"] += 1
     output.counts["samples"] += len(up.columns)
     alerts = context.patient_alerts(up.patient_id, message.received_ms)
@@ -211,11 +212,52 @@ def finish_message(context: BatchContext, checked: Checked, result: Result,
     if result.quality is not None:
         result.quality.status = policy.assessment(alerts, settings, message.received_ms,
                                                   observed=result.quality.status)
-    lines = result_lines(result)
-    "\n".join(lines).encode()  # text that cannot be encoded fails here, for this upload only
-    part.lines.extend(lines)
     output.anomalies.extend(anomaly_records(result))
     output.patients.add(up.patient_id)
+    return True
+
+
+def add_lines(checked: Checked, lines: list[str]) -> None:
+    "\n".join(lines).encode()  # text that cannot be encoded fails here, for this upload only
+    checked.part.lines.extend(lines)
+
+
+def finish_message(context: BatchContext, checked: Checked, result: Result,
+                   output: BatchOutput) -> None:
+    """A processed upload on its own: ``settle_message``, then its points."""
+    if settle_message(context, checked, result, output):
+        add_lines(checked, result_lines(result))
+
+
+def finish_batch(context: BatchContext, done: Sequence[tuple[Checked, BatchOutput, Result]],
+                 output: BatchOutput) -> None:
+    """The processed uploads of a batch: each settled on its own, the points of all of them
+    formatted together (``batch_lines``), then each merged into ``output`` in message order;
+    an error is contained to its message."""
+    outcomes: list[bool | Exception] = []  # has points to write / the error that stopped it
+    for checked, one, result in done:
+        try:
+            outcomes.append(settle_message(context, checked, result, one))
+        except Exception as error:
+            outcomes.append(error)
+    with_points = [result for (_, _, result), o in zip(done, outcomes, strict=True) if o is True]
+    formatted: dict[int, list[str]] = {}  # by id of the result
+    try:
+        formatted = {id(r): lines for r, lines in zip(with_points, batch_lines(with_points),
+                                                      strict=True)}
+    except Exception:
+        log.warning("formatting a batch's points failed; formatting them one by one",
+                    exc_info=True)
+    for (checked, one, result), outcome in zip(done, outcomes, strict=True):
+        try:
+            if isinstance(outcome, Exception):
+                raise outcome
+            if outcome:
+                add_lines(checked, formatted.get(id(result)) or result_lines(result))
+        except Exception as error:
+            contain(context, checked.message, output, one, error)
+        else:
+            output.merge(one)
 
 
 def process_message(context: BatchContext, message: Incoming, output: BatchOutput) -> None:
@@ -308,13 +350,8 @@ def process_batch(messages: Sequence[Incoming], context: BatchContext, now_ms: i
             else:
                 output.merge(one)
     else:
-        for (c, one), result in zip(checked, results, strict=True):
-            try:
-                finish_message(context, c, result, one)
-            except Exception as error:
-                contain(context, c.message, output, one, error)
-            else:
-                output.merge(one)
+        finish_batch(context, [(c, one, result) for (c, one), result
+                               in zip(checked, results, strict=True)], output)
     output.counts["anomalies"] = len(output.anomalies)
     output.counts["alert_events"] = len(output.alert_events)
     return output

@@ -214,6 +214,29 @@ def test_an_error_in_one_message_is_dead_lettered_and_the_batch_goes_on(
     assert not any(a["patient_id"] == "p-0002" for a in out.anomalies)
 
 
+class FailingPolicy(Context):
+    """A context whose alert state fails for one patient, after its upload was processed."""
+
+    def patient_alerts(self, patient_id: str, now_ms: int) -> PatientAlerts:
+        if patient_id == "p-0002":
+            raise KeyError("boom")
+        return super().patient_alerts(patient_id, now_ms)
+
+
+def test_an_error_after_processing_is_contained_to_its_message() -> None:
+    out = process_batch(messages(), FailingPolicy(), now_ms=T0_MS)
+    internal = [r for r in out.rejections if r.reason == "internal_error"]
+    assert [r.original for r in internal] == [messages()[1].value]
+    assert out.counts["uploads"] == 1 and out.patients == {"p-0001"}
+    assert not any(a["patient_id"] == "p-0002" for a in out.anomalies)
+    stored = [line for line in out.lines if not line.startswith("rejected,")]
+    assert any("patient=p-0001" in line for line in stored)
+    assert not any("patient=p-0002" in line for line in stored)
+    # validation's refusals first, then the processed uploads' in message order
+    assert [r.reason for r in out.rejections] == ["not_json", "internal_error",
+                                                  "duplicate_upload"]
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
