@@ -1,21 +1,46 @@
-"""``batch_lines`` (a batch's vitals formatted over concatenated arrays) gives exactly
-``[result_lines(r) for r in results]`` on real processed results."""
+"""``batch_lines`` (a batch's vitals formatted over concatenated arrays) gives, for each
+result, exactly the lines of a plain per-sample formatter (``reference_vitals``, below) followed
+by the result's other lines, on real processed results."""
 
 from __future__ import annotations
 
 import random
 from functools import lru_cache
 
+import numpy as np
 import orjson
 
 from wearmon.stream.core.pipeline import Job, PatientState, Result, process_many
-from wearmon.stream.core.schema import Columns, Upload
+from wearmon.stream.core.schema import FLOAT_FIELDS, Columns, Upload
 from wearmon.stream.core.validation import Limits, Rejection, validate
 from wearmon.stream.sinks.lines import batch_lines, result_lines
 from wearmon.stream.tools.bench.data import simulated
 
 END_MS = 1_750_000_000_000
 BATCH = 50  # uploads per process_many call and per batch_lines call
+
+
+def reference_vitals(result: Result) -> list[str]:
+    """One sample at a time: its vitals as one line (groups of the same vitals together, in
+    ascending order of which vitals they carry), then the beats."""
+    up, c = result.upload, result.upload.columns
+    tags = f"patient={up.patient_id},device={up.device_id}"
+    by_group: dict[int, list[str]] = {}
+    for i in range(len(c)):
+        present = [(k, name) for k, name in enumerate(FLOAT_FIELDS)
+                   if not np.isnan(c.values[k, i])]
+        if not present:
+            continue
+        fields = ",".join(f"steps={c.values[k, i]:.0f}i" if name == "steps"
+                          else f"{name}={float(c.values[k, i])!r}" for k, name in present)
+        code = sum(1 << k for k, _ in present)
+        by_group.setdefault(code, []).append(f"vitals,{tags} {fields} {int(c.t_ms[i])}000000")
+    lines = [x for code in sorted(by_group) for x in by_group[code]]
+    beats = c.beats() if len(c.rr_ms) else None
+    if beats is not None:
+        lines += [f"beats,{tags} rr_ms={int(rr)}i {int(t)}000000"
+                  for rr, t in zip(c.rr_ms, beats.t_ms, strict=True)]
+    return lines
 
 
 def varied(value: bytes, rng: random.Random) -> bytes:
@@ -57,11 +82,16 @@ def processed(samples_per_upload: int, seed: int) -> tuple[list[Result], ...]:
     return tuple(batches)
 
 
-def test_batch_lines_equals_result_lines() -> None:
+def test_batch_lines_equals_the_reference_and_result_lines() -> None:
     results = 0
     for size, seed in ((10, 1), (60, 2), (3, 3)):
         for batch in processed(size, seed):
-            assert batch_lines(batch) == [result_lines(r) for r in batch]
+            formatted = batch_lines(batch)
+            assert formatted == [result_lines(r) for r in batch]
+            for lines, result in zip(formatted, batch, strict=True):
+                vitals = reference_vitals(result)
+                assert lines[:len(vitals)] == vitals
+                assert not any(x.startswith(("vitals,", "beats,")) for x in lines[len(vitals):])
             results += len(batch)
     assert results > 1000
 

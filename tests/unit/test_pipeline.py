@@ -88,11 +88,11 @@ def test_vitals_line_format() -> None:
         Columns.from_samples([Sample(t_ms=1000, hr_bpm=71.5, steps=3, rr_ms=[800, 810])])
     )
     result = process(PatientState(), up, HOUR_MS)
-    assert vitals_lines(result) == [
+    assert vitals_lines([result]) == [[
         "vitals,patient=p-0001,device=dev-1 hr_bpm=71.5,steps=3i 1000000000",
         "beats,patient=p-0001,device=dev-1 rr_ms=800i 1000000000",
         "beats,patient=p-0001,device=dev-1 rr_ms=810i 1800000000",
-    ]
+    ]]
 
 
 def test_rejection_line_escapes_field_names() -> None:
