@@ -78,7 +78,9 @@ def process_batches(values: list[bytes], batch_uploads: int, received_ms: int,
                 rejected += 1
                 continue
             up = checked.upload
-            state = states.setdefault(up.patient_id, PatientState())
+            state = states.get(up.patient_id)
+            if state is None:  # (not setdefault: a new state costs ~11 µs)
+                state = states[up.patient_id] = PatientState()
             jobs.append(Job(state, up, MAX_LATENESS_MS, list(checked.issues)))
         results = [r for r in process_many(jobs) if not (r.duplicate or r.conflict)]
         for upload_lines in batch_lines(results):
