@@ -206,6 +206,8 @@ def parse_many(samples: Sequence[object], received_ms: Sequence[int], max_sample
             columns = _gather([samples[i] for i in chosen],  # type: ignore[misc]
                               [received_ms[i] + max_clock_skew_ms for i in chosen])
         except _LeaveOut as unclean:
+            if not unclean.uploads:  # cannot happen; never loop forever
+                break
             chosen = [i for k, i in enumerate(chosen) if k not in unclean.uploads]
             continue
         for i, upload_columns in zip(chosen, columns, strict=True):
