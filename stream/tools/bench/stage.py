@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import orjson
 
 from wearmon.stream.core.pipeline import Job, PatientState, process_many
-from wearmon.stream.core.validation import Limits, Rejection, validate
+from wearmon.stream.core.validation import Limits, Rejection, validate_many
 from wearmon.stream.sinks.lines import batch_lines
 from wearmon.stream.tools.bench.data import Uploads
 
@@ -72,8 +72,7 @@ def process_batches(values: list[bytes], batch_uploads: int, received_ms: int,
     rejected = 0
     for batch in batches(values, batch_uploads):
         jobs = []
-        for value in batch:
-            checked = validate(value, received_ms, limits)
+        for checked in validate_many(batch, [received_ms] * len(batch), limits):
             if isinstance(checked, Rejection):
                 rejected += 1
                 continue
