@@ -24,7 +24,14 @@ from wearmon.stream.alerts.lifecycle import AlertEvent
 from wearmon.stream.alerts.state import PatientAlerts
 from wearmon.stream.core.patients import PatientSettings
 from wearmon.stream.core.pipeline import Job, PatientState, Result, process_many
-from wearmon.stream.core.validation import Issue, Limits, Rejection, Validated, validate
+from wearmon.stream.core.validation import (
+    Issue,
+    Limits,
+    Rejection,
+    Validated,
+    validate,
+    validate_many,
+)
 from wearmon.stream.sinks.lines import batch_lines, rejection_line, result_lines
 
 log = logging.getLogger(__name__)
@@ -171,11 +178,13 @@ class Checked:
     state: PatientState
 
 
-def check_message(context: BatchContext, message: Incoming, output: BatchOutput
-                  ) -> Checked | None:
-    """Validate one message; a refused one goes to the output's dead letters."""
+def check_message(context: BatchContext, message: Incoming, output: BatchOutput,
+                  validated: Validated | Rejection | None = None) -> Checked | None:
+    """Validate one message (unless ``validated`` already holds the outcome); a refused one
+    goes to the output's dead letters."""
     part = output.part(message)
-    checked = validate(message.value, message.received_ms, context.limits)
+    checked = (validate(message.value, message.received_ms, context.limits)
+               if validated is None else validated)
     if isinstance(checked, Rejection):
         reject(output, part, checked)
         return None
@@ -309,6 +318,19 @@ def contain(context: BatchContext, message: Incoming, output: BatchOutput,
     reject(output, output.part(message), rejection)
 
 
+def validate_all(messages: Sequence[Incoming], limits: Limits
+                 ) -> Sequence[Validated | Rejection | None]:
+    """The messages validated together (``validate_many``); if that fails unexpectedly, None
+    for each, so that each is validated on its own and the one that fails is contained."""
+    try:
+        return validate_many([m.value for m in messages], [m.received_ms for m in messages],
+                             limits)
+    except Exception:
+        log.warning("validating a batch together failed; validating its messages one by one",
+                    exc_info=True)
+        return [None] * len(messages)
+
+
 def process_batch(messages: Sequence[Incoming], context: BatchContext, now_ms: int
                   ) -> BatchOutput:
     """Process a batch of telemetry messages (in offset order) into a ``BatchOutput``.
@@ -321,12 +343,13 @@ def process_batch(messages: Sequence[Incoming], context: BatchContext, now_ms: i
     """
     output = BatchOutput()
     tick_due(context, now_ms, output)
+    validated = validate_all(messages, context.limits)
     checked: list[tuple[Checked, BatchOutput]] = []
-    for message in messages:
+    for message, outcome in zip(messages, validated, strict=True):
         output.e2e_latency_ms = max(output.e2e_latency_ms, now_ms - message.received_ms)
         one = BatchOutput()
         try:
-            passed = check_message(context, message, one)
+            passed = check_message(context, message, one, outcome)
         except Exception as error:  # one message must not stop the stream
             contain(context, message, output, one, error)
             continue
