@@ -24,6 +24,7 @@ from wearmon.stream.core.issues import Issue
 from wearmon.stream.core.schema import Upload
 
 STATE_VERSION = 2
+DEFAULT_MAX_LATENESS_MS = 172_800_000  # the worker's default (WEARMON_MAX_LATENESS_S)
 RECENT_UPLOADS = 128
 FINDING_REPEAT_MS = 60_000
 

@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 import orjson
 
 from wearmon.models.base import Day, Finding, Severity
-from wearmon.stream.core.pipeline import PatientState, Result, process
+from wearmon.stream.core.pipeline import DEFAULT_MAX_LATENESS_MS, PatientState, Result, process
 from wearmon.stream.core.schema import Columns, Upload
 
 ALERT_GAP_MS = 60 * 60_000
 DAY_MS = 86_400_000
 UPLOAD_MS = 60_000  # event time per replayed upload
-MAX_LATENESS_MS = 172_800_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +176,7 @@ def replay_patient(
     for n, part in enumerate(columns.split(upload_ms)):
         last_ms = int(part.t_ms[-1])
         upload = Upload(f"replay-{n}", "replay", patient, last_ms, last_ms, part)
-        result = process(state, upload, MAX_LATENESS_MS, timezone=timezone)
+        result = process(state, upload, DEFAULT_MAX_LATENESS_MS, timezone=timezone)
         _record(run, result, state)
         buckets.add(run, result, state)
         run.samples += len(part)

@@ -13,52 +13,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wearmon.stream.alerts.policy import next_due_ms
 from wearmon.stream.alerts.state import PatientAlerts
-from wearmon.stream.core.patients import PatientSettings, default_settings
 from wearmon.stream.core.pipeline import PatientState
-from wearmon.stream.core.validation import Limits
 from wearmon.stream.sinks.influx import InfluxRejectedError
 from wearmon.stream.worker.batch import BatchOutput, Incoming, process_batch
 from wearmon.stream.worker.commit import Sinks, commit
 from wearmon.stream.worker.commit import write as commit_write
-from wearmon.stream.worker.state_cache import StateCache
+from wearmon.stream.worker.local_context import LocalContext
 
 T0_MS = 1_800_000_000_000
 
 
-class Context:
-    """A ``BatchContext`` over plain dicts (what the worker keeps in Faust tables)."""
-
-    limits = Limits()
-    max_lateness_ms = 3_600_000
+class Context(LocalContext):
+    """The worker's batch over plain dicts, with a one-hour lateness bound."""
 
     def __init__(self) -> None:
-        self.patients: StateCache[PatientState] = StateCache(
-            {}, PatientState.from_json, PatientState.to_json, "patient state")
-        self.alerts: StateCache[PatientAlerts] = StateCache(
-            {}, PatientAlerts.from_json, PatientAlerts.to_json, "alert state")
-
-    def patient_state(self, patient_id: str) -> PatientState:
-        return self.patients.get(patient_id, PatientState)
-
-    def patient_alerts(self, patient_id: str, now_ms: int) -> PatientAlerts:
-        return self.alerts.get(patient_id, lambda: PatientAlerts.new(patient_id, now_ms))
-
-    def settings_for(self, patient_id: str) -> PatientSettings:
-        return default_settings(patient_id)
-
-    def enrolled(self, patient_id: str) -> PatientSettings | None:
-        return None
-
-    def due_alerts(self, now_ms: int) -> Iterable[tuple[str, PatientAlerts]]:
-        return [(p, s) for p, s in self.alerts.cached()
-                if (due := next_due_ms(s, self.settings_for(p), now_ms)) is not None
-                and due <= now_ms]
-
-    def forget_patient(self, patient_id: str) -> None:
-        self.patients.evict(patient_id)
-        self.alerts.evict(patient_id)
+        super().__init__(max_lateness_ms=3_600_000)
 
 
 def upload(upload_id: str, patient: str, t_ms: int, hr_bpm: float) -> bytes:

@@ -2,9 +2,11 @@
 
 * baseline: ``orjson.loads`` of every upload (the least any consumer must do; it takes
   milliseconds, so the median of three runs);
-* stage: what the worker does to a batch between the consumer and the sinks: validation, the
-  patients' pipelines together (``process_many``, in batches of ``batch_max_uploads`` uploads as
-  the worker takes them), and the InfluxDB lines (``batch_lines``, a batch at once).
+* stage: what the worker does to a batch between the consumer and the sinks, by the worker's
+  own ``process_batch`` (validation, the patients' pipelines together, the alert policy, the
+  InfluxDB lines), in batches of ``batch_max_uploads`` uploads as the worker takes them, and
+  the patients' state saved after each batch (serialised into plain dicts, where the worker
+  has its tables).
 
 The lines are kept: they are the points of the raw InfluxDB write (the sink's baseline).
 """
@@ -17,12 +19,10 @@ from dataclasses import dataclass
 
 import orjson
 
-from wearmon.stream.core.pipeline import Job, PatientState, process_many
-from wearmon.stream.core.validation import Limits, Rejection, validate_many
-from wearmon.stream.sinks.lines import batch_lines
 from wearmon.stream.tools.bench.data import Uploads
+from wearmon.stream.worker.batch import Incoming, process_batch
+from wearmon.stream.worker.local_context import LocalContext
 
-MAX_LATENESS_MS = 172_800_000  # the worker's default (WEARMON_MAX_LATENESS_S)
 DECODE_REPEATS = 3  # decoding takes milliseconds: the median of this many runs
 
 
@@ -64,26 +64,19 @@ def batches(values: list[bytes], size: int) -> list[list[bytes]]:
 
 
 def process_batches(values: list[bytes], batch_uploads: int, received_ms: int,
-                    states: dict[str, PatientState]) -> tuple[list[str], int]:
-    """Validate, process and format the uploads batch by batch; returns the lines and how
-    many uploads were rejected. ``states`` (patient → state) is updated."""
-    limits = Limits()
+                    context: LocalContext) -> tuple[list[str], int]:
+    """Run the worker's ``process_batch`` over the uploads in batches and save the patients'
+    state after each, as the worker does; returns the lines and how many uploads were
+    rejected."""
     lines: list[str] = []
     rejected = 0
     for batch in batches(values, batch_uploads):
-        jobs = []
-        for checked in validate_many(batch, [received_ms] * len(batch), limits):
-            if isinstance(checked, Rejection):
-                rejected += 1
-                continue
-            up = checked.upload
-            state = states.get(up.patient_id)
-            if state is None:  # (not setdefault: a new state costs ~11 µs)
-                state = states[up.patient_id] = PatientState()
-            jobs.append(Job(state, up, MAX_LATENESS_MS, list(checked.issues)))
-        results = [r for r in process_many(jobs) if not (r.duplicate or r.conflict)]
-        for upload_lines in batch_lines(results):
-            lines += upload_lines
+        output = process_batch([Incoming(value, received_ms) for value in batch], context,
+                               received_ms)
+        context.patients.save(output.patients)
+        context.alerts.save(output.alert_patients)
+        lines += output.lines
+        rejected += output.counts["rejected"]
     return lines, rejected
 
 
@@ -91,9 +84,9 @@ def run_stage(uploads: Uploads, batch_uploads: int, received_ms: int) -> StageRu
     """Time the decode baseline and the stage on the same uploads (one core)."""
     values = [value for _, value in uploads.messages]
     decode_s = statistics.median(decode_seconds(values) for _ in range(DECODE_REPEATS))
-    states: dict[str, PatientState] = {}
+    context = LocalContext()
     started = time.perf_counter()
-    lines, rejected = process_batches(values, batch_uploads, received_ms, states)
+    lines, rejected = process_batches(values, batch_uploads, received_ms, context)
     stage_s = time.perf_counter() - started
-    sizes = [len(orjson.dumps(state.to_json())) for state in states.values()]
+    sizes = [len(raw) for raw in context.patients.table.values()]
     return StageRun(uploads.samples, decode_s, stage_s, lines, sizes, rejected)
