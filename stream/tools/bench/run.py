@@ -24,7 +24,12 @@ from wearmon.stream.tools.bench.data import (
     simulated,
 )
 from wearmon.stream.tools.bench.influx import query_mean, write_raw
-from wearmon.stream.tools.bench.kafka_io import consume_all, median, produce
+from wearmon.stream.tools.bench.kafka_io import (
+    PRODUCER_BATCH_BYTES,
+    consume_all,
+    median,
+    produce,
+)
 from wearmon.stream.tools.bench.latency import broker_hop, percentile, run_latency
 from wearmon.stream.tools.bench.stage import run_stage
 from wearmon.stream.tools.bench.worker_runs import (
@@ -67,7 +72,8 @@ class Services:
     workdir: Path
 
     def values(self, tag: str) -> dict[str, str]:
-        return isolated_values(self.broker.url, self.influx.url, self.workdir / "state", tag)
+        return isolated_values(self.broker.url, self.influx.url, self.workdir / "state", tag,
+                               WEARMON_PRODUCER_MAX_BATCH_BYTES=str(PRODUCER_BATCH_BYTES))
 
 
 def stage_figures(data: Uploads, end_ms: int) -> tuple[dict[str, float], list[str]]:
