@@ -83,6 +83,7 @@ def stage_figures(data: Uploads, end_ms: int) -> tuple[dict[str, float], list[st
         "decode_samples_per_s": stage.decode_samples_per_s,
         "stage_samples_per_s": stage.stage_samples_per_s,
         "stage_vs_decode": stage.stage_samples_per_s / stage.decode_samples_per_s,
+        "worker_batch_samples_per_s": stage.batch_samples_per_s,
         "state_bytes_per_patient": stage.state_bytes_per_patient,
         "points": len(stage.lines),
     }
