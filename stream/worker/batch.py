@@ -1,8 +1,10 @@
 """One batch of telemetry messages → what to write, publish and save. Pure: no I/O.
 
-``process_batch(messages, context, now_ms)`` validates each message, runs each upload through its
-patient's pipeline (``core.pipeline.process``) and alert policy (``alerts.policy.observe``), and
-collects everything the batch causes into a ``BatchOutput``: InfluxDB lines, dead-letter records,
+``process_batch(messages, context, now_ms)`` validates the messages (together:
+``validate_many``), runs the uploads through their patients' pipelines (together:
+``core.pipeline.process_many``) and each through its alert policy (``alerts.policy.observe``),
+formats the points (together: ``batch_lines``), and collects everything the batch causes into a
+``BatchOutput``: InfluxDB lines (kept by message), dead-letter records,
 anomaly records, alert events, and which patients' state changed. It mutates the patients' state
 objects handed out by the context (the worker's caches); nothing becomes durable until
 ``worker.commit.commit`` has written, published and saved the output, in that order.
