@@ -21,7 +21,8 @@ from typing import Any
 import orjson
 
 from wearmon.stream.core.issues import Issue, Reject, key_name
-from wearmon.stream.core.sample_columns import parse_many, parse_samples
+from wearmon.stream.core.sample_batch import parse_many
+from wearmon.stream.core.sample_columns import parse_samples
 from wearmon.stream.core.schema import (
     BATTERY_RANGE,
     ID_PATTERN,
