@@ -36,6 +36,7 @@ from wearmon.stream.alerts.lifecycle import (
 
 MAX_HISTORY = 100  # events kept per alert (the full trail is on the topic and in InfluxDB)
 MAX_REPLIES = 10_000
+MAX_EARLY_PAGES = 10_000  # alerts whose deliveries were read before their first event
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,8 @@ class AlertBoard:
     cards: dict[str, AlertCard] = field(default_factory=dict)
     replies: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     command_events: dict[str, int] = field(default_factory=dict)  # command id → events seen
+    # deliveries read before their alert's first event (another topic, read in another order)
+    early_pages: OrderedDict[str, list[Page]] = field(default_factory=OrderedDict)
     version: int = 0  # bumped on every change (live views poll or await it)
 
     def apply_event(self, event: AlertEvent) -> None:
@@ -113,7 +116,7 @@ class AlertBoard:
                 alert_id=event.alert_id, patient=event.patient, kind=event.kind,
                 category=event.category, severity=event.severity, state=event.state,
                 opened_ms=event.opened_ms if event.opened_ms is not None else event.at_ms,
-                updated_ms=event.at_ms)
+                updated_ms=event.at_ms, pages=self.early_pages.pop(event.alert_id, []))
         elif event.step <= card.step:
             return  # redelivered
         card.step, card.state, card.severity = event.step, event.state, event.severity
@@ -135,14 +138,17 @@ class AlertBoard:
         self.version += 1
 
     def apply_delivery(self, doc: dict[str, Any]) -> None:
-        card = self.cards.get(str(doc.get("alert_id")))
-        if card is None:
-            return
+        """A delivery result; kept aside until its alert's first event when read before it."""
+        alert_id = str(doc.get("alert_id"))
         page = Page(recipient_id=str(doc["recipient_id"]), audience=str(doc["audience"]),
                     step=int(doc["step"]), status=str(doc["status"]), at_ms=int(doc["at_ms"]))
-        if page not in card.pages:
-            card.pages.append(page)
+        card = self.cards.get(alert_id)
+        pages = card.pages if card is not None else self.early_pages.setdefault(alert_id, [])
+        if page not in pages:
+            pages.append(page)
             self.version += 1
+        while len(self.early_pages) > MAX_EARLY_PAGES:
+            self.early_pages.popitem(last=False)
 
     def apply_reply(self, doc: dict[str, Any]) -> None:
         self.replies[str(doc["id"])] = doc
@@ -173,4 +179,7 @@ class AlertBoard:
             if not card.active and now_ms - card.updated_ms > keep_resolved_ms:
                 del self.cards[alert_id]
                 self.version += 1
+        for alert_id, pages in list(self.early_pages.items()):
+            if now_ms - max(page.at_ms for page in pages) > keep_resolved_ms:
+                del self.early_pages[alert_id]  # its alert was pruned before it was read
 

@@ -206,9 +206,18 @@ def test_two_workers_share_partitions_without_duplicates(make_worker) -> None:  
     first.start()
     second.start()
     _wait_stored(settings.influx_url, settings.influx_db, expected, timeout_s=180)
-    handled = [w.health() for w in (first, second)]
+    # a batch is counted after its points are durable (and its state and offsets saved)
+    deadline = time.monotonic() + 60
+    while _uploads(first, second) < len(messages) and time.monotonic() < deadline:
+        time.sleep(0.25)  # polling the workers' HTTP endpoints: no event to await
+    assert _uploads(first, second) >= len(messages)
+
+
+def _uploads(*workers: Worker) -> int:
+    """Uploads the workers processed as new (not as duplicates), from their counters."""
+    handled = [w.health() for w in workers]
     assert all(h is not None for h in handled)
-    assert sum(h["uploads"] for h in handled if h) >= len(messages)
+    return sum(h["uploads"] for h in handled if h)
 
 
 def _upload(patient: str, device: str, upload_id: str, start_ms: int, n: int = 12) -> bytes:

@@ -68,6 +68,23 @@ def test_who_was_paged_comes_from_deliveries_that_were_sent() -> None:
     assert board.cards[e0.alert_id].paged_care_team() == ["nurse", "oncall"]
 
 
+def test_a_delivery_read_before_its_alert_still_counts() -> None:
+    """Deliveries and alert events come from different topics: a delivery can be read first."""
+    board = AlertBoard()
+    e0 = opened("p-1", "bradycardia", Severity.CRITICAL, MIN)
+    delivery = {"alert_id": e0.alert_id, "recipient_id": "nurse", "audience": "care_team",
+                "step": 0, "status": "sent", "at_ms": 2 * MIN}
+    board.apply_delivery(delivery)
+    board.apply_event(e0)
+    board.apply_delivery(delivery)  # redelivered
+    assert board.cards[e0.alert_id].paged_care_team() == ["nurse"]
+    board.apply_delivery({**delivery, "alert_id": "never-seen"})
+    board.prune(now_ms=2 * MIN + 10, keep_resolved_ms=60_000)
+    assert "never-seen" in board.early_pages
+    board.prune(now_ms=5 * MIN, keep_resolved_ms=60_000)
+    assert "never-seen" not in board.early_pages
+
+
 def test_a_reply_counts_only_once_its_events_are_on_the_board() -> None:
     board = AlertBoard()
     e0 = opened("p-1", "bradycardia", Severity.CRITICAL, MIN)
