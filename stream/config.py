@@ -134,9 +134,10 @@ class Settings(BaseSettings):
     broker_session_timeout_s: float = Field(6.0, gt=0)
     fetch_max_wait_ms: int = Field(
         100, ge=1, le=30_000,
-        description="How long the broker may hold the worker's fetch when no data is waiting "
-                    "(Kafka answers at once when data is there; some brokers hold every fetch "
-                    "this long, so it bounds each hop's latency). Faust alone uses 1500")
+        description="How long the broker may hold a fetch of the worker or of an alerts view "
+                    "(console, worker API) when no data is waiting (Kafka answers at once when "
+                    "data is there; some brokers hold every fetch this long, so it bounds each "
+                    "hop's latency). Faust alone uses 1500")
     broker_heartbeat_interval_s: float = Field(1.5, gt=0)
     connect_timeout_s: float = Field(
         5.0, gt=0, description="How long CLI commands try to reach the broker before failing"
