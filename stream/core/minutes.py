@@ -11,6 +11,7 @@ rewritten from partial data).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,7 +96,7 @@ class OpenMinute:
 
     def to_list(self) -> list[Any]:
         """JSON-safe: infinities (no value yet) become None."""
-        return [None if isinstance(v, float) and np.isinf(v) else v for v in (
+        return [None if isinstance(v, float) and math.isinf(v) else v for v in (
             self.start_ms, self.hour_of_day, self.day, self.hr_n, self.hr_sum, self.hr_min,
             self.hr_max, self.steps, self.steps_n, self.spo2_n, self.spo2_sum, self.spo2_min,
             self.worn, self.has_steps, self.at_rest, self.context, self.clean,
