@@ -24,11 +24,11 @@ from wearmon.stream.worker.api import add_api, topic_sender
 from wearmon.stream.worker.commands import add_alert_agents
 from wearmon.stream.worker.commit import Sinks
 from wearmon.stream.worker.context import WorkerContext
+from wearmon.stream.worker.faust_consumer import use_worker_consumer
 from wearmon.stream.worker.faust_io import (
     bytes_table,
     bytes_topic,
     faust_credentials,
-    prompt_fetches,
 )
 from wearmon.stream.worker.history import add_history_agents
 from wearmon.stream.worker.metrics import add_metrics_page
@@ -65,7 +65,7 @@ def new_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         web_in_thread=False,
     )
-    prompt_fetches(app, settings.fetch_max_wait_ms)
+    use_worker_consumer(app, settings.fetch_max_wait_ms)
     return app
 
 

@@ -13,7 +13,6 @@ import os
 from typing import Any, NoReturn
 
 import faust
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 
 from wearmon.stream.config import Settings
 from wearmon.stream.kafka import ssl_context
@@ -29,29 +28,6 @@ def bytes_topic(app: faust.App, name: str, settings: Settings) -> Any:
 def bytes_table(app: faust.App, name: str, settings: Settings) -> Any:
     return app.Table(name, partitions=settings.partitions, use_partitioner=True,
                      key_type=bytes, value_type=bytes)
-
-
-def prompt_fetches(app: faust.App, fetch_max_wait_ms: int) -> None:
-    """Let the worker's consumer ask the broker to hold a fetch at most ``fetch_max_wait_ms``.
-
-    Faust hard-codes 1,500 ms in its aiokafka driver. Kafka answers a fetch as soon as data is
-    there, so the wait only matters when idle; a broker that holds every fetch for the whole wait
-    (the embedded test broker does) adds it to every hop through the worker. Call before the
-    worker starts (the consumer is created when it starts).
-    """
-
-    class PromptConsumerThread(AIOKafkaConsumerThread):
-        def _create_worker_consumer(self, transport: Any) -> Any:
-            consumer = super()._create_worker_consumer(transport)
-            # aiokafka reads this when it starts its fetcher (pinned versions, see the lock file)
-            consumer._fetch_max_wait_ms = fetch_max_wait_ms
-            return consumer
-
-    class PromptConsumer(Consumer):
-        def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
-            return PromptConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-    app.transport.Consumer = PromptConsumer  # type: ignore[misc]  # this app's transport only
 
 
 def fail_stop(what: str) -> NoReturn:

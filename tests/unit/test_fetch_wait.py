@@ -1,8 +1,8 @@
 """The worker's consumer asks the broker for the configured fetch wait, not Faust's fixed 1.5 s.
 
-``worker.faust_io.prompt_fetches`` sets aiokafka's ``_fetch_max_wait_ms`` on the consumer Faust
-creates (Faust hard-codes the keyword). These tests fail if a Faust or aiokafka upgrade moves
-what that relies on.
+``worker.faust_consumer.use_worker_consumer`` sets aiokafka's ``_fetch_max_wait_ms`` on the
+consumer Faust creates (Faust hard-codes the keyword). These tests fail if a Faust or aiokafka
+upgrade moves what that relies on.
 """
 
 from __future__ import annotations
