@@ -380,3 +380,27 @@ UNENROLLED_CARE_TEAM = Recipient(
 def default_settings(patient_id: str) -> PatientSettings:
     """The settings used for a patient who is not enrolled."""
     return PatientSettings(patient_id=patient_id, care_team=[UNENROLLED_CARE_TEAM])
+
+
+class DefaultSettings:
+    """``default_settings`` of patients who are not enrolled, built once each; at most
+    ``max_patients`` are kept (the oldest goes first).
+
+    >>> defaults = DefaultSettings(max_patients=1)
+    >>> defaults.get("p-0001") is defaults.get("p-0001")
+    True
+    >>> _ = defaults.get("p-0002"); list(defaults.by_patient)
+    ['p-0002']
+    """
+
+    def __init__(self, max_patients: int) -> None:
+        self.max_patients = max_patients
+        self.by_patient: dict[str, PatientSettings] = {}
+
+    def get(self, patient_id: str) -> PatientSettings:
+        settings = self.by_patient.get(patient_id)
+        if settings is None:
+            settings = self.by_patient[patient_id] = default_settings(patient_id)
+            if len(self.by_patient) > self.max_patients:
+                del self.by_patient[next(iter(self.by_patient))]
+        return settings

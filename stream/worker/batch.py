@@ -252,19 +252,20 @@ def finish_batch(context: BatchContext, done: Sequence[tuple[Checked, BatchOutpu
         except Exception as error:
             outcomes.append(error)
     with_points = [result for (_, _, result), o in zip(done, outcomes, strict=True) if o is True]
-    formatted: dict[int, list[str]] = {}  # by id of the result
+    formatted: list[list[str]] = []  # of each result with points, in order
     try:
-        formatted = {id(r): lines for r, lines in zip(with_points, batch_lines(with_points),
-                                                      strict=True)}
+        formatted = batch_lines(with_points)
     except Exception:
         log.warning("formatting a batch's points failed; formatting them one by one",
                     exc_info=True)
+    next_formatted = iter(formatted)
     for (checked, one, result), outcome in zip(done, outcomes, strict=True):
         try:
             if isinstance(outcome, Exception):
                 raise outcome
             if outcome:
-                add_lines(checked, formatted.get(id(result)) or result_lines(result))
+                lines = next(next_formatted, None)
+                add_lines(checked, result_lines(result) if lines is None else lines)
         except Exception as error:
             contain(context, checked.message, output, one, error)
         else:

@@ -22,7 +22,7 @@ import aiohttp
 from wearmon.stream.alerts import policy
 from wearmon.stream.alerts.state import PatientAlerts
 from wearmon.stream.config import Settings
-from wearmon.stream.core.patients import PatientSettings, default_settings
+from wearmon.stream.core.patients import DefaultSettings, PatientSettings
 from wearmon.stream.core.pipeline import PatientState
 from wearmon.stream.core.validation import Limits
 from wearmon.stream.log_privacy import quiet_libraries
@@ -53,11 +53,11 @@ class WorkerContext:
     alerts: StateCache[PatientAlerts]
     directory: PatientsView
     sinks: Sinks
+    unenrolled: DefaultSettings
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one writer of alert state
     totals: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(TOTALS, 0)))
     worker_name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     session: aiohttp.ClientSession | None = None
-    unenrolled: dict[str, PatientSettings] = field(default_factory=dict)
     due_ms: dict[str, int] = field(default_factory=dict)  # patient → next alert transition
     next_offsets: dict[int, int] = field(default_factory=dict)  # telemetry partition → handled
     started: bool = False
@@ -74,6 +74,7 @@ class WorkerContext:
                               "alert state"),
             directory=PatientsView(settings),
             sinks=sinks,
+            unenrolled=DefaultSettings(settings.max_cached_patients),
         )
 
     # --- BatchContext -------------------------------------------------------------------
@@ -100,12 +101,7 @@ class WorkerContext:
         enrolled = self.directory.get(patient_id)
         if enrolled is not None:
             return enrolled
-        settings = self.unenrolled.get(patient_id)
-        if settings is None:
-            settings = self.unenrolled[patient_id] = default_settings(patient_id)
-            if len(self.unenrolled) > self.settings.max_cached_patients:
-                del self.unenrolled[next(iter(self.unenrolled))]  # bounded like the states
-        return settings
+        return self.unenrolled.get(patient_id)  # bounded like the states
 
     def due_alerts(self, now_ms: int) -> list[tuple[str, PatientAlerts]]:
         """The alert states with a transition due by ``now_ms`` (from the due index)."""

@@ -7,12 +7,13 @@ saved to plain dicts exactly as the worker does to its tables.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from wearmon.stream.alerts.policy import next_due_ms
 from wearmon.stream.alerts.state import PatientAlerts
-from wearmon.stream.core.patients import PatientSettings, default_settings
+from wearmon.stream.core.patients import DefaultSettings, PatientSettings
 from wearmon.stream.core.pipeline import DEFAULT_MAX_LATENESS_MS, PatientState
 from wearmon.stream.core.validation import Limits
 from wearmon.stream.worker.state_cache import StateCache
@@ -32,7 +33,7 @@ class LocalContext:
     max_lateness_ms: int = DEFAULT_MAX_LATENESS_MS
     patients: StateCache[PatientState] = field(default_factory=patient_cache)
     alerts: StateCache[PatientAlerts] = field(default_factory=alert_cache)
-    settings: dict[str, PatientSettings] = field(default_factory=dict)  # built once each
+    defaults: DefaultSettings = field(default_factory=lambda: DefaultSettings(sys.maxsize))
 
     def patient_state(self, patient_id: str) -> PatientState:
         return self.patients.get(patient_id, PatientState)
@@ -41,10 +42,7 @@ class LocalContext:
         return self.alerts.get(patient_id, lambda: PatientAlerts.new(patient_id, now_ms))
 
     def settings_for(self, patient_id: str) -> PatientSettings:
-        settings = self.settings.get(patient_id)
-        if settings is None:
-            settings = self.settings[patient_id] = default_settings(patient_id)
-        return settings
+        return self.defaults.get(patient_id)
 
     def enrolled(self, patient_id: str) -> PatientSettings | None:
         return None

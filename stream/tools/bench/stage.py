@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 import orjson
 
@@ -31,6 +33,7 @@ from wearmon.stream.worker.batch import Incoming, process_batch
 from wearmon.stream.worker.local_context import LocalContext
 
 REPEATS = 3  # each timing is the median of this many runs
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,25 +110,28 @@ def process_batches(values: list[bytes], batch_uploads: int, received_ms: int,
     return lines, rejected
 
 
-def seconds(run: Callable[[], object]) -> float:
+def timed(run: Callable[[], T]) -> tuple[float, T]:
+    """Seconds ``run`` took, and what it returned."""
     started = time.perf_counter()
-    run()
-    return time.perf_counter() - started
+    result = run()
+    return time.perf_counter() - started, result
+
+
+def median_s(runs: Sequence[tuple[float, object]]) -> float:
+    return statistics.median(seconds for seconds, _ in runs)
 
 
 def run_stage(uploads: Uploads, batch_uploads: int, received_ms: int) -> StageRun:
     """Time the decode baseline, the stage and the worker batch on the same uploads (one
     core)."""
     values = [value for _, value in uploads.messages]
-    decode_s = statistics.median(seconds(lambda: decode(values)) for _ in range(REPEATS))
-    stage_s = statistics.median(seconds(lambda: stage_batches(values, batch_uploads, received_ms))
-                                for _ in range(REPEATS))
-    batch_runs = []
-    for _ in range(REPEATS):
-        context = LocalContext()
-        started = time.perf_counter()
-        lines, rejected = process_batches(values, batch_uploads, received_ms, context)
-        batch_runs.append(time.perf_counter() - started)
-    sizes = [len(raw) for raw in context.patients.table.values()]
-    return StageRun(uploads.samples, decode_s, stage_s, statistics.median(batch_runs), lines,
-                    sizes, rejected)
+    decode_s = median_s([timed(lambda: decode(values)) for _ in range(REPEATS)])
+    stage_s = median_s([timed(lambda: stage_batches(values, batch_uploads, received_ms))
+                        for _ in range(REPEATS)])
+    contexts = [LocalContext() for _ in range(REPEATS)]  # fresh state for each run
+    batch_runs = [timed(partial(process_batches, values, batch_uploads, received_ms, c))
+                  for c in contexts]
+    lines, rejected = batch_runs[-1][1]
+    sizes = [len(raw) for raw in contexts[-1].patients.table.values()]
+    return StageRun(uploads.samples, decode_s, stage_s, median_s(batch_runs), lines, sizes,
+                    rejected)
