@@ -154,6 +154,9 @@ def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int,
                    "throughput, sink, latency, memory, scale-out")
 @click.option("--memory-patients", default=20_000, show_default=True,
               help="Patients in the memory-per-patient run")
+@click.option("--region-patients", default=200, show_default=True,
+              help="Patients in the worker-batch run where every upload of a batch is "
+                   "another patient's")
 @click.option("--latency-s", default=30.0, show_default=True,
               help="Seconds of paced load (half the worker's maximum) in the latency run")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -161,12 +164,14 @@ def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int,
 @click.option("--gateway", is_flag=True,
               help="Also compare uploads through a gateway process with direct Kafka production")
 def bench(patients: int, hours: float, sizes: tuple[int, ...], e2e: bool, memory_patients: int,
-          latency_s: float, json_path: Path | None, gateway: bool) -> None:
+          region_patients: int, latency_s: float, json_path: Path | None, gateway: bool
+          ) -> None:
     """Measure each stage next to its baseline (same simulated uploads, one run)."""
     from wearmon.stream.tools.bench import BenchOptions, render, run_bench, write_json
 
     options = BenchOptions(patients=patients, hours=hours, sizes=sizes, e2e=e2e,
-                           memory_patients=memory_patients, latency_s=latency_s)
+                           memory_patients=memory_patients, region_patients=region_patients,
+                           latency_s=latency_s)
     started = time.perf_counter()
 
     def say(text: str) -> None:

@@ -14,7 +14,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_every_figure_is_measured_at_a_tiny_size() -> None:
     # enough uploads for several worker batches (the backlog is timed after the first one)
     options = BenchOptions(patients=4, hours=3.0, sizes=(10,), memory_patients=300,
-                           memory_uploads=1, latency_s=5.0)
+                           memory_uploads=1, latency_s=5.0, region_patients=20,
+                           region_hours=2.0)
     result = run_bench(options)
     assert set(result) == {"10", "config"}
     assert problems(result) == []

@@ -116,7 +116,7 @@ def test_bench_without_services_reports_the_in_process_figures(tmp_path: Path) -
     out = tmp_path / "bench.json"
     result = CliRunner().invoke(main, ["bench", "--patients", "2", "--hours", "0.5",
                                        "--samples-per-upload", "10,60", "--no-e2e",
-                                       "--json", str(out)])
+                                       "--region-patients", "10", "--json", str(out)])
     assert result.exit_code == 0, result.output
     doc = orjson.loads(out.read_bytes())
     assert set(doc) == {"10", "60", "config"}

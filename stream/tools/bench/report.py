@@ -14,7 +14,7 @@ KEYS = ("stage_samples_per_s", "decode_samples_per_s", "e2e_samples_per_s",
         "consumer_samples_per_s", "influx_points_per_s", "latency_p50_s", "latency_p99_s",
         "state_bytes_per_patient", "memory_bytes_per_patient", "scale_out_efficiency")
 IN_PROCESS_KEYS = ("stage_samples_per_s", "decode_samples_per_s", "worker_batch_samples_per_s",
-                   "state_bytes_per_patient")
+                   "worker_batch_region_samples_per_s", "state_bytes_per_patient")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,9 @@ ROWS = (
     Row("stage_vs_decode", "stage ÷ decode", "x"),
     Row("worker_batch_samples_per_s",
         "worker's process_batch + state save (stage + alert policy), samples/s", "/s"),
+    Row("worker_batch_region_samples_per_s",
+        "the same, each upload of a batch another patient's (a region), samples/s", "/s"),
+    Row("region_patients", "patients of that run (its last hour timed)", "n"),
     Row("consumer_samples_per_s", "baseline: plain aiokafka consumer + decode, samples/s", "/s"),
     Row("e2e_samples_per_s", "worker through a backlog (broker → InfluxDB), samples/s", "/s"),
     Row("e2e_vs_consumer", "worker ÷ consumer", "x"),

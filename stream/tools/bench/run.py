@@ -31,7 +31,7 @@ from wearmon.stream.tools.bench.kafka_io import (
     produce,
 )
 from wearmon.stream.tools.bench.latency import broker_hop, percentile, run_latency
-from wearmon.stream.tools.bench.stage import run_stage
+from wearmon.stream.tools.bench.stage import run_region, run_stage
 from wearmon.stream.tools.bench.worker_runs import (
     cpu_run,
     faust_floor,
@@ -58,6 +58,8 @@ class BenchOptions:
     sizes: tuple[int, ...] = (10, 60)  # samples per upload
     e2e: bool = True  # the measurements with services and worker processes
     memory_patients: int = 20_000
+    region_patients: int = 200  # a batch of the worker's 200 uploads: one of each patient
+    region_hours: float = 3.0  # the last hour is timed
     memory_uploads: int = 2  # uploads per patient in the memory run
     latency_s: float = 30.0  # how long uploads are sent at half the maximum rate
     latency_drain_s: float = 30.0  # longest wait for the last probes' anomalies after that
@@ -76,14 +78,22 @@ class Services:
                                WEARMON_PRODUCER_MAX_BATCH_BYTES=str(PRODUCER_BATCH_BYTES))
 
 
-def stage_figures(data: Uploads, end_ms: int) -> tuple[dict[str, float], list[str]]:
-    stage = run_stage(data, settings_from({}).batch_max_uploads, end_ms)
+def stage_figures(options: BenchOptions, size: int, data: Uploads, end_ms: int
+                  ) -> tuple[dict[str, float], list[str]]:
+    batch_uploads = settings_from({}).batch_max_uploads
+    stage = run_stage(data, batch_uploads, end_ms)
+    region = simulated(options.region_patients, options.region_hours, size, end_ms,
+                       options.seed + 1000)
+    last_hour = round(region.count * (1 - 1 / options.region_hours))
     figures = {
         "uploads": data.count, "samples": data.samples,
         "decode_samples_per_s": stage.decode_samples_per_s,
         "stage_samples_per_s": stage.stage_samples_per_s,
         "stage_vs_decode": stage.stage_samples_per_s / stage.decode_samples_per_s,
         "worker_batch_samples_per_s": stage.batch_samples_per_s,
+        "worker_batch_region_samples_per_s": run_region(region, last_hour, batch_uploads,
+                                                        end_ms),
+        "region_patients": options.region_patients,
         "state_bytes_per_patient": stage.state_bytes_per_patient,
         "points": len(stage.lines),
     }
@@ -219,7 +229,7 @@ def run_bench(options: BenchOptions, say: Say = lambda text: None) -> dict[str, 
             end_ms = int(time.time() * 1000)
             data = simulated(options.patients, options.hours, size, end_ms, options.seed)
             say(f"{size}: stream stage and decode baseline")
-            figures, lines = stage_figures(data, end_ms)
+            figures, lines = stage_figures(options, size, data, end_ms)
             if services is not None:
                 figures |= worker_figures(options, size, data, services, lines, say)
             out[str(size)] = figures

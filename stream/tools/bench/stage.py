@@ -12,6 +12,11 @@
 
 Each of the two is the median of three runs from fresh state (this machine's speed varies).
 The lines are kept: they are the points of the raw InfluxDB write (the sink's baseline).
+
+With a few patients, a batch holds several uploads of each, and a patient's state is saved
+once per batch. A region's worker sees the opposite: every upload of a batch from another
+patient, each state saved after each upload. ``run_region`` times the worker batch that way:
+the last hour of many patients, after their first hours (untimed) have grown their state.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import orjson
 from wearmon.stream.core.pipeline import DEFAULT_MAX_LATENESS_MS, Job, PatientState, process_many
 from wearmon.stream.core.validation import Limits, Rejection, validate_many
 from wearmon.stream.sinks.lines import batch_lines
-from wearmon.stream.tools.bench.data import Uploads
+from wearmon.stream.tools.bench.data import Uploads, sample_count
 from wearmon.stream.worker.batch import Incoming, process_batch
 from wearmon.stream.worker.local_context import LocalContext
 
@@ -135,3 +140,18 @@ def run_stage(uploads: Uploads, batch_uploads: int, received_ms: int) -> StageRu
     sizes = [len(raw) for raw in contexts[-1].patients.table.values()]
     return StageRun(uploads.samples, decode_s, stage_s, median_s(batch_runs), lines, sizes,
                     rejected)
+
+
+def run_region(uploads: Uploads, timed_from: int, batch_uploads: int, received_ms: int
+               ) -> float:
+    """Samples/s of the worker batch over ``uploads.messages[timed_from:]`` after the earlier
+    ones warmed the patients' state (untimed); the median of ``REPEATS`` runs."""
+    values = [value for _, value in uploads.messages]
+    warm, timed_values = values[:timed_from], values[timed_from:]
+    runs = []
+    for _ in range(REPEATS):
+        context = LocalContext()
+        process_batches(warm, batch_uploads, received_ms, context)
+        runs.append(timed(partial(process_batches, timed_values, batch_uploads, received_ms,
+                                  context)))
+    return sum(sample_count(value) for value in timed_values) / median_s(runs)
