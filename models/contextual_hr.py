@@ -89,9 +89,6 @@ class ContextualHeartRate:
     counts: list[int] = field(default_factory=lambda: [0] * 8)
     high_since: int = -1
     low_since: int = -1
-    # ``means`` and ``vars`` as last saved, with the learned minutes then: River's statistics
-    # pickle slowly, and they change only when a minute is learned (``counts`` grows)
-    saved: tuple[int, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def status(self) -> Status:
         return Status.OK if max(self.counts) >= self.warmup_minutes else Status.CANT_ASSESS
@@ -162,11 +159,8 @@ class ContextualHeartRate:
         )
 
     def to_state(self) -> dict[str, Any]:
-        learned = sum(self.counts)
-        if self.saved is None or self.saved[0] != learned:
-            self.saved = learned, dump_river([self.means, self.vars])
         return {
-            "river": self.saved[1],
+            "river": dump_river([self.means, self.vars]),
             "counts": self.counts,
             "since": [self.high_since, self.low_since],
         }
@@ -176,6 +170,5 @@ class ContextualHeartRate:
         det = cls()
         det.means, det.vars = load_river(st["river"])
         det.counts = [int(c) for c in st["counts"]]
-        det.saved = sum(det.counts), st["river"]
         det.high_since, det.low_since = (int(x) for x in st["since"])
         return det

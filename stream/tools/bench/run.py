@@ -8,6 +8,7 @@ import asyncio
 import os
 import platform
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -48,7 +49,7 @@ from wearmon.stream.tools.workers import (
 )
 
 Say = Callable[[str], None]
-REPEATS = 3  # the consumer baseline takes milliseconds: the median of this many runs
+REPEATS = 3  # short or noisy measurements: the median of this many runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,12 +172,22 @@ def latency_figures(options: BenchOptions, size: int, worker: WorkerProcess,
 
 
 def scale_figures(size: int, data: Uploads, services: Services) -> dict[str, float]:
-    one = cpu_run(services.values(f"one{size}"), services.workdir, data, 1)
-    two = cpu_run(services.values(f"two{size}"), services.workdir, data, 2)
+    """One worker, then two in a group, ``REPEATS`` times in turn; the medians of each (a run
+    takes seconds, and this machine's speed varies), and the lowest and highest ratio of a
+    turn."""
+    ones, twos = [], []
+    for turn in range(REPEATS):
+        ones.append(cpu_run(services.values(f"one{size}-{turn}"), services.workdir, data, 1)
+                    .samples_per_cpu_s)
+        twos.append(cpu_run(services.values(f"two{size}-{turn}"), services.workdir, data, 2)
+                    .samples_per_cpu_s)
+    ratios = [two / one for one, two in zip(ones, twos, strict=True)]
     return {
-        "scale_out_efficiency": two.samples_per_cpu_s / one.samples_per_cpu_s,
-        "one_worker_samples_per_cpu_s": one.samples_per_cpu_s,
-        "two_workers_samples_per_cpu_s": two.samples_per_cpu_s,
+        "scale_out_efficiency": statistics.median(twos) / statistics.median(ones),
+        "scale_out_lowest": min(ratios),
+        "scale_out_highest": max(ratios),
+        "one_worker_samples_per_cpu_s": statistics.median(ones),
+        "two_workers_samples_per_cpu_s": statistics.median(twos),
     }
 
 
