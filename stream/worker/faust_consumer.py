@@ -51,10 +51,6 @@ class Resumed:
                 return done.value
 
 
-async def resume(coro: Coroutine[Any, Any, Any], pending: object) -> Any:
-    return await Resumed(coro, pending)
-
-
 def close_unstarted(coros: tuple[WaitArgT, ...]) -> None:
     for coro in coros:
         if inspect.iscoroutine(coro):
@@ -92,6 +88,6 @@ def use_worker_consumer(app: faust.App, fetch_max_wait_ms: int) -> None:
             except BaseException:
                 close_unstarted(coros[1:])
                 raise
-            return await super().wait_first(resume(first, pending), *coros[1:])
+            return await super().wait_first(Resumed(first, pending), *coros[1:])
 
     app.transport.Consumer = WorkerConsumer  # type: ignore[misc]  # this app's transport only

@@ -32,7 +32,7 @@ from wearmon.stream.tools.bench.kafka_io import (
     produce,
 )
 from wearmon.stream.tools.bench.latency import broker_hop, percentile, run_latency
-from wearmon.stream.tools.bench.stage import run_region, run_stage
+from wearmon.stream.tools.bench.stage import REPEATS, run_region, run_stage
 from wearmon.stream.tools.bench.worker_runs import (
     cpu_run,
     faust_floor,
@@ -49,7 +49,6 @@ from wearmon.stream.tools.workers import (
 )
 
 Say = Callable[[str], None]
-REPEATS = 3  # short or noisy measurements: the median of this many runs
 
 
 @dataclass(frozen=True, slots=True)

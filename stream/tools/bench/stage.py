@@ -37,7 +37,7 @@ from wearmon.stream.tools.bench.data import Uploads, sample_count
 from wearmon.stream.worker.batch import Incoming, process_batch
 from wearmon.stream.worker.local_context import LocalContext
 
-REPEATS = 3  # each timing is the median of this many runs
+REPEATS = 3  # each short or noisy timing of the bench is the median of this many runs
 T = TypeVar("T")
 
 
