@@ -137,6 +137,13 @@ class Worker:
     def log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
 
+    def wait_logged(self, text: str, timeout_s: float = 30.0) -> None:
+        """Block until the worker's log holds ``text``."""
+        deadline = time.monotonic() + timeout_s
+        while text not in self.log_path.read_text(errors="replace"):
+            assert time.monotonic() < deadline, f"{text!r} not logged\n{self.log_tail()}"
+            time.sleep(0.1)  # another process's log file: no event to await
+
 
 def new_worker(services: Services, directory: Path, **overrides: str) -> Worker:
     """A worker env isolated by a unique app id, topic names and database."""
