@@ -82,9 +82,10 @@ async def handle_command(context: WorkerContext, doc: dict[str, Any]) -> dict[st
     """Apply and commit one parsed command; returns its reply (None for a tick)."""
     await context.ready()
     async with context.lock:
+        await context.in_flight.settle()  # a telemetry batch's state is stored before this one's
         now_ms = _now_ms()
         answer, output = apply_command(context, doc, now_ms)
-        await commit(output, context.sinks, context.patients, context.alerts)
+        await commit(output, context.sinks, context.snapshot(output))
         context.index_due(output.alert_patients, now_ms)
         context.shrink_caches(now_ms)
     return answer

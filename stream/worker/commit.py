@@ -4,7 +4,8 @@
    when InfluxDB refuses points (400/413/422), split the batch by message until the refused
    messages are found: those get a dead-letter record (``sink_refused``), the rest is written;
 2. publish dead-letter records, anomalies and alert events, and wait for the broker's acks;
-3. only then save the patients' state and alert state to their tables.
+3. only then store the patients' state and alert state, as they were right after the batch was
+   processed (``StateCache.snapshot``), in their tables.
 
 Alert events have no lines here: their points are written from the alerts topic
 (``worker.history``), so that paging never waits for InfluxDB.
@@ -39,8 +40,8 @@ class Topic(Protocol):
     async def send(self, *, key: bytes | None, value: bytes) -> Awaitable[Any]: ...
 
 
-class Store(Protocol):
-    def save(self, patient_ids: Iterable[str]) -> None: ...
+class Saved(Protocol):
+    def store(self) -> None: ...
 
 
 @dataclass
@@ -124,15 +125,16 @@ async def write(output: BatchOutput, influx: Writer) -> int:
     return points
 
 
-async def commit(output: BatchOutput, sinks: Sinks, patients: Store, alerts: Store,
+async def commit(output: BatchOutput, sinks: Sinks, state: Sequence[Saved],
                  extra_lines: Sequence[str] = ()) -> int:
-    """Write, publish, then save (see the module docstring); returns the points written."""
+    """Write, publish, then store the state (see the module docstring); returns the points
+    written."""
     if extra_lines:
         output.part().lines.extend(extra_lines)
     points = 0
     if sinks.influx is not None:
         points = await write(output, sinks.influx)
     await sinks.publish(output)
-    patients.save(output.patients)
-    alerts.save(output.alert_patients)
+    for saved in state:
+        saved.store()
     return points

@@ -2,7 +2,8 @@
 
 One object, declared here and built by ``worker.app.create_app``: settings, the per-patient state
 caches over their Faust tables, the patients directory, the sinks, the lock that serialises
-changes to alert state, and the counters shown on ``/health``. It also implements the
+changes to alert state, the batch on its way to the sinks, and the counters shown on
+``/health``. It also implements the
 ``BatchContext`` that the pure batch function reads.
 """
 
@@ -27,10 +28,12 @@ from wearmon.stream.core.pipeline import PatientState
 from wearmon.stream.core.validation import Limits
 from wearmon.stream.log_privacy import quiet_libraries
 from wearmon.stream.sinks.influx import InfluxWriter
+from wearmon.stream.worker.batch import BatchOutput
 from wearmon.stream.worker.commit import Sinks
 from wearmon.stream.worker.directory import PatientsView
+from wearmon.stream.worker.in_flight import InFlight
 from wearmon.stream.worker.metrics import TimedWriter, WorkerGauges
-from wearmon.stream.worker.state_cache import StateCache
+from wearmon.stream.worker.state_cache import Snapshot, StateCache
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ class WorkerContext:
     sinks: Sinks
     unenrolled: DefaultSettings
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one writer of alert state
+    in_flight: InFlight = field(default_factory=InFlight)  # settle it under the lock first
     totals: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(TOTALS, 0)))
     worker_name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     session: aiohttp.ClientSession | None = None
@@ -132,6 +136,11 @@ class WorkerContext:
         limit = self.settings.max_cached_patients
         self.patients.shrink(limit)
         self.alerts.shrink(limit)
+
+    def snapshot(self, output: BatchOutput) -> list[Snapshot]:
+        """The state the batch changed, as it is now (stored once its results are durable)."""
+        return [self.patients.snapshot(output.patients),
+                self.alerts.snapshot(output.alert_patients)]
 
     def forget_patient(self, patient_id: str) -> None:
         self.patients.evict(patient_id)

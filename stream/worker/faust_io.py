@@ -30,15 +30,16 @@ def bytes_table(app: faust.App, name: str, settings: Settings) -> Any:
                      key_type=bytes, value_type=bytes)
 
 
-def fail_stop(what: str) -> NoReturn:
-    """Exit at once after an unexpected error inside an agent.
+def fail_stop(what: str, error: BaseException | None = None) -> NoReturn:
+    """Exit at once after an unexpected error inside an agent (the one being handled, or
+    ``error``).
 
     Faust acks a message (and ``take()`` a whole batch) even when the agent body raises, which
     would commit offsets of results that were never stored. Exiting without cleanup commits
     nothing: the uncommitted messages go to the restarted worker.
     """
     log.critical("unexpected error while %s; stopping the worker so that nothing is committed",
-                 what, exc_info=True)
+                 what, exc_info=error or True)
     os._exit(70)
 
 

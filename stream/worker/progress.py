@@ -15,7 +15,7 @@ the state itself is flushed; on a new assignment it is restored with the table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -115,11 +115,12 @@ class Tracker:
         self.expected[partition] += lost
         return lost
 
-    def save(self, partitions: Iterable[int]) -> None:
-        """Record the expected offsets of these partitions (inside an agent, after the state)."""
-        for partition in partitions:
+    def save(self, offsets: Mapping[int, int]) -> None:
+        """Record partitions' next offsets as they were after a batch (inside an agent, after
+        the batch's state); the tracker may have admitted later records since."""
+        for partition, offset in offsets.items():
             self.table[progress_key(partition, self.partitions)] = orjson.dumps(
-                {"next_offset": self.expected[partition]})
+                {"next_offset": offset})
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Partitions moved to another worker: restore from the table if they come back."""

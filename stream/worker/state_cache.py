@@ -2,15 +2,19 @@
 
 The table holds one JSON document per patient id and survives restarts and rebalances through
 its changelog; the cache holds the decoded objects of the patients this worker is working on.
-State is written back to the table only by ``save``, which the worker calls after a batch's
-results are durable. A document that cannot be decoded (other version, corrupt) is replaced by
-fresh state, with a warning that names no patient.
+State reaches the table in two steps: ``snapshot`` encodes it as it is right after a batch was
+processed, and ``store`` writes that snapshot to the table once the batch's results are durable,
+while the next batch may already be changing the cached objects. Until it is stored, a snapshot
+is the patient's last saved state (``restore`` reads it first). A document that cannot be
+decoded (other version, corrupt) is replaced by fresh state, with a warning that names no
+patient.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -23,6 +27,17 @@ def compact(raw: bytes) -> bytes:
     """An exact-size copy: orjson's output keeps its larger working buffer (about 9 KiB for a
     3.5 KiB patient state), and the table holds every patient's bytes for as long as it runs."""
     return memoryview(raw).tobytes()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The encoded state of some patients at one moment, for their table once it may be stored."""
+
+    cache: StateCache[Any]
+    values: tuple[tuple[bytes, bytes], ...]  # (key, encoded state)
+
+    def store(self) -> None:
+        self.cache.store(self.values)
 
 
 class StateCache(Generic[T]):
@@ -44,6 +59,15 @@ class StateCache(Generic[T]):
     >>> cache = StateCache(Writes(), decode=lambda d: d["n"], encode=lambda n: {"n": n}, what="n")
     >>> cache.put("p-0001", 1); cache.save(["p-0001"]); cache.save(["p-0001"]); Writes.count
     1
+
+    A snapshot not yet stored is what an evicted patient comes back with:
+
+    >>> cache = StateCache({}, decode=lambda d: d["n"], encode=lambda n: {"n": n}, what="n")
+    >>> cache.put("p-0001", 3); snapshot = cache.snapshot(["p-0001"]); cache.put("p-0001", 4)
+    >>> cache.evict("p-0001"); cache.peek("p-0001"), cache.table
+    (3, {})
+    >>> snapshot.store(); cache.table
+    {b'p-0001': b'{"n":3}'}
     """
 
     def __init__(
@@ -58,10 +82,11 @@ class StateCache(Generic[T]):
         self._encode = encode
         self._what = what
         self._cache: dict[str, T] = {}  # least recently used first
+        self._pending: dict[bytes, bytes] = {}  # snapshots not yet stored, by key
         self.evicted = 0
 
     def __contains__(self, patient_id: str) -> bool:
-        return patient_id in self._cache or self.table.get(patient_id.encode()) is not None
+        return patient_id in self._cache or self._saved(patient_id.encode()) is not None
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -110,8 +135,9 @@ class StateCache(Generic[T]):
         return iter(list(self._cache.items()))
 
     def patient_keys(self) -> list[bytes]:
-        """The table's patient keys (not the worker's own ``__``-prefixed bookkeeping keys)."""
-        return [key for key in list(self.table.keys()) if not key.startswith(b"__")]
+        """The saved patient keys (not the worker's own ``__``-prefixed bookkeeping keys)."""
+        keys = dict.fromkeys([*self._pending, *self.table.keys()])
+        return [key for key in keys if not key.startswith(b"__")]
 
     def everything(self) -> dict[str, T]:
         """Every patient's state on this worker: the cache, else the table."""
@@ -133,14 +159,27 @@ class StateCache(Generic[T]):
                 if state is not None:
                     self._cache[patient_id] = state
 
-    def save(self, patient_ids: Iterable[str]) -> None:
-        """Write the cached state of these patients to the table (inside an agent), where it
-        changed."""
+    def snapshot(self, patient_ids: Iterable[str]) -> Snapshot:
+        """The cached state of these patients, encoded now (their last saved state from now on)."""
+        values = []
         for patient_id in patient_ids:
             key = patient_id.encode()
             value = orjson.dumps(self._encode(self._cache[patient_id]))
+            self._pending[key] = value
+            values.append((key, value))
+        return Snapshot(self, tuple(values))
+
+    def store(self, values: Iterable[tuple[bytes, bytes]]) -> None:
+        """Write a snapshot to the table (inside an agent), where it changed."""
+        for key, value in values:
             if self.table.get(key) != value:  # unchanged: its changelog already holds it
                 self.table[key] = compact(value)
+            if self._pending.get(key) is value:  # no newer snapshot of this patient
+                del self._pending[key]
+
+    def save(self, patient_ids: Iterable[str]) -> None:
+        """Snapshot and store at once."""
+        self.snapshot(patient_ids).store()
 
     def evict(self, patient_id: str) -> None:
         """Drop the cached copy; the next ``get`` restores the last saved state."""
@@ -149,9 +188,14 @@ class StateCache(Generic[T]):
     def forget(self) -> None:
         """Partitions moved: restore from the (recovered) table when next needed."""
         self._cache.clear()
+        self._pending.clear()
+
+    def _saved(self, key: bytes) -> bytes | None:
+        raw = self._pending.get(key)
+        return raw if raw is not None else self.table.get(key)
 
     def _restore(self, patient_id: str) -> T | None:
-        raw = self.table.get(patient_id.encode())
+        raw = self._saved(patient_id.encode())
         if raw is None:
             return None
         try:

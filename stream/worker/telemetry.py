@@ -2,11 +2,14 @@
 
 Each batch first passes the offset ``Tracker`` (``worker.progress``): only records that follow
 contiguously from the next expected offset of their partition are processed; after a hole the
-consumer is sent back to the expected offset. After ``commit`` (InfluxDB, topics, state) the
-producer is flushed, so the state is in its changelog, and only then are the new expected
-offsets written. A timer sends a partition back when records are known to exist beyond the
-expected offset but none arrives. An unexpected error stops the worker (fail-stop): nothing of
-the batch is recorded as processed, and the restarted worker resumes from the saved offsets.
+consumer is sent back to the expected offset. The processed batch is then made durable in the
+background (``worker.in_flight``) while the next one is processed: after ``commit`` (InfluxDB,
+topics, state as it was right after processing) the producer is flushed, so the state is in its
+changelog, and only then are the batch's expected offsets written. Batches become durable one
+after the other; a rebalance first waits for the batch in flight. A timer sends a partition back
+when records are known to exist beyond the expected offset but none arrives. An unexpected error
+stops the worker (fail-stop): nothing of the batch is recorded as processed, and the restarted
+worker resumes from the saved offsets.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from wearmon.stream.worker.context import WorkerContext
 from wearmon.stream.worker.faust_io import fail_stop
 from wearmon.stream.worker.metrics import UNPROCESSED_DELETED, observe_batch
 from wearmon.stream.worker.progress import Tracker
+from wearmon.stream.worker.state_cache import Snapshot
 
 log = logging.getLogger(__name__)
 STALL_S = 5.0  # records beyond the expected offset but none delivered for this long: go back
@@ -59,6 +63,19 @@ def health_line(context: WorkerContext, output: BatchOutput, started_s: float, n
     if lag is not None:
         health["lag_messages"] = lag
     return pipeline_line(context.worker_name, now_ms, health)
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """A processed batch, ready to be made durable."""
+
+    output: BatchOutput
+    state: list[Snapshot]  # the patients' and alert state right after processing
+    offsets: dict[int, int]  # partition → next offset, once this batch is durable
+    health: str
+    lag: int | None
+    started_s: float
+    now_ms: int
 
 
 @dataclass
@@ -99,13 +116,14 @@ class Telemetry:
             if not self.tracker.known(partition):
                 self.tracker.start(partition, await self.earliest(partition))
             if partition not in self.context.next_offsets:
-                self.show_handled({partition})
+                self.show_handled({partition: self.tracker.expected[partition]})
 
-    def show_handled(self, partitions: set[int]) -> None:
+    def show_handled(self, offsets: dict[int, int]) -> None:
         """Show these partitions' next offsets on ``/health`` (once counted and durable)."""
-        self.context.next_offsets.update({p: self.tracker.expected[p] for p in partitions})
+        self.context.next_offsets.update(offsets)
 
     async def handle(self, events: Sequence[EventT]) -> None:
+        """Process a batch, then start making it durable once the batch before is."""
         context = self.context
         await context.ready()
         started_s = time.perf_counter()
@@ -124,17 +142,27 @@ class Telemetry:
             output = process_batch([incoming(e) for e in admitted], context, now_ms)
             output.counts["skipped_seen"] = admission.skipped
             lag = lag_of(admitted, self.app.consumer.highwater)
-            health = health_line(context, output, started_s, now_ms, lag)
-            output.counts["points"] = await commit(output, context.sinks, context.patients,
-                                                   context.alerts, [health])
-            if partitions:
-                await self.app.producer.flush()  # the state is in its changelog first
-                self.tracker.save(partitions)
-            context.index_due(output.alert_patients, now_ms)
+            batch = Processed(output, context.snapshot(output),
+                              {p: self.tracker.expected[p] for p in partitions},
+                              health_line(context, output, started_s, now_ms, lag), lag,
+                              started_s, now_ms)
+            await context.in_flight.settle()  # the batch before is durable
+            context.in_flight.start(self.make_durable(batch))
             context.shrink_caches(now_ms)
+
+    async def make_durable(self, batch: Processed) -> None:
+        """Commit (InfluxDB, topics, state), flush the producer so that the state is in its
+        changelog, and only then save the next offsets and count the batch as handled."""
+        context, output = self.context, batch.output
+        output.counts["points"] = await commit(output, context.sinks, batch.state,
+                                               [batch.health])
+        if batch.offsets:
+            await self.app.producer.flush()  # the state is in its changelog first
+            self.tracker.save(batch.offsets)
+        context.index_due(output.alert_patients, batch.now_ms)
         context.count(output.counts)
-        self.show_handled(partitions)
-        observe_batch(output, time.perf_counter() - started_s, lag)
+        self.show_handled(batch.offsets)
+        observe_batch(output, time.perf_counter() - batch.started_s, batch.lag)
 
     async def end_offset(self, partition: int) -> int | None:
         """The partition's end: from the last fetch, else asked of the broker."""
@@ -172,11 +200,14 @@ def add_telemetry_agent(app: faust.App, context: WorkerContext, topic: Any) -> T
     async def process_telemetry(stream: faust.StreamT[bytes]) -> None:
         batches = stream.take_events(  # type: ignore[attr-defined]
             settings.batch_max_uploads, within=settings.batch_within_s)
-        async for events in batches:
-            try:
-                await loop.handle(list(events))
-            except Exception:
-                fail_stop("processing a batch")
+        try:
+            async for events in batches:
+                try:
+                    await loop.handle(list(events))
+                except Exception:
+                    fail_stop("processing a batch")
+        finally:
+            context.in_flight.cancel()
 
     @app.timer(STALL_S / 2)
     async def stalls() -> None:
@@ -189,6 +220,7 @@ def add_telemetry_agent(app: faust.App, context: WorkerContext, topic: Any) -> T
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        await context.in_flight.settle()  # its state and offsets belong to these partitions
         context.forget_state()
         partitions = {tp.partition for tp in revoked if tp.topic == loop.topic}
         loop.tracker.forget(partitions)

@@ -91,14 +91,17 @@ class Recorder:
 
         return Topic()
 
-    def store(self, name: str) -> Any:
+    def saved(self, name: str, patient_ids: Iterable[str]) -> Any:
         recorder = self
 
-        class Store:
-            def save(self, patient_ids: Iterable[str]) -> None:
+        class Saved:
+            def store(self) -> None:
                 recorder.calls.append(f"save {name} {sorted(patient_ids)}")
 
-        return Store()
+        return Saved()
+
+    def state(self, out: BatchOutput) -> list[Any]:
+        return [self.saved("patients", out.patients), self.saved("alerts", out.alert_patients)]
 
     def sinks(self) -> Sinks:
         return Sinks(self, self.topic("rejected"), self.topic("anomalies"),
@@ -113,7 +116,7 @@ async def test_commit_writes_then_publishes_then_saves() -> None:
     rec = Recorder()
     out = output()
     lines = len(out.lines)
-    points = await commit(out, rec.sinks(), rec.store("patients"), rec.store("alerts"), ["x"])
+    points = await commit(out, rec.sinks(), rec.state(out), ["x"])
     assert points == lines + 1
     assert rec.calls[0] == "write"
     sends = [c for c in rec.calls if c.startswith("send")]
@@ -125,8 +128,9 @@ async def test_commit_writes_then_publishes_then_saves() -> None:
 @pytest.mark.parametrize("fail", ["write", "rejected", "anomalies"])
 async def test_state_is_saved_only_after_the_write_and_the_publishes_succeeded(fail: str) -> None:
     rec = Recorder(fail=fail)
+    out = output()
     with pytest.raises(ConnectionError):
-        await commit(output(), rec.sinks(), rec.store("patients"), rec.store("alerts"))
+        await commit(out, rec.sinks(), rec.state(out))
     assert not any(c.startswith("save") for c in rec.calls)
 
 

@@ -1,0 +1,67 @@
+"""The batch on its way to the sinks while the next one is processed: at most one.
+
+Making a batch durable (InfluxDB, the broker's acknowledgements, the changelog flush) is mostly
+waiting for other processes; the worker processes the next batch meanwhile. The order that
+carries "nothing lost" stays the same for every batch (``worker.commit``: results, then state,
+then offsets), and batches become durable one after the other: a batch's commit starts only
+after the one before has finished. Whoever changes state outside the telemetry agent (the
+alert commands) first waits for the batch in flight (``settle``), under the worker's lock.
+
+A commit that fails stops the worker (``fail_stop``), as it did when it ran inside the agent:
+nothing of that batch or a later one is recorded as processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from wearmon.stream.worker.faust_io import fail_stop
+
+
+class InFlight:
+    """One commit at a time, in the background.
+
+    >>> async def demo():
+    ...     done = []
+    ...     async def commit(n):
+    ...         await asyncio.sleep(0)
+    ...         done.append(n)
+    ...     in_flight = InFlight()
+    ...     in_flight.start(commit(1))
+    ...     await in_flight.settle()
+    ...     in_flight.start(commit(2))
+    ...     await in_flight.settle()
+    ...     return done
+    >>> asyncio.run(demo())
+    [1, 2]
+    """
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self, commit: Coroutine[Any, Any, None]) -> None:
+        """Run ``commit`` in the background; the one before must have settled."""
+        if self.task is not None and not self.task.done():
+            commit.close()
+            raise RuntimeError("a commit is still in flight")
+        self.task = asyncio.ensure_future(commit)
+        self.task.add_done_callback(stop_on_error)
+
+    async def settle(self) -> None:
+        """Wait until the commit in flight, if any, has finished (raises what it raised).
+        Cancelling the caller does not cancel the commit."""
+        if self.task is not None:
+            await asyncio.shield(self.task)
+
+    def cancel(self) -> None:
+        """The worker stops: the commit in flight is abandoned (its offsets are not saved, so
+        its messages are processed again; their points are the same)."""
+        if self.task is not None:
+            self.task.cancel()
+
+
+def stop_on_error(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        fail_stop("making a batch durable", error)
