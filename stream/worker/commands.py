@@ -5,10 +5,11 @@ API or the console) and the escalation timer send *commands* (``alerts.command``
 ``WEARMON_TOPIC_ALERT_COMMANDS``, keyed by patient id (co-partitioned with the telemetry and the
 ``alert-state`` table): whichever worker owns the patient applies it. The ``alert-commands``
 agent applies each one with ``alerts.policy.act`` / ``tick`` under the worker's alert lock, then
-commits the events as a telemetry batch does (``worker.commit``): the events on the alerts
-topic, then the state saved to the table. Nothing here waits for InfluxDB (the alert history is
-written from the alerts topic by ``worker.history``), so escalation and acknowledgements go on
-during an InfluxDB outage. Events caused by an action carry its command id; the
+pages as a telemetry batch does (``worker.commit.page``): the events on the alerts topic, then
+the alert state saved to the table. Nothing here waits for InfluxDB (the alert history is
+written from the alerts topic by ``worker.history``), and a telemetry batch waits for InfluxDB
+without the lock, so escalation and acknowledgements go on during an InfluxDB outage while
+telemetry keeps arriving. Events caused by an action carry its command id; the
 answer to every action then goes to ``WEARMON_TOPIC_ALERT_REPLIES``, where the sender reads it
 (``worker.alerts_feed``).
 
@@ -31,7 +32,7 @@ from wearmon.stream.alerts import policy
 from wearmon.stream.alerts.command import ACTIONS, ActionName, parse_command, reply, tick_command
 from wearmon.stream.alerts.lifecycle import ActionError
 from wearmon.stream.worker.batch import BatchOutput
-from wearmon.stream.worker.commit import commit
+from wearmon.stream.worker.commit import page
 from wearmon.stream.worker.context import WorkerContext
 from wearmon.stream.worker.faust_io import bytes_topic, fail_stop
 
@@ -82,10 +83,9 @@ async def handle_command(context: WorkerContext, doc: dict[str, Any]) -> dict[st
     """Apply and commit one parsed command; returns its reply (None for a tick)."""
     await context.ready()
     async with context.lock:
-        await context.in_flight.settle()  # a telemetry batch's state is stored before this one's
         now_ms = _now_ms()
         answer, output = apply_command(context, doc, now_ms)
-        await commit(output, context.sinks, context.snapshot(output))
+        await page(output, context.sinks, context.alerts.snapshot(output.alert_patients))
         context.index_due(output.alert_patients, now_ms)
         context.shrink_caches(now_ms)
     return answer

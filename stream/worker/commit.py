@@ -1,17 +1,27 @@
 """Make a ``BatchOutput`` durable, in the order that carries the at-least-once guarantee.
 
-1. write every line to InfluxDB and wait until it is durable (the writer waits out outages);
+Paging first (``page``), under the worker's lock, for telemetry batches and care-team commands
+alike; it never waits for InfluxDB:
+
+1. publish the alert events and wait for the broker's acks;
+2. only then store the alert state, as it was right after the events were made
+   (``StateCache.snapshot``), in its table.
+
+Then the rest of a telemetry batch (``commit``), in the background while the next batch is
+processed (``worker.in_flight``):
+
+3. write every line to InfluxDB and wait until it is durable (the writer waits out outages);
    when InfluxDB refuses points (400/413/422), split the batch by message until the refused
    messages are found: those get a dead-letter record (``sink_refused``), the rest is written;
-2. publish dead-letter records, anomalies and alert events, and wait for the broker's acks;
-3. only then store the patients' state and alert state, as they were right after the batch was
-   processed (``StateCache.snapshot``), in their tables.
+4. publish dead-letter records and anomalies, and wait for the broker's acks;
+5. only then store the patients' state as it was right after the batch was processed.
 
 Alert events have no lines here: their points are written from the alerts topic
-(``worker.history``), so that paging never waits for InfluxDB.
+(``worker.history``). An alert state stored before its batch's points is safe: if the batch is
+processed again, the alerts it opened are open already, and no event is sent twice.
 
-If step 1 or 2 fails otherwise, nothing is saved and the exception propagates: the worker stops
-without committing offsets, and the messages are processed again (idempotent points).
+If a step fails otherwise, nothing after it is stored and the exception propagates: the worker
+stops without saving offsets, and the messages are processed again (idempotent points).
 """
 
 from __future__ import annotations
@@ -54,8 +64,8 @@ class Sinks:
     alerts: Topic
     dead_letter_max_bytes: int
 
-    async def publish(self, output: BatchOutput) -> None:
-        """Send the records and wait until the broker acknowledged every one."""
+    async def publish_records(self, output: BatchOutput) -> None:
+        """Send the dead-letter and anomaly records; wait until the broker acknowledged each."""
         pending: list[Awaitable[Any]] = []
         for r in output.rejections:
             record = r.to_record(self.dead_letter_max_bytes)
@@ -64,11 +74,18 @@ class Sinks:
         for a in output.anomalies:
             pending.append(await self.anomalies.send(
                 key=a["patient_id"].encode(), value=orjson.dumps(a)))
-        for e in output.alert_events:
-            pending.append(await self.alerts.send(
-                key=e.patient.encode(), value=orjson.dumps(e.to_json())))
-        for future in pending:
-            await future
+        await acknowledged(pending)
+
+    async def publish_alerts(self, output: BatchOutput) -> None:
+        """Send the alert events; wait until the broker acknowledged each."""
+        await acknowledged([await self.alerts.send(key=e.patient.encode(),
+                                                   value=orjson.dumps(e.to_json()))
+                            for e in output.alert_events])
+
+
+async def acknowledged(pending: Iterable[Awaitable[Any]]) -> None:
+    for future in pending:
+        await future
 
 
 async def write_parts(writer: Writer, parts: Sequence[Part]
@@ -125,16 +142,21 @@ async def write(output: BatchOutput, influx: Writer) -> int:
     return points
 
 
-async def commit(output: BatchOutput, sinks: Sinks, state: Sequence[Saved],
+async def page(output: BatchOutput, sinks: Sinks, alert_state: Saved) -> None:
+    """Steps 1–2: the alert events on their topic, then the alert state (under the lock)."""
+    await sinks.publish_alerts(output)
+    alert_state.store()
+
+
+async def commit(output: BatchOutput, sinks: Sinks, patient_state: Saved,
                  extra_lines: Sequence[str] = ()) -> int:
-    """Write, publish, then store the state (see the module docstring); returns the points
+    """Steps 3–5: write, publish, then store the patients' state; returns the points
     written."""
     if extra_lines:
         output.part().lines.extend(extra_lines)
     points = 0
     if sinks.influx is not None:
         points = await write(output, sinks.influx)
-    await sinks.publish(output)
-    for saved in state:
-        saved.store()
+    await sinks.publish_records(output)
+    patient_state.store()
     return points

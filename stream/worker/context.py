@@ -28,12 +28,11 @@ from wearmon.stream.core.pipeline import PatientState
 from wearmon.stream.core.validation import Limits
 from wearmon.stream.log_privacy import quiet_libraries
 from wearmon.stream.sinks.influx import InfluxWriter
-from wearmon.stream.worker.batch import BatchOutput
 from wearmon.stream.worker.commit import Sinks
 from wearmon.stream.worker.directory import PatientsView
 from wearmon.stream.worker.in_flight import InFlight
 from wearmon.stream.worker.metrics import TimedWriter, WorkerGauges
-from wearmon.stream.worker.state_cache import Snapshot, StateCache
+from wearmon.stream.worker.state_cache import StateCache
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class WorkerContext:
     sinks: Sinks
     unenrolled: DefaultSettings
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one writer of alert state
-    in_flight: InFlight = field(default_factory=InFlight)  # settle it under the lock first
+    in_flight: InFlight = field(default_factory=InFlight)  # the telemetry batch in flight
     totals: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(TOTALS, 0)))
     worker_name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     session: aiohttp.ClientSession | None = None
@@ -136,11 +135,6 @@ class WorkerContext:
         limit = self.settings.max_cached_patients
         self.patients.shrink(limit)
         self.alerts.shrink(limit)
-
-    def snapshot(self, output: BatchOutput) -> list[Snapshot]:
-        """The state the batch changed, as it is now (stored once its results are durable)."""
-        return [self.patients.snapshot(output.patients),
-                self.alerts.snapshot(output.alert_patients)]
 
     def forget_patient(self, patient_id: str) -> None:
         self.patients.evict(patient_id)

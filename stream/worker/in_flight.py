@@ -2,10 +2,10 @@
 
 Making a batch durable (InfluxDB, the broker's acknowledgements, the changelog flush) is mostly
 waiting for other processes; the worker processes the next batch meanwhile. The order that
-carries "nothing lost" stays the same for every batch (``worker.commit``: results, then state,
-then offsets), and batches become durable one after the other: a batch's commit starts only
-after the one before has finished. Whoever changes state outside the telemetry agent (the
-alert commands) first waits for the batch in flight (``settle``), under the worker's lock.
+carries "nothing lost" stays the same for every batch (``worker.commit``: results, then the
+patients' state as encoded right after processing, then offsets), and batches become durable
+one after the other: a batch's commit starts only after the one before has finished. A
+rebalance waits for the batch in flight (``settle``) before the partitions are given up.
 
 A commit that fails stops the worker (``fail_stop``), as it did when it ran inside the agent:
 nothing of that batch or a later one is recorded as processed.

@@ -2,11 +2,14 @@
 
 Each batch first passes the offset ``Tracker`` (``worker.progress``): only records that follow
 contiguously from the next expected offset of their partition are processed; after a hole the
-consumer is sent back to the expected offset. The processed batch is then made durable in the
-background (``worker.in_flight``) while the next one is processed: after ``commit`` (InfluxDB,
-topics, state as it was right after processing) the producer is flushed, so the state is in its
-changelog, and only then are the batch's expected offsets written. Batches become durable one
-after the other; a rebalance first waits for the batch in flight. A timer sends a partition back
+consumer is sent back to the expected offset. The batch is processed and pages (alert events,
+then alert state: ``commit.page``) under the worker's lock; the rest is made durable in the
+background (``worker.in_flight``) while the next batch is processed: after ``commit``
+(InfluxDB, topics, the patients' state as it was right after processing) the producer is
+flushed, so the state is in its changelog, and only then are the batch's expected offsets
+written. Batches become durable one after the other, and a batch waits for InfluxDB without
+the lock (care-team actions and escalation go on); a rebalance first waits for the batch in
+flight. A timer sends a partition back
 when records are known to exist beyond the expected offset but none arrives. An unexpected error
 stops the worker (fail-stop): nothing of the batch is recorded as processed, and the restarted
 worker resumes from the saved offsets.
@@ -25,7 +28,7 @@ from faust.types import TP, EventT
 
 from wearmon.stream.sinks.lines import pipeline_line
 from wearmon.stream.worker.batch import BatchOutput, Incoming, process_batch
-from wearmon.stream.worker.commit import commit
+from wearmon.stream.worker.commit import commit, page
 from wearmon.stream.worker.context import WorkerContext
 from wearmon.stream.worker.faust_io import fail_stop
 from wearmon.stream.worker.metrics import UNPROCESSED_DELETED, observe_batch
@@ -70,7 +73,7 @@ class Processed:
     """A processed batch, ready to be made durable."""
 
     output: BatchOutput
-    state: list[Snapshot]  # the patients' and alert state right after processing
+    patient_state: Snapshot  # as it was right after processing
     offsets: dict[int, int]  # partition → next offset, once this batch is durable
     health: str
     lag: int | None
@@ -142,24 +145,25 @@ class Telemetry:
             output = process_batch([incoming(e) for e in admitted], context, now_ms)
             output.counts["skipped_seen"] = admission.skipped
             lag = lag_of(admitted, self.app.consumer.highwater)
-            batch = Processed(output, context.snapshot(output),
+            batch = Processed(output, context.patients.snapshot(output.patients),
                               {p: self.tracker.expected[p] for p in partitions},
                               health_line(context, output, started_s, now_ms, lag), lag,
                               started_s, now_ms)
-            await context.in_flight.settle()  # the batch before is durable
-            context.in_flight.start(self.make_durable(batch))
-            context.shrink_caches(now_ms)
+            await page(output, context.sinks, context.alerts.snapshot(output.alert_patients))
+            context.index_due(output.alert_patients, now_ms)
+        await context.in_flight.settle()  # the batch before is durable (outside the lock)
+        context.in_flight.start(self.make_durable(batch))
+        context.shrink_caches(now_ms)
 
     async def make_durable(self, batch: Processed) -> None:
-        """Commit (InfluxDB, topics, state), flush the producer so that the state is in its
-        changelog, and only then save the next offsets and count the batch as handled."""
+        """Commit (InfluxDB, topics, patients' state), flush the producer so that the state is
+        in its changelog, and only then save the next offsets and count the batch as handled."""
         context, output = self.context, batch.output
-        output.counts["points"] = await commit(output, context.sinks, batch.state,
+        output.counts["points"] = await commit(output, context.sinks, batch.patient_state,
                                                [batch.health])
         if batch.offsets:
             await self.app.producer.flush()  # the state is in its changelog first
             self.tracker.save(batch.offsets)
-        context.index_due(output.alert_patients, batch.now_ms)
         context.count(output.counts)
         self.show_handled(batch.offsets)
         observe_batch(output, time.perf_counter() - batch.started_s, batch.lag)

@@ -277,19 +277,23 @@ async def points(influx_url: str, db: str, query: str, at_least: int,
 async def test_escalation_and_acknowledgement_go_on_while_influxdb_is_down(
     smtp: SmtpServer, hook: Hook, make_worker: Any
 ) -> None:
-    """Paging never waits for InfluxDB: with it gone, the escalation and the acknowledgement
-    still reach people; once it is back, the alert history written meanwhile is all there."""
-    patient = "p-7103"
+    """Paging never waits for InfluxDB: with it gone while telemetry keeps coming (its batches
+    wait for InfluxDB), the escalation and the acknowledgement still reach people; once it is
+    back, the alert history written meanwhile and the telemetry are all there."""
+    patient, other = "p-7103", "p-7104"
     influx = await asyncio.to_thread(start_influxd)
     port = int(influx.url.rsplit(":", 1)[1])
     worker = make_worker(WEARMON_API_TOKEN=TOKEN, WEARMON_ALERT_TICK_S="1",
                          WEARMON_INFLUX_URL=influx.url)
     db = worker.env["WEARMON_INFLUX_DB"]
     try:
-        await open_episode(smtp, hook, worker, patient, escalate_s=8)
+        # the escalation is due well after the telemetry below has reached the worker
+        settings, _ = await open_episode(smtp, hook, worker, patient, escalate_s=20)
         await points(influx.url, db, "SELECT \"code\" FROM alert WHERE \"action\" = 'opened'", 1)
     finally:
         await asyncio.to_thread(influx.stop)  # gone, with the alert open and unacknowledged
+    await send_messages(settings, uploads(other, int(time.time() * 1000) - 5 * MIN, 3, 70.0,
+                                          "during-outage"))
 
     path, oncall = await next_post(hook, SLOW_ARRIVAL_S)
     assert path == "/oncall" and "escalated to you" in oncall["title"], oncall
@@ -313,5 +317,8 @@ async def test_escalation_and_acknowledgement_go_on_while_influxdb_is_down(
         sent = await points(influx.url, db,
                             "SELECT \"alert_id\" FROM notification WHERE \"status\" = 'sent'", 3)
         assert len(sent) >= 3, sent  # the escalation page and the two acknowledgement messages
+        vitals = await points(influx.url, db,
+                              f"SELECT hr_bpm FROM vitals WHERE patient = '{other}'", 18)
+        assert len(vitals) == 18, vitals  # the telemetry sent during the outage, all of it
     finally:
         await asyncio.to_thread(influx.stop)

@@ -17,7 +17,7 @@ from wearmon.stream.alerts.state import PatientAlerts
 from wearmon.stream.core.pipeline import PatientState
 from wearmon.stream.sinks.influx import InfluxRejectedError
 from wearmon.stream.worker.batch import BatchOutput, Incoming, process_batch
-from wearmon.stream.worker.commit import Sinks, commit
+from wearmon.stream.worker.commit import Sinks, commit, page
 from wearmon.stream.worker.commit import write as commit_write
 from wearmon.stream.worker.local_context import LocalContext
 
@@ -100,9 +100,6 @@ class Recorder:
 
         return Saved()
 
-    def state(self, out: BatchOutput) -> list[Any]:
-        return [self.saved("patients", out.patients), self.saved("alerts", out.alert_patients)]
-
     def sinks(self) -> Sinks:
         return Sinks(self, self.topic("rejected"), self.topic("anomalies"),
                      self.topic("alerts"), dead_letter_max_bytes=1024)
@@ -116,13 +113,30 @@ async def test_commit_writes_then_publishes_then_saves() -> None:
     rec = Recorder()
     out = output()
     lines = len(out.lines)
-    points = await commit(out, rec.sinks(), rec.state(out), ["x"])
+    points = await commit(out, rec.sinks(), rec.saved("patients", out.patients), ["x"])
     assert points == lines + 1
     assert rec.calls[0] == "write"
     sends = [c for c in rec.calls if c.startswith("send")]
-    assert rec.calls[1:1 + len(sends)] == sends and len(sends) >= 3
-    assert rec.calls[-2:] == ["save patients ['p-0001', 'p-0002']",
-                              "save alerts ['p-0001', 'p-0002']"]
+    assert rec.calls[1:1 + len(sends)] == sends
+    assert {"send rejected", "send anomalies"} == set(sends)
+    assert rec.calls[-1] == "save patients ['p-0001', 'p-0002']"
+
+
+def alert_output() -> BatchOutput:
+    """Two minutes of tachycardia at rest: an alert opens."""
+    t_ms = T0_MS + 60_000
+    out = process_batch([Incoming(upload("a1", "p-0003", T0_MS, 160), T0_MS, 0, 0),
+                         Incoming(upload("a2", "p-0003", t_ms, 160), t_ms, 0, 1)],
+                        Context(), now_ms=t_ms + 500)
+    assert [e.action.value for e in out.alert_events] == ["opened"]
+    return out
+
+
+async def test_paging_publishes_the_alert_events_then_saves_the_alert_state() -> None:
+    rec = Recorder()
+    out = alert_output()
+    await page(out, rec.sinks(), rec.saved("alerts", out.alert_patients))
+    assert rec.calls == ["send alerts", "save alerts ['p-0003']"]
 
 
 @pytest.mark.parametrize("fail", ["write", "rejected", "anomalies"])
@@ -130,7 +144,15 @@ async def test_state_is_saved_only_after_the_write_and_the_publishes_succeeded(f
     rec = Recorder(fail=fail)
     out = output()
     with pytest.raises(ConnectionError):
-        await commit(out, rec.sinks(), rec.state(out))
+        await commit(out, rec.sinks(), rec.saved("patients", out.patients))
+    assert not any(c.startswith("save") for c in rec.calls)
+
+
+async def test_alert_state_is_saved_only_after_the_events_were_acknowledged() -> None:
+    rec = Recorder(fail="alerts")
+    out = alert_output()
+    with pytest.raises(ConnectionError):
+        await page(out, rec.sinks(), rec.saved("alerts", out.alert_patients))
     assert not any(c.startswith("save") for c in rec.calls)
 
 
