@@ -3,8 +3,7 @@
 One object, declared here and built by ``worker.app.create_app``: settings, the per-patient state
 caches over their Faust tables, the patients directory, the sinks, the lock that serialises
 changes to alert state, the batch on its way to the sinks, and the counters shown on
-``/health``. It also implements the
-``BatchContext`` that the pure batch function reads.
+``/health``. It also implements the ``BatchContext`` that the pure batch function reads.
 """
 
 from __future__ import annotations
