@@ -164,7 +164,7 @@ class StateCache(Generic[T]):
         values = []
         for patient_id in patient_ids:
             key = patient_id.encode()
-            value = orjson.dumps(self._encode(self._cache[patient_id]))
+            value = compact(orjson.dumps(self._encode(self._cache[patient_id])))
             self._pending[key] = value
             values.append((key, value))
         return Snapshot(self, tuple(values))
@@ -173,7 +173,7 @@ class StateCache(Generic[T]):
         """Write a snapshot to the table (inside an agent), where it changed."""
         for key, value in values:
             if self.table.get(key) != value:  # unchanged: its changelog already holds it
-                self.table[key] = compact(value)
+                self.table[key] = value
             if self._pending.get(key) is value:  # no newer snapshot of this patient
                 del self._pending[key]
 
