@@ -9,10 +9,9 @@ background (``worker.in_flight``) while the next batch is processed: after ``com
 flushed, so the state is in its changelog, and only then are the batch's expected offsets
 written. Batches become durable one after the other, and a batch waits for InfluxDB without
 the lock (care-team actions and escalation go on); a rebalance first waits for the batch in
-flight. A timer sends a partition back
-when records are known to exist beyond the expected offset but none arrives. An unexpected error
-stops the worker (fail-stop): nothing of the batch is recorded as processed, and the restarted
-worker resumes from the saved offsets.
+flight. A timer sends a partition back when records are known to exist beyond the expected
+offset but none arrives. An unexpected error stops the worker (fail-stop): nothing of the batch
+is recorded as processed, and the restarted worker resumes from the saved offsets.
 """
 
 from __future__ import annotations
