@@ -18,7 +18,8 @@ processed (``worker.in_flight``):
 
 Alert events have no lines here: their points are written from the alerts topic
 (``worker.history``). An alert state stored before its batch's points is safe: if the batch is
-processed again, the alerts it opened are open already, and no event is sent twice.
+processed again, the alerts it opened are open already (once the state's changelog record
+reached the broker), and their events are not sent again.
 
 If a step fails otherwise, nothing after it is stored and the exception propagates: the worker
 stops without saving offsets, and the messages are processed again (idempotent points).
