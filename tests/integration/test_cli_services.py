@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 
@@ -41,9 +40,7 @@ def test_a_worker_without_its_influxdb_says_so_in_one_line_and_waits(
     influx = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     worker = make_worker(WEARMON_INFLUX_URL=influx)
     worker.start()
-    deadline = time.monotonic() + 15
-    while "check WEARMON_INFLUX_URL" not in worker.log_tail() and time.monotonic() < deadline:
-        time.sleep(0.1)  # another process's output: nothing to await
+    worker.wait_logged("check WEARMON_INFLUX_URL", timeout_s=15)
     [line] = [ln for ln in worker.log_tail().splitlines() if "WEARMON_INFLUX_URL" in ln]
     assert line.startswith(f"cannot reach InfluxDB at {influx} within ")
     assert "the worker waits for it" in line

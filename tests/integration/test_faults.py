@@ -184,9 +184,7 @@ def test_influxdb_outage_blocks_and_then_delivers_everything(make_worker) -> Non
     asyncio.run(send_messages(settings, messages))
     worker.start()
     # InfluxDB is down: the worker must hold the batch (retrying), not drop it or crash
-    deadline = time.monotonic() + 60
-    while "InfluxDB unreachable" not in worker.log_tail() and time.monotonic() < deadline:
-        time.sleep(0.25)
+    worker.wait_logged("InfluxDB unreachable", timeout_s=60)
     assert "InfluxDB unreachable" in worker.log_tail()
     health = worker.health()
     assert health is not None and health["uploads"] == 0
