@@ -115,3 +115,18 @@ def test_every_finding_explains_itself() -> None:
     for f in out:
         assert f.explanation and f.detector and f.kind
         assert "%" in f.explanation or "bpm" in f.explanation
+
+
+def test_saved_contextual_state_follows_every_learned_minute() -> None:
+    state, _ = _long_run(3, seed=11)
+    det = state.models.contextual_hr
+    first = json.loads(json.dumps(det.to_state()))
+    assert json.loads(json.dumps(det.to_state())) == first  # nothing learned: the same state
+    t = 3 * DAY_MS + 12 * 3_600_000
+    det.observe_minute(Minute(t, 12, hr_samples=12, hr_mean_bpm=75, has_steps=True, context=1,
+                              at_rest=True, worn=True))
+    saved = det.to_state()
+    assert saved != first
+    twin = type(det).from_state(json.loads(json.dumps(saved)))
+    assert twin.baseline() == det.baseline() != type(det).from_state(first).baseline()
+    assert twin.to_state() == saved
