@@ -62,6 +62,7 @@ ROWS = (
     Row("state_bytes_per_patient", "serialised patient state", "KiB"),
     Row("memory_bytes_per_patient", "worker resident memory per patient", "KiB"),
     Row("memory_patients", "patients in the memory run", "n"),
+    Row("scale_out_samples", "samples in each scale-out turn", "n"),
     Row("one_worker_samples_per_cpu_s", "one worker: samples per CPU second", "/s"),
     Row("two_workers_samples_per_cpu_s", "two workers in a group: samples per CPU second", "/s"),
     Row("scale_out_efficiency", "two ÷ one (samples per CPU second, medians of 3 turns)", "x"),

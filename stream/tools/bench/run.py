@@ -5,6 +5,7 @@ and database for each measurement that uses them."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import platform
 import shutil
@@ -61,6 +62,8 @@ class BenchOptions:
     region_patients: int = 200  # a batch of the worker's 200 uploads: one of each patient
     region_hours: float = 3.0  # the last hour is timed
     memory_uploads: int = 2  # uploads per patient in the memory run
+    # samples in each scale-out turn, at least: a turn must last seconds, not one or two
+    scale_samples: int = 400_000
     latency_s: float = 30.0  # how long uploads are sent at half the maximum rate
     latency_drain_s: float = 30.0  # longest wait for the last probes' anomalies after that
     probe_every: int = 10  # every 10th upload of the latency run is a critical probe
@@ -170,6 +173,16 @@ def latency_figures(options: BenchOptions, size: int, worker: WorkerProcess,
     }
 
 
+def scale_data(options: BenchOptions, size: int, data: Uploads) -> Uploads:
+    """The uploads of the scale-out turns: ``data``, or as many hours more of the same
+    patients as ``options.scale_samples`` takes."""
+    if data.samples >= options.scale_samples:
+        return data
+    hours = options.hours * math.ceil(options.scale_samples / data.samples)
+    return simulated(options.patients, hours, size, int(time.time() * 1000),
+                     options.seed + 3000)
+
+
 def scale_figures(size: int, data: Uploads, services: Services) -> dict[str, float]:
     """One worker, then two in a group, ``REPEATS`` times in turn; the medians of each (a run
     takes seconds, and this machine's speed varies), and the lowest and highest ratio of a
@@ -187,6 +200,7 @@ def scale_figures(size: int, data: Uploads, services: Services) -> dict[str, flo
         "scale_out_highest": max(ratios),
         "one_worker_samples_per_cpu_s": statistics.median(ones),
         "two_workers_samples_per_cpu_s": statistics.median(twos),
+        "scale_out_samples": data.samples,
     }
 
 
@@ -203,7 +217,7 @@ def worker_figures(options: BenchOptions, size: int, data: Uploads, services: Se
                    lines: list[str], say: Say) -> dict[str, float]:
     figures = throughput_figures(options, size, data, services, lines, say)
     say(f"{size}: one worker, then two in a group")
-    figures |= scale_figures(size, data, services)
+    figures |= scale_figures(size, scale_data(options, size, data), services)
     say(f"{size}: memory with {options.memory_patients:,} patients")
     return figures | memory_figures(options, size, services)
 
