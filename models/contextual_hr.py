@@ -89,9 +89,6 @@ class ContextualHeartRate:
     counts: list[int] = field(default_factory=lambda: [0] * 8)
     high_since: int = -1
     low_since: int = -1
-    # the pickled means and variances, kept until the next learned minute changes them
-    # (pickling them is most of what saving a patient's state costs)
-    _river_state: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def status(self) -> Status:
         return Status.OK if max(self.counts) >= self.warmup_minutes else Status.CANT_ASSESS
@@ -139,7 +136,6 @@ class ContextualHeartRate:
             self.means[b].update(hr)
             self.vars[b].update(hr)
             self.counts[b] += 1
-            self._river_state = None
         return finding
 
     def _finding(self, minute: Minute, hr: float, mean: float, sd: float, b: int, kind: str,
@@ -163,10 +159,8 @@ class ContextualHeartRate:
         )
 
     def to_state(self) -> dict[str, Any]:
-        if self._river_state is None:
-            self._river_state = dump_river([self.means, self.vars])
         return {
-            "river": self._river_state,
+            "river": dump_river([self.means, self.vars]),
             "counts": self.counts,
             "since": [self.high_since, self.low_since],
         }
@@ -175,7 +169,6 @@ class ContextualHeartRate:
     def from_state(cls, st: dict[str, Any]) -> ContextualHeartRate:
         det = cls()
         det.means, det.vars = load_river(st["river"])
-        det._river_state = st["river"]
         det.counts = [int(c) for c in st["counts"]]
         det.high_since, det.low_since = (int(x) for x in st["since"])
         return det
