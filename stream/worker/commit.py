@@ -3,7 +3,7 @@
 Paging first (``page``), under the worker's lock, for telemetry batches and care-team commands
 alike; it never waits for InfluxDB:
 
-1. publish the alert events and wait for the broker's acks;
+1. publish the alert events and the anomaly records and wait for the broker's acks;
 2. only then store the alert state, as it was right after the events were made
    (``StateCache.snapshot``), in its table.
 
@@ -13,7 +13,7 @@ processed (``worker.in_flight``):
 3. write every line to InfluxDB and wait until it is durable (the writer waits out outages);
    when InfluxDB refuses points (400/413/422), split the batch by message until the refused
    messages are found: those get a dead-letter record (``sink_refused``), the rest is written;
-4. publish dead-letter records and anomalies, and wait for the broker's acks;
+4. publish the dead-letter records, and wait for the broker's acks;
 5. only then store the patients' state as it was right after the batch was processed.
 
 Alert events have no lines here: their points are written from the alerts topic
@@ -65,23 +65,21 @@ class Sinks:
     alerts: Topic
     dead_letter_max_bytes: int
 
-    async def publish_records(self, output: BatchOutput) -> None:
-        """Send the dead-letter and anomaly records; wait until the broker acknowledged each."""
-        pending: list[Awaitable[Any]] = []
-        for r in output.rejections:
-            record = r.to_record(self.dead_letter_max_bytes)
-            pending.append(await self.rejected.send(
-                key=(r.patient_id or "").encode() or None, value=orjson.dumps(record)))
-        for a in output.anomalies:
-            pending.append(await self.anomalies.send(
-                key=a["patient_id"].encode(), value=orjson.dumps(a)))
-        await acknowledged(pending)
+    async def publish_dead_letters(self, output: BatchOutput) -> None:
+        """Send the dead-letter records; wait until the broker acknowledged each."""
+        await acknowledged([await self.rejected.send(
+            key=(r.patient_id or "").encode() or None,
+            value=orjson.dumps(r.to_record(self.dead_letter_max_bytes)))
+            for r in output.rejections])
 
-    async def publish_alerts(self, output: BatchOutput) -> None:
-        """Send the alert events; wait until the broker acknowledged each."""
-        await acknowledged([await self.alerts.send(key=e.patient.encode(),
-                                                   value=orjson.dumps(e.to_json()))
-                            for e in output.alert_events])
+    async def publish_findings(self, output: BatchOutput) -> None:
+        """Send the alert events and the anomaly records; wait until the broker acknowledged
+        each."""
+        pending = [await self.alerts.send(key=e.patient.encode(), value=orjson.dumps(e.to_json()))
+                   for e in output.alert_events]
+        pending += [await self.anomalies.send(key=a["patient_id"].encode(), value=orjson.dumps(a))
+                    for a in output.anomalies]
+        await acknowledged(pending)
 
 
 async def acknowledged(pending: Iterable[Awaitable[Any]]) -> None:
@@ -144,8 +142,9 @@ async def write(output: BatchOutput, influx: Writer) -> int:
 
 
 async def page(output: BatchOutput, sinks: Sinks, alert_state: Saved) -> None:
-    """Steps 1–2: the alert events on their topic, then the alert state (under the lock)."""
-    await sinks.publish_alerts(output)
+    """Steps 1–2: the alert events and anomalies on their topics, then the alert state (under
+    the lock)."""
+    await sinks.publish_findings(output)
     alert_state.store()
 
 
@@ -158,6 +157,6 @@ async def commit(output: BatchOutput, sinks: Sinks, patient_state: Saved,
     points = 0
     if sinks.influx is not None:
         points = await write(output, sinks.influx)
-    await sinks.publish_records(output)
+    await sinks.publish_dead_letters(output)
     patient_state.store()
     return points
