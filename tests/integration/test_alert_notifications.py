@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 
 from tests.conftest import influx_query
-from tests.integration.conftest import send_messages, settings_of
+from tests.integration.conftest import consume, send_messages, settings_of
 from tests.integration.test_notify_delivery import Hook, Mail, SmtpServer
 from wearmon.stream.config import Settings
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
@@ -81,14 +81,15 @@ async def api(worker_port: int, method: str, path: str, token: str | None = TOKE
 
 
 async def listed_alert(worker_port: int, ready: Any = lambda alert: True,
-                       timeout_s: float = 15.0) -> dict[str, Any]:
-    """The one alert the worker's API lists, once ``ready(alert)``: the API's view follows the
-    alerts topic, which can trail a message that the same event caused by a fetch or two."""
+                       timeout_s: float = 15.0, patient: str | None = None) -> dict[str, Any]:
+    """The one alert the worker's API lists (of ``patient``, if given), once ``ready(alert)``:
+    the API's view follows the alerts topic, which can trail a message that the same event
+    caused by a fetch or two."""
     deadline = time.monotonic() + timeout_s
     while True:
         status, doc = await api(worker_port, "GET", "/alerts")
         assert status == 200, doc
-        alerts = doc["alerts"]
+        alerts = [a for a in doc["alerts"] if patient in (None, a["patient"])]
         if (len(alerts) == 1 and ready(alerts[0])) or time.monotonic() > deadline:
             [alert] = alerts
             return dict(alert)
@@ -278,8 +279,9 @@ async def test_escalation_and_acknowledgement_go_on_while_influxdb_is_down(
     smtp: SmtpServer, hook: Hook, make_worker: Any
 ) -> None:
     """Paging never waits for InfluxDB: with it gone while telemetry keeps coming (its batches
-    wait for InfluxDB), the escalation and the acknowledgement still reach people; once it is
-    back, the alert history written meanwhile and the telemetry are all there."""
+    wait for InfluxDB), the telemetry's anomalies are published, the escalation and the
+    acknowledgement still reach people; once it is back, the alert history written meanwhile
+    and the telemetry are all there."""
     patient, other = "p-7103", "p-7104"
     influx = await asyncio.to_thread(start_influxd)
     port = int(influx.url.rsplit(":", 1)[1])
@@ -292,12 +294,15 @@ async def test_escalation_and_acknowledgement_go_on_while_influxdb_is_down(
         await points(influx.url, db, "SELECT \"code\" FROM alert WHERE \"action\" = 'opened'", 1)
     finally:
         await asyncio.to_thread(influx.stop)  # gone, with the alert open and unacknowledged
-    await send_messages(settings, uploads(other, int(time.time() * 1000) - 5 * MIN, 3, 70.0,
+    await send_messages(settings, uploads(other, int(time.time() * 1000) - 5 * MIN, 3, 25.0,
                                           "during-outage"))
+    anomalies = await consume(settings, settings.topic_anomalies, 1,
+                              keep=lambda record: record["patient_id"] == other)
+    assert {a["kind"] for a in anomalies} == {"bradycardia"}, anomalies  # not held up
 
     path, oncall = await next_post(hook, SLOW_ARRIVAL_S)
     assert path == "/oncall" and "escalated to you" in oncall["title"], oncall
-    alert = await listed_alert(worker.web_port)
+    alert = await listed_alert(worker.web_port, patient=patient)  # the other's is open too
     status, doc = await api(worker.web_port, "POST", f"/alerts/{alert['alert_id']}/ack",
                             body={"actor": "nurse.jo", "note": "on my way"})
     assert status == 200, doc
