@@ -72,7 +72,7 @@ class Sinks:
             value=orjson.dumps(r.to_record(self.dead_letter_max_bytes)))
             for r in output.rejections])
 
-    async def publish_findings(self, output: BatchOutput) -> None:
+    async def publish_alerts_and_anomalies(self, output: BatchOutput) -> None:
         """Send the alert events and the anomaly records; wait until the broker acknowledged
         each."""
         pending = [await self.alerts.send(key=e.patient.encode(), value=orjson.dumps(e.to_json()))
@@ -144,7 +144,7 @@ async def write(output: BatchOutput, influx: Writer) -> int:
 async def page(output: BatchOutput, sinks: Sinks, alert_state: Saved) -> None:
     """Steps 1–2: the alert events and anomalies on their topics, then the alert state (under
     the lock)."""
-    await sinks.publish_findings(output)
+    await sinks.publish_alerts_and_anomalies(output)
     alert_state.store()
 
 
