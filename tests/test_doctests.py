@@ -8,11 +8,13 @@ import pkgutil
 
 import pytest
 
-import wearmon
+import wearmon.models
+import wearmon.stream
 
 MODULES = sorted(
     info.name
-    for info in pkgutil.walk_packages(wearmon.__path__, "wearmon.")
+    for package in (wearmon.stream, wearmon.models)
+    for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")
     if not info.name.endswith("__main__")
 )
 

@@ -1,15 +1,74 @@
-"""The distribution: one package ``wearmon`` in site-packages; the worker needs no extra."""
+"""The distribution: one package ``wearmon`` in site-packages, no symlinks; the worker needs no
+extra."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+
+# Imports every module of both trees and prints where the packages came from (run in a clean venv
+# whose only way to the dependencies is a path line to this venv's site-packages).
+IMPORT_EVERYTHING = """
+import importlib, pkgutil
+import wearmon.models, wearmon.stream
+count = 0
+for package in (wearmon.stream, wearmon.models):
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+            count += 1
+print(count, wearmon.stream.__file__, wearmon.models.__file__)
+"""
+
+
+def test_the_repository_holds_no_symlink() -> None:
+    files = subprocess.run(["git", "ls-files", "-s"], cwd=REPO, capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    assert [line for line in files if line.startswith("120000")] == []
+
+
+def test_every_package_folder_is_installed() -> None:
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {"wearmon"} | {
+        "wearmon." + ".".join(init.parent.relative_to(REPO).parts)
+        for tree in ("stream", "models") for init in (REPO / tree).rglob("__init__.py")}
+    assert listed == found
+
+
+def clean_venv(where: Path) -> Path:
+    """A venv without wearmon whose dependencies come from this venv (a path line)."""
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    [site] = where.glob("lib/python*/site-packages")
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return where / "bin" / "python"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("editable", [False, True], ids=["wheel", "editable"])
+def test_a_clean_venv_imports_every_module(tmp_path: Path, editable: bool) -> None:
+    python = clean_venv(tmp_path / "venv")
+    target = ["-e", str(REPO)] if editable else [str(REPO)]
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", *target],
+                   check=True, capture_output=True)
+    done = subprocess.run([str(python), "-c", IMPORT_EVERYTHING], cwd=tmp_path,
+                          capture_output=True, text=True, check=True)
+    count, stream_file, models_file = done.stdout.split()
+    assert int(count) > 100
+    if editable:  # the source tree itself
+        assert (stream_file, models_file) == (str(REPO / "stream" / "__init__.py"),
+                                              str(REPO / "models" / "__init__.py"))
+    else:  # the installed copy
+        assert "site-packages/wearmon/stream/" in stream_file
+        assert "site-packages/wearmon/models/" in models_file
 
 
 @pytest.mark.slow
