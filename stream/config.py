@@ -14,6 +14,8 @@ from zoneinfo import available_timezones
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from wearmon.stream.core.validation import Limits
+
 
 class ConfigError(SystemExit):
     """Raised (and exits the process) when settings are missing or invalid."""
@@ -236,6 +238,12 @@ class Settings(BaseSettings):
     def kafka_bootstrap(self) -> str:
         """Bootstrap servers in aiokafka's host:port form."""
         return ",".join(u.removeprefix("kafka://") for u in self.broker_urls)
+
+    def limits(self) -> Limits:
+        """The bounds every upload is checked against (gateway and worker alike)."""
+        return Limits(max_upload_bytes=self.max_upload_bytes,
+                      max_samples=self.max_samples_per_upload,
+                      max_clock_skew_ms=int(self.max_clock_skew_s * 1000))
 
     @property
     def console_url(self) -> str:

@@ -10,6 +10,6 @@
 * ``server`` — the aiohttp application: pages, actions, live updates (server-sent events);
 * ``run`` / ``cli`` — ``wearmon console`` and ``wearmon console add-user``.
 
-It reads the cluster-wide alerts view (``worker.alerts_feed``) and the patients directory, so it
+It reads the cluster-wide alerts view (``views.alerts_feed``) and the patients directory, so it
 sees every alert whichever worker owns the patient, and acts through alert commands.
 """

@@ -17,8 +17,8 @@ from wearmon.stream.console.board_view import Refs
 from wearmon.stream.console.history import InfluxReader
 from wearmon.stream.console.sessions import Session, SessionKeys
 from wearmon.stream.console.throttle import LoginThrottle
-from wearmon.stream.worker.alerts_feed import AlertsFeed
-from wearmon.stream.worker.directory import PatientsView
+from wearmon.stream.views.alerts_feed import AlertsFeed
+from wearmon.stream.views.patients import PatientsView
 
 HERE = Path(__file__).parent
 

@@ -24,8 +24,8 @@ from wearmon.stream.console.context import Console
 from wearmon.stream.console.history import InfluxReader
 from wearmon.stream.console.server import create_app
 from wearmon.stream.kafka import ensure_topics, make_producer
-from wearmon.stream.worker.alerts_feed import AlertsFeed
-from wearmon.stream.worker.directory import PatientsView
+from wearmon.stream.views.alerts_feed import AlertsFeed
+from wearmon.stream.views.patients import PatientsView
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import asyncio
 import time
 
 from wearmon.stream.config import Settings
-from wearmon.stream.follow import TopicFollower
 from wearmon.stream.gateway.tokens import Grant, Registry, issue
 from wearmon.stream.kafka import ensure_topics, make_producer
+from wearmon.stream.views.follow import TopicFollower
 
 
 def registry_view(settings: Settings) -> tuple[Registry, TopicFollower]:

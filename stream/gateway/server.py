@@ -30,7 +30,6 @@ from aiokafka.structs import RecordMetadata
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from wearmon.stream.config import ConfigError, Settings
-from wearmon.stream.core.validation import Limits
 from wearmon.stream.gateway.admission import Refusal, admit, issues_json, refuse
 from wearmon.stream.gateway.devices import registry_view
 from wearmon.stream.gateway.metrics import GatewayMetrics
@@ -39,12 +38,6 @@ from wearmon.stream.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 UPLOADS_PATH = "/v1/uploads"
-
-
-def limits_of(settings: Settings) -> Limits:
-    return Limits(max_upload_bytes=settings.max_upload_bytes,
-                  max_samples=settings.max_samples_per_upload,
-                  max_clock_skew_ms=int(settings.max_clock_skew_s * 1000))
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -86,7 +79,7 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         settings.require_broker()
         self.settings = settings
-        self.limits = limits_of(settings)
+        self.limits = settings.limits()
         self.registry, self.view = registry_view(settings)
         self.producer = AIOKafkaProducer(
             **client_options(settings), acks="all",

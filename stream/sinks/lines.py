@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from influxdb_client import Point, WritePrecision
 
-from wearmon.models.base import Minute
-from wearmon.stream.alerts.lifecycle import ACTIVE, AlertEvent
+from wearmon.models.base import Minute, Status
+from wearmon.stream.alerts.lifecycle import ACTIVE, SYSTEM, AlertEvent
 from wearmon.stream.core.pipeline import Result
 from wearmon.stream.core.schema import FLOAT_FIELDS, Columns
 from wearmon.stream.core.validation import Rejection
+from wearmon.stream.sinks.records import MessagePoints, PipelineHealth, UploadPoints
 
 if TYPE_CHECKING:
     from wearmon.stream.notify.deliver import DeliveryResult
@@ -151,20 +152,32 @@ def minute_line(patient: str, m: Minute) -> str | None:
 
 
 def result_lines(result: Result) -> list[str]:
-    """Everything one processed upload produces, as line protocol."""
-    return batch_lines([result])[0]
+    """Everything one processed upload produces, as line protocol (its observed status)."""
+    return batch_lines([UploadPoints.observed(result)])[0]
 
 
-def batch_lines(results: Sequence[Result]) -> list[list[str]]:
-    """``result_lines`` of each result, with the vitals formatted for the whole batch at once
-    (cheaper per upload); one list per result, so a refused point traces to its upload."""
-    out = vitals_lines(results)
-    for lines, result in zip(out, results, strict=True):
-        lines.extend(_derived_lines(result))
+def batch_lines(uploads: Sequence[UploadPoints]) -> list[list[str]]:
+    """The points of each upload, with the vitals formatted for the whole batch at once
+    (cheaper per upload); one list per upload, so a refused point traces to its upload."""
+    out = vitals_lines([u.result for u in uploads])
+    for lines, upload in zip(out, uploads, strict=True):
+        lines.extend(_derived_lines(upload.result, upload.status))
     return out
 
 
-def _derived_lines(result: Result) -> list[str]:
+def message_lines(messages: Sequence[MessagePoints]) -> list[list[str]]:
+    """The lines of each message: its upload's points (formatted for all messages at once),
+    then the ``rejected`` points of its dead letters."""
+    uploads = [m.upload for m in messages if m.upload is not None]
+    formatted = iter(batch_lines(uploads))
+    out = []
+    for message in messages:
+        lines = next(formatted) if message.upload is not None else []
+        out.append(lines + [rejection_line(r) for r in message.rejections])
+    return out
+
+
+def _derived_lines(result: Result, status: Status | None) -> list[str]:
     """The upload's closed minutes, findings, baseline and quality (all but the vitals)."""
     patient = result.upload.patient_id
     lines = [x for m in result.minutes if (x := minute_line(patient, m)) is not None]
@@ -182,12 +195,12 @@ def _derived_lines(result: Result) -> list[str]:
     q = result.quality
     if q is not None:
         battery = "" if q.battery_pct is None else f",battery_pct={float(q.battery_pct)!r}"
-        status = q.status.value
+        shown = (status or q.status).value
         lines.append(
             f"quality,device={result.upload.device_id},patient={patient} samples={q.samples}i,"
             f"worn_samples={q.worn_samples}i,dropped={q.dropped}i,"
-            f"sync_lag_s={float(q.sync_lag_s)!r},status=\"{status}\","
-            f"status_code={_STATUS_CODE[status]}i{battery} {q.t_ms}000000")
+            f"sync_lag_s={float(q.sync_lag_s)!r},status=\"{shown}\","
+            f"status_code={_STATUS_CODE[shown]}i{battery} {q.t_ms}000000")
     return lines
 
 
@@ -235,8 +248,36 @@ def notification_line(result: DeliveryResult) -> str:
     return str(p.to_line_protocol())
 
 
-def pipeline_line(worker: str, t_ms: int, counts: dict[str, float]) -> str:
-    p = _point("pipeline", t_ms).tag("worker", worker)
-    for name, value in counts.items():
+def pipeline_line(health: PipelineHealth) -> str:
+    p = _point("pipeline", health.t_ms).tag("worker", health.worker)
+    for name, value in health.values.items():
         p.field(name, value)
     return str(p.to_line_protocol())
+
+
+def audit_line(event: AlertEvent) -> str:
+    """The care team's action in an ``alert_audit`` point (tags ``patient``, ``kind``,
+    ``action``; fields ``alert_id``, ``actor``, ``state``, ``note``), at the action's time plus
+    the alert's step in nanoseconds (like ``alert`` points). A command applied again after a
+    crash gets a new time and writes a second point.
+
+    >>> from wearmon.models.base import Severity
+    >>> from wearmon.stream.alerts.lifecycle import Action, AlertState, Category
+    >>> e = AlertEvent("p-1:bradycardia:0", "p-1", "bradycardia", Severity.CRITICAL,
+    ...     AlertState.ACKNOWLEDGED, 1_000, "nurse.jo", "on my way", 2, Action.ACKNOWLEDGED,
+    ...     Category.CLINICAL)
+    >>> line = audit_line(e)
+    >>> line.split(" ")[0], 'actor="nurse.jo"' in line, line.split(" ")[-1]
+    ('alert_audit,action=acknowledged,kind=bradycardia,patient=p-1', True, '1000000002')
+    """
+    p = _point("alert_audit", event.at_ms, min(event.step, 999_999))
+    p.tag("patient", event.patient).tag("kind", event.kind).tag("action", event.action.value)
+    p.field("alert_id", event.alert_id).field("actor", event.actor)
+    p.field("state", event.state.value).field("note", event.note)
+    return str(p.to_line_protocol())
+
+
+def alert_event_lines(event: AlertEvent) -> list[str]:
+    """The ``alert`` point of one alert event, and its ``alert_audit`` point if a person acted
+    (the system's own transitions are only ``alert`` points)."""
+    return [alert_line(event)] + ([audit_line(event)] if event.actor != SYSTEM else [])

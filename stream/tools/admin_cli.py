@@ -39,7 +39,7 @@ def add_patients_commands(main: click.Group) -> None:
         """Enrol patients or replace their settings. Invalid settings are rejected, naming the
         field, before anything is sent."""
         from wearmon.stream.core.patients import PatientSettings, SettingsError
-        from wearmon.stream.worker.directory import publish_patient, read_patients
+        from wearmon.stream.views.patients import publish_patient, read_patients
 
         wanted = []
         for path in paths:
@@ -65,7 +65,7 @@ def add_patients_commands(main: click.Group) -> None:
     @click.argument("patient_id")
     def show(patient_id: str) -> None:
         """Print one patient's settings (recipient URLs masked)."""
-        from wearmon.stream.worker.directory import read_patients
+        from wearmon.stream.views.patients import read_patients
 
         settings = connected_settings()
         one = asyncio.run(read_patients(settings)).get(patient_id)
@@ -77,7 +77,7 @@ def add_patients_commands(main: click.Group) -> None:
     @click.argument("patient_id")
     def remove(patient_id: str) -> None:
         """Unenrol a patient (a tombstone on the patients topic)."""
-        from wearmon.stream.worker.directory import publish_patient, read_patients
+        from wearmon.stream.views.patients import publish_patient, read_patients
 
         settings = connected_settings()
         if patient_id not in asyncio.run(read_patients(settings)):
@@ -88,7 +88,7 @@ def add_patients_commands(main: click.Group) -> None:
     @patients.command("list")
     def list_() -> None:
         """Enrolled patients: id, devices, recipients."""
-        from wearmon.stream.worker.directory import read_patients
+        from wearmon.stream.views.patients import read_patients
 
         for one in sorted(asyncio.run(read_patients(connected_settings())).values(),
                           key=lambda s: s.patient_id):

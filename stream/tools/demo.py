@@ -57,7 +57,7 @@ from wearmon.stream.tools.services import (
     worker_health,
 )
 from wearmon.stream.tools.simulator import Simulator
-from wearmon.stream.worker.directory import publish_patient
+from wearmon.stream.views.patients import publish_patient
 
 DEMO_USER = "demo.nurse"
 WARDS = ("Ward A", "Ward B")

@@ -1,39 +1,51 @@
-"""The Faust app: topics, tables, the shared ``WorkerContext`` and the agents, wired together.
+"""The Faust app of a worker: its topics and tables, and each flow's agents given only what
+they use.
 
-* ``process-telemetry`` (``worker.telemetry``): batches of uploads → ``process_batch`` (pure) →
-  ``commit`` (InfluxDB, then topics, then tables);
-* ``alert-commands`` and the escalation timer (``worker.commands``): care-team actions from the
-  HTTP API and time-driven transitions, committed the same way;
-* ``plan-notifications`` / ``deliver-notifications`` (``worker.notifications``): alert events →
-  outbox → Apprise, idempotent per message;
-* the HTTP API (``worker.api``) over the cluster-wide alerts view (``worker.alerts_feed``) and
-  ``/health`` on the worker's web server.
+* telemetry (``worker.telemetry``): ``process-telemetry`` — batches of uploads → page → durable;
+* care (``worker.care``): ``alert-commands`` and the escalation timer on the alert state,
+  ``plan-notifications`` / ``deliver-notifications``, the alert and delivery history in InfluxDB,
+  and the alerts HTTP API over the cluster-wide alerts view (``views.alerts_feed``);
+* ``/health`` and ``/metrics`` on the worker's web server.
 
-Enrolled patients' settings come from the patients topic (``worker.directory``).
+Both flows change patients only through one ``PatientStore`` and page under one lock.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import faust
 
 from wearmon.stream.config import Settings
-from wearmon.stream.worker.alerts_feed import AlertsFeed
-from wearmon.stream.worker.api import add_api, topic_sender
-from wearmon.stream.worker.commands import add_alert_agents
-from wearmon.stream.worker.commit import Sinks
-from wearmon.stream.worker.context import WorkerContext
+from wearmon.stream.views.alerts_feed import AlertsFeed
+from wearmon.stream.worker.care.api import add_api, topic_sender
+from wearmon.stream.worker.care.commands import Commands, add_command_agent
+from wearmon.stream.worker.care.history import History, add_history_agents
+from wearmon.stream.worker.care.notifications import (
+    Delivery,
+    LinkSigner,
+    Notifications,
+    add_notify_agents,
+)
+from wearmon.stream.worker.care.timer import EscalationTimer, add_escalation_timer
+from wearmon.stream.worker.connections import Connections
 from wearmon.stream.worker.faust_consumer import use_worker_consumer
 from wearmon.stream.worker.faust_io import (
+    FaustPartitions,
     bytes_table,
     bytes_topic,
     faust_credentials,
 )
-from wearmon.stream.worker.history import add_history_agents
-from wearmon.stream.worker.metrics import add_metrics_page
-from wearmon.stream.worker.notifications import add_notify_agents
-from wearmon.stream.worker.telemetry import add_telemetry_agent
+from wearmon.stream.worker.metrics import UNPROCESSED_DELETED, WorkerGauges, add_metrics_page
+from wearmon.stream.worker.paging import PageTopics
+from wearmon.stream.worker.patient_store import PatientStore
+from wearmon.stream.worker.status import WorkerStatus
+from wearmon.stream.worker.telemetry.agent import Telemetry, add_telemetry_agent
+from wearmon.stream.worker.telemetry.durable import DurableSinks
+from wearmon.stream.worker.telemetry.in_flight import InFlight
+from wearmon.stream.worker.telemetry.process import BatchRules
+from wearmon.stream.worker.telemetry.progress import Offsets, Tracker
 
 
 def new_app(settings: Settings) -> faust.App:
@@ -69,35 +81,72 @@ def new_app(settings: Settings) -> faust.App:
     return app
 
 
+def rules_of(settings: Settings) -> BatchRules:
+    return BatchRules(settings.limits(), int(settings.max_lateness_s * 1000))
+
+
+async def flush_producer(app: faust.App) -> None:
+    await app.producer.flush()
+
+
 def create_app(settings: Settings) -> faust.App:
     app = new_app(settings)
-    alerts = bytes_topic(app, settings.topic_alerts, settings)
-    sinks = Sinks(
-        influx=None,  # connected when the worker starts (``WorkerContext.ready``)
-        rejected=bytes_topic(app, settings.topic_rejected, settings),
-        anomalies=bytes_topic(app, settings.topic_anomalies, settings),
-        alerts=alerts,
-        dead_letter_max_bytes=settings.dead_letter_max_bytes,
-    )
-    context = WorkerContext.create(
-        settings,
-        patient_table=bytes_table(app, "patient-state", settings),
-        alert_table=bytes_table(app, "alert-state", settings),
-        sinks=sinks,
-    )
-    add_telemetry_agent(app, context, bytes_topic(app, settings.topic_telemetry, settings))
-    commands = bytes_topic(app, settings.topic_alert_commands, settings)
-    add_alert_agents(app, context, commands)
-    add_notify_agents(app, context, alerts)
-    add_history_agents(app, context, alerts)
-    add_api(app, context, AlertsFeed(settings, topic_sender(commands)))
-    add_metrics_page(app, context.gauges)
+    topic = {name: bytes_topic(app, getattr(settings, f"topic_{name}"), settings)
+             for name in ("telemetry", "alerts", "anomalies", "rejected", "alert_commands",
+                          "alert_replies", "outbox", "deliveries")}
+    patient_table = bytes_table(app, "patient-state", settings)
+    connections = Connections(settings)
+    store = PatientStore.over(patient_table, bytes_table(app, "alert-state", settings),
+                              connections.directory, settings.max_cached_patients)
+    lock = asyncio.Lock()
+    status = WorkerStatus()
+    page_topics = PageTopics(alerts=topic["alerts"], anomalies=topic["anomalies"])
+
+    def flush() -> Any:
+        return flush_producer(app)
+
+    telemetry = Telemetry(
+        store=store, rules=rules_of(settings), lock=lock, connections=connections,
+        page_topics=page_topics,
+        sinks=DurableSinks(None, topic["rejected"], settings.dead_letter_max_bytes),
+        offsets=Offsets(Tracker(patient_table, settings.partitions),
+                        FaustPartitions(app, settings.topic_telemetry),
+                        on_lost=UNPROCESSED_DELETED.inc),
+        status=status, flush=flush, highwater=lambda tp: app.consumer.highwater(tp),
+        in_flight=InFlight())
+    add_telemetry_agent(app, topic["telemetry"], telemetry, settings.batch_max_uploads,
+                        settings.batch_within_s)
+
+    timer = EscalationTimer(store, topic["alert_commands"], int(settings.alert_tick_s * 1000))
+    add_command_agent(app, topic["alert_commands"], Commands(
+        store, lock, connections, page_topics, topic["alert_replies"], timer.ticked))
+    add_escalation_timer(app, timer, settings.alert_tick_s, connections.directory)
+    secret = settings.console_secret_key
+    add_notify_agents(app, topic["alerts"], topic["outbox"], Notifications(
+        connections, topic["outbox"], topic["deliveries"],
+        bytes_table(app, "notify-sent", settings),
+        LinkSigner(settings.console_url,
+                   secret.get_secret_value().encode() if secret is not None else None,
+                   settings.console_link_ttl_s),
+        Delivery(settings.notify_max_attempts, settings.notify_backoff_s,
+                 settings.notify_timeout_s),
+        flush))
+    if settings.influx_url:
+        add_history_agents(app, topic["alerts"], topic["deliveries"], History(connections))
+    api_token = settings.api_token.get_secret_value() if settings.api_token is not None else ""
+    add_api(app, AlertsFeed(settings, topic_sender(topic["alert_commands"])),
+            connections.directory, api_token, settings.api_wait_s)
+
+    def gauges() -> WorkerGauges:
+        return WorkerGauges(influx_retries=connections.influx_retries(),
+                            cached_patients=len(store.patients),
+                            evicted_patients=store.patients.evicted,
+                            enrolled_patients=len(connections.directory.by_patient))
+
+    add_metrics_page(app, gauges)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
-        # next_offsets_total: the sum of the next telemetry offsets to process, counted with the
-        # totals once a batch is durable (a test's "everything handled" signal)
-        return web.json({"worker": context.worker_name, **context.totals,
-                         "next_offsets_total": sum(context.next_offsets.values())})
+        return web.json(status.health())
 
     return app

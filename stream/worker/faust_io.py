@@ -8,11 +8,15 @@ default partitioner put the telemetry (key = patient id), so state and data stay
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import faust
+from faust.types import TP
 
 from wearmon.stream.config import Settings
 from wearmon.stream.kafka import ssl_context
@@ -57,3 +61,42 @@ def faust_credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCr
         mechanism=settings.kafka_sasl_mechanism,
         ssl_context=ssl_context(settings) if protocol == "SASL_SSL" else None,
     )
+
+
+@contextlib.contextmanager
+def log_failure(what: str) -> Iterator[None]:
+    """Timer work that cannot run now runs again at its next tick: log, do not stop."""
+    try:
+        yield
+    except Exception:
+        log.warning("%s failed", what, exc_info=True)
+
+
+@dataclass(frozen=True, slots=True)
+class FaustPartitions:
+    """One topic's partitions as the Faust consumer of ``app`` sees them (``progress.Consumer``)."""
+
+    app: faust.App
+    topic: str
+
+    async def seek(self, partition: int, offset: int) -> None:
+        await self.app.consumer.seek(TP(self.topic, partition), offset)
+
+    async def earliest(self, partition: int) -> int:
+        """The partition's oldest offset the broker still holds."""
+        tp = TP(self.topic, partition)
+        return int((await self.app.consumer.earliest_offsets(tp)).get(tp) or 0)
+
+    async def end(self, partition: int) -> int | None:
+        """The partition's end: from the last fetch, else asked of the broker."""
+        tp = TP(self.topic, partition)
+        try:
+            highwater = self.app.consumer.highwater(tp)
+        except (KeyError, TypeError):
+            highwater = None
+        if highwater is None:
+            highwater = (await self.app.consumer.highwaters(tp)).get(tp)
+        return highwater
+
+    def assigned(self) -> set[int]:
+        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.topic}

@@ -43,12 +43,11 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from wearmon.stream.worker.batch import BatchOutput
+from wearmon.stream.sinks.influx import InfluxWriter
+from wearmon.stream.worker.telemetry.batch import BatchOutput
 
 if TYPE_CHECKING:
     import faust
-
-    from wearmon.stream.worker.commit import Writer
 
 SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -76,8 +75,8 @@ def observe_batch(output: BatchOutput, seconds: float, lag_messages: int | None)
     SAMPLES.inc(output.counts["samples"])
     for rejection in output.rejections:
         REJECTIONS.labels(rejection.reason, "values" if rejection.partial else "upload").inc()
-    ANOMALIES.inc(len(output.anomalies))
-    ALERT_EVENTS.inc(len(output.alert_events))
+    ANOMALIES.inc(len(output.page.anomalies))
+    ALERT_EVENTS.inc(len(output.page.alert_events))
     BATCH_SECONDS.observe(seconds)
     if lag_messages is not None:
         LAG.set(lag_messages)
@@ -90,7 +89,7 @@ def count_notification(status: str) -> None:
 class TimedWriter:
     """An InfluxDB writer whose every write is timed into ``wearmon_influx_write_seconds``."""
 
-    def __init__(self, inner: Writer) -> None:
+    def __init__(self, inner: InfluxWriter) -> None:
         self.inner = inner
 
     async def write(self, lines: Iterable[str]) -> int:

@@ -101,26 +101,21 @@ class StateCache(Generic[T]):
         self._cache[patient_id] = state
         return state
 
-    def shrink(self, limit: int, keep: Callable[[str, T], bool] = lambda _id, _state: False
-               ) -> int:
+    def shrink(self, limit: int) -> list[str]:
         """Evict the least recently used patients beyond ``limit`` (their state is in the
-        table: call after a save), except those ``keep`` says must stay; returns how many.
+        table: call after a save); returns the evicted ids.
 
         >>> cache = StateCache({}, decode=dict, encode=dict, what="x")
         >>> for p in "abcde":
         ...     _ = cache.get(p, fresh=dict)
         >>> _ = cache.get("a", fresh=dict)  # used again: the newest
-        >>> cache.shrink(2, keep=lambda p, _: p == "b"), [p for p, _ in cache.cached()]
-        (3, ['b', 'a'])
+        >>> cache.shrink(2), [p for p, _ in cache.cached()]
+        (['b', 'c', 'd'], ['e', 'a'])
         """
-        evicted = 0
-        for patient_id in list(self._cache):
-            if len(self._cache) <= limit:
-                break
-            if not keep(patient_id, self._cache[patient_id]):
-                del self._cache[patient_id]
-                evicted += 1
-        self.evicted += evicted
+        evicted = list(self._cache)[:max(0, len(self._cache) - limit)]
+        for patient_id in evicted:
+            del self._cache[patient_id]
+        self.evicted += len(evicted)
         return evicted
 
     def put(self, patient_id: str, state: T) -> None:

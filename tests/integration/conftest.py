@@ -22,7 +22,7 @@ from wearmon.stream.core.patients import PatientSettings, Recipient
 from wearmon.stream.core.validation import Limits, Rejection, validate
 from wearmon.stream.kafka import ensure_topics, make_producer
 from wearmon.stream.tools.simulator import CLINICAL_KINDS, Label, Simulator
-from wearmon.stream.worker.directory import publish_patient
+from wearmon.stream.views.patients import publish_patient
 
 HOUR_MS = 3_600_000
 API_TOKEN = "pipeline-run-token"

@@ -25,7 +25,7 @@ from tests.integration.test_notify_delivery import Hook, Mail, SmtpServer
 from wearmon.stream.config import Settings
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
 from wearmon.stream.tools.services import free_port, start_influxd
-from wearmon.stream.worker.directory import publish_patient
+from wearmon.stream.views.patients import publish_patient
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -39,7 +39,7 @@ from wearmon.stream.console.accounts import add_account
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
 from wearmon.stream.notify.links import link_token
 from wearmon.stream.tools.services import free_port
-from wearmon.stream.worker.directory import publish_patient
+from wearmon.stream.views.patients import publish_patient
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from wearmon.stream.worker import in_flight as module
-from wearmon.stream.worker.in_flight import InFlight
+from wearmon.stream.worker.telemetry import in_flight as module
+from wearmon.stream.worker.telemetry.in_flight import InFlight
 
 
 async def blocked(until: asyncio.Event, done: list[str], name: str) -> None:

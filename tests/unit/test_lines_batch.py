@@ -14,6 +14,7 @@ from wearmon.stream.core.pipeline import Job, PatientState, Result, process_many
 from wearmon.stream.core.schema import FLOAT_FIELDS, Columns, Upload
 from wearmon.stream.core.validation import Limits, Rejection, validate
 from wearmon.stream.sinks.lines import batch_lines, result_lines
+from wearmon.stream.sinks.records import UploadPoints
 from wearmon.stream.tools.bench.data import simulated
 
 END_MS = 1_750_000_000_000
@@ -82,11 +83,15 @@ def processed(samples_per_upload: int, seed: int) -> tuple[list[Result], ...]:
     return tuple(batches)
 
 
+def points(results: list[Result]) -> list[UploadPoints]:
+    return [UploadPoints.observed(r) for r in results]
+
+
 def test_batch_lines_equals_the_reference_and_result_lines() -> None:
     results = 0
     for size, seed in ((10, 1), (60, 2), (3, 3)):
         for batch in processed(size, seed):
-            formatted = batch_lines(batch)
+            formatted = batch_lines(points(batch))
             assert formatted == [result_lines(r) for r in batch]
             for lines, result in zip(formatted, batch, strict=True):
                 vitals = reference_vitals(result)
@@ -98,7 +103,7 @@ def test_batch_lines_equals_the_reference_and_result_lines() -> None:
 
 def test_the_results_cover_every_kind_of_line() -> None:
     batch = [r for b in processed(10, 1) for r in b]
-    lines = [x for r in batch_lines(batch) for x in r]
+    lines = [x for r in batch_lines(points(batch)) for x in r]
     for measurement in ("vitals", "beats", "rollup_1m", "anomaly", "baseline", "quality"):
         assert any(x.startswith(f"{measurement},") for x in lines), measurement
     quality = [x for x in lines if x.startswith("quality,")]
@@ -113,5 +118,5 @@ def test_empty_batch_and_an_upload_without_samples() -> None:
     empty = Result(Upload("u1", "d1", "p-0001", END_MS, END_MS, Columns.empty()))
     batch = [r for b in processed(3, 4)[:1] for r in b]
     mixed = [empty, *batch[:5], empty, *batch[5:]]
-    assert batch_lines(mixed) == [result_lines(r) for r in mixed]
-    assert batch_lines([empty]) == [[]]
+    assert batch_lines(points(mixed)) == [result_lines(r) for r in mixed]
+    assert batch_lines(points([empty])) == [[]]

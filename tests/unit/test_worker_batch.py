@@ -1,4 +1,5 @@
-"""The worker's batch without Faust: ``process_batch`` (pure) and ``commit`` (the durable order)."""
+"""The worker's batch without Faust: ``process_batch`` (pure), the page and ``make_durable``
+(the durable order)."""
 
 from __future__ import annotations
 
@@ -16,19 +17,27 @@ from hypothesis import strategies as st
 from wearmon.stream.alerts.state import PatientAlerts
 from wearmon.stream.core.pipeline import PatientState
 from wearmon.stream.sinks.influx import InfluxRejectedError
-from wearmon.stream.worker.batch import BatchOutput, Incoming, process_batch
-from wearmon.stream.worker.commit import Sinks, commit, page
-from wearmon.stream.worker.commit import write as commit_write
-from wearmon.stream.worker.local_context import LocalContext
+from wearmon.stream.sinks.lines import message_lines
+from wearmon.stream.sinks.records import PipelineHealth
+from wearmon.stream.worker.paging import PageTopics, page
+from wearmon.stream.worker.patient_store import PatientStore
+from wearmon.stream.worker.telemetry.batch import BatchOutput, Incoming
+from wearmon.stream.worker.telemetry.durable import DurableSinks, make_durable
+from wearmon.stream.worker.telemetry.durable import write as durable_write
+from wearmon.stream.worker.telemetry.process import BatchRules
+from wearmon.stream.worker.telemetry.process import process_batch as process
 
 T0_MS = 1_800_000_000_000
+RULES = BatchRules(max_lateness_ms=3_600_000)  # a one-hour lateness bound
 
 
-class Context(LocalContext):
-    """The worker's batch over plain dicts, with a one-hour lateness bound."""
+def process_batch(messages: list[Incoming], store: PatientStore, now_ms: int) -> BatchOutput:
+    return process(messages, store, RULES, now_ms)
 
-    def __init__(self) -> None:
-        super().__init__(max_lateness_ms=3_600_000)
+
+def lines_of(out: BatchOutput) -> list[str]:
+    """The batch's points as the worker writes them."""
+    return [line for group in message_lines(out.points) for line in group]
 
 
 def upload(upload_id: str, patient: str, t_ms: int, hr_bpm: float) -> bytes:
@@ -48,15 +57,15 @@ def messages() -> list[Incoming]:
 
 
 def test_process_batch_collects_everything_a_batch_causes() -> None:
-    context = Context()
+    context = PatientStore.in_memory()
     out = process_batch(messages(), context, now_ms=T0_MS + 500)
     assert out.counts["uploads"] == 2 and out.counts["samples"] == 10
     assert out.counts["rejected"] == 1 and out.counts["duplicates"] == 1
     assert [r.reason for r in out.rejections] == ["not_json", "duplicate_upload"]
-    assert {a["patient_id"] for a in out.anomalies} == {"p-0002"}
+    assert {a["patient_id"] for a in out.page.anomalies} == {"p-0002"}
     assert out.patients == {"p-0001", "p-0002"}
-    assert sum(line.startswith("vitals,") for line in out.lines) == 10
-    assert sum(line.startswith("rejected,") for line in out.lines) == 2
+    assert sum(line.startswith("vitals,") for line in lines_of(out)) == 10
+    assert sum(line.startswith("rejected,") for line in lines_of(out)) == 2
     assert out.e2e_latency_ms == 500
     # nothing is saved by processing: the tables are written only by commit
     assert context.patients.table == {} and context.alerts.table == {}
@@ -100,22 +109,25 @@ class Recorder:
 
         return Saved()
 
-    def sinks(self) -> Sinks:
-        return Sinks(self, self.topic("rejected"), self.topic("anomalies"),
-                     self.topic("alerts"), dead_letter_max_bytes=1024)
+    def sinks(self) -> DurableSinks:
+        return DurableSinks(self, self.topic("rejected"), dead_letter_max_bytes=1024)
+
+    def page_topics(self) -> PageTopics:
+        return PageTopics(alerts=self.topic("alerts"), anomalies=self.topic("anomalies"))
 
 
 def output() -> BatchOutput:
-    return process_batch(messages(), Context(), now_ms=T0_MS)
+    return process_batch(messages(), PatientStore.in_memory(), now_ms=T0_MS)
 
 
 async def test_commit_writes_then_publishes_the_dead_letters_then_saves() -> None:
     rec = Recorder()
     out = output()
-    lines = len(out.lines)
-    points = await commit(out, rec.sinks(), rec.saved("patients", out.patients), ["x"])
+    lines = len(lines_of(out))
+    points = await make_durable(out, rec.sinks(), rec.saved("patients", out.patients),
+                                PipelineHealth("w", T0_MS, {"uploads": 2.0}))
     assert points == lines + 1
-    assert len(out.rejections) == 2 and out.anomalies  # the anomalies went out when paging
+    assert len(out.rejections) == 2 and out.page.anomalies  # they went out when paging
     assert rec.calls == ["write", "send rejected", "send rejected",
                          "save patients ['p-0001', 'p-0002']"]
 
@@ -125,8 +137,8 @@ def alert_output() -> BatchOutput:
     t_ms = T0_MS + 60_000
     out = process_batch([Incoming(upload("a1", "p-0003", T0_MS, 160), T0_MS, 0, 0),
                          Incoming(upload("a2", "p-0003", t_ms, 160), t_ms, 0, 1)],
-                        Context(), now_ms=t_ms + 500)
-    assert [e.action.value for e in out.alert_events] == ["opened"]
+                        PatientStore.in_memory(), now_ms=t_ms + 500)
+    assert [e.action.value for e in out.page.alert_events] == ["opened"]
     return out
 
 
@@ -134,8 +146,8 @@ async def test_paging_publishes_the_alert_events_and_anomalies_then_saves_the_al
         ) -> None:
     rec = Recorder()
     out = alert_output()
-    await page(out, rec.sinks(), rec.saved("alerts", out.alert_patients))
-    anomalies = ["send anomalies"] * len(out.anomalies)
+    await page(out.page, rec.page_topics(), rec.saved("alerts", out.page.alert_patients))
+    anomalies = ["send anomalies"] * len(out.page.anomalies)
     assert anomalies
     assert rec.calls == ["send alerts", *anomalies, "save alerts ['p-0003']"]
 
@@ -145,7 +157,7 @@ async def test_state_is_saved_only_after_the_write_and_the_publishes_succeeded(f
     rec = Recorder(fail=fail)
     out = output()
     with pytest.raises(ConnectionError):
-        await commit(out, rec.sinks(), rec.saved("patients", out.patients))
+        await make_durable(out, rec.sinks(), rec.saved("patients", out.patients))
     assert not any(c.startswith("save") for c in rec.calls)
 
 
@@ -154,7 +166,7 @@ async def test_alert_state_is_saved_only_after_the_events_were_acknowledged(fail
     rec = Recorder(fail=fail)
     out = alert_output()
     with pytest.raises(ConnectionError):
-        await page(out, rec.sinks(), rec.saved("alerts", out.alert_patients))
+        await page(out.page, rec.page_topics(), rec.saved("alerts", out.page.alert_patients))
     assert not any(c.startswith("save") for c in rec.calls)
 
 
@@ -175,7 +187,7 @@ class Refusing:
 async def test_refused_points_are_traced_to_their_upload_and_the_rest_is_written() -> None:
     out = output()
     writer = Refusing()
-    points = await commit_write(out, writer)
+    points = await durable_write(out, writer)
     assert points == len(writer.written) > 0
     assert not any("patient=p-0002" in line for line in writer.written)
     assert any("patient=p-0001" in line for line in writer.written)
@@ -186,7 +198,7 @@ async def test_refused_points_are_traced_to_their_upload_and_the_rest_is_written
                for line in writer.written)
 
 
-class Exploding(Context):
+class Exploding(PatientStore):
     """A context whose state store fails for one patient (e.g. a bug in a detector)."""
 
     def patient_state(self, patient_id: str) -> PatientState:
@@ -198,7 +210,7 @@ class Exploding(Context):
 
 def test_an_error_in_one_message_is_dead_lettered_and_the_batch_goes_on(
         caplog: pytest.LogCaptureFixture) -> None:
-    context = Exploding()
+    context = Exploding.in_memory()
     with caplog.at_level(logging.ERROR):
         out = process_batch(messages(), context, now_ms=T0_MS)
     # logged for the operators (type and code location), never the exception's text
@@ -209,10 +221,10 @@ def test_an_error_in_one_message_is_dead_lettered_and_the_batch_goes_on(
     assert "RecursionError" in internal[0].issues[0].detail and "boom" not in \
         internal[0].issues[0].detail
     assert out.counts["uploads"] == 1 and "p-0002" not in out.patients
-    assert not any(a["patient_id"] == "p-0002" for a in out.anomalies)
+    assert not any(a["patient_id"] == "p-0002" for a in out.page.anomalies)
 
 
-class FailingPolicy(Context):
+class FailingPolicy(PatientStore):
     """A context whose alert state fails for one patient, after its upload was processed."""
 
     def patient_alerts(self, patient_id: str, now_ms: int) -> PatientAlerts:
@@ -222,12 +234,12 @@ class FailingPolicy(Context):
 
 
 def test_an_error_after_processing_is_contained_to_its_message() -> None:
-    out = process_batch(messages(), FailingPolicy(), now_ms=T0_MS)
+    out = process_batch(messages(), FailingPolicy.in_memory(), now_ms=T0_MS)
     internal = [r for r in out.rejections if r.reason == "internal_error"]
     assert [r.original for r in internal] == [messages()[1].value]
     assert out.counts["uploads"] == 1 and out.patients == {"p-0001"}
-    assert not any(a["patient_id"] == "p-0002" for a in out.anomalies)
-    stored = [line for line in out.lines if not line.startswith("rejected,")]
+    assert not any(a["patient_id"] == "p-0002" for a in out.page.anomalies)
+    stored = [line for line in lines_of(out) if not line.startswith("rejected,")]
     assert any("patient=p-0001" in line for line in stored)
     assert not any("patient=p-0002" in line for line in stored)
     # validation's refusals first, then the processed uploads' in message order
@@ -266,9 +278,9 @@ def structured(doc: dict[str, object]) -> bytes:
 ), max_size=6))
 def test_no_input_escapes_the_batch_function(raws: list[bytes]) -> None:
     """Random and mutated uploads: every message ends processed or dead-lettered."""
-    out = process_batch([Incoming(raw, T0_MS, 0, i) for i, raw in enumerate(raws)], Context(),
-                        now_ms=T0_MS)
+    out = process_batch([Incoming(raw, T0_MS, 0, i) for i, raw in enumerate(raws)],
+                        PatientStore.in_memory(), now_ms=T0_MS)
     assert out.counts["uploads"] + out.counts["rejected"] + out.counts["duplicates"] >= len(raws)
-    "\n".join(out.lines).encode()  # every line can be written
+    "\n".join(lines_of(out)).encode()  # every line can be written
     # and no message needed the safety net: validation named the problem of each
     assert [r.issues[0].detail for r in out.rejections if r.reason == "internal_error"] == []

@@ -7,8 +7,8 @@ from collections import Counter
 from prometheus_client import REGISTRY
 
 from wearmon.stream.core.validation import Issue, Rejection
-from wearmon.stream.worker.batch import BatchOutput
 from wearmon.stream.worker.metrics import count_notification, observe_batch
+from wearmon.stream.worker.telemetry.batch import BatchOutput
 
 
 def value(name: str, **labels: str) -> float:

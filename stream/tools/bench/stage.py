@@ -32,10 +32,13 @@ import orjson
 
 from wearmon.stream.core.pipeline import DEFAULT_MAX_LATENESS_MS, Job, PatientState, process_many
 from wearmon.stream.core.validation import Limits, Rejection, validate_many
-from wearmon.stream.sinks.lines import batch_lines
+from wearmon.stream.sinks.lines import batch_lines, message_lines
+from wearmon.stream.sinks.records import UploadPoints
 from wearmon.stream.tools.bench.data import Uploads, sample_count
-from wearmon.stream.worker.batch import Incoming, process_batch
-from wearmon.stream.worker.local_context import LocalContext
+from wearmon.stream.worker.paging import due_transitions
+from wearmon.stream.worker.patient_store import PatientStore
+from wearmon.stream.worker.telemetry.batch import Incoming
+from wearmon.stream.worker.telemetry.process import BatchRules, process_batch
 
 REPEATS = 3  # each short or noisy timing of the bench is the median of this many runs
 T = TypeVar("T")
@@ -95,22 +98,26 @@ def stage_batches(values: list[bytes], batch_uploads: int, received_ms: int) -> 
             if state is None:
                 state = states[up.patient_id] = PatientState()
             jobs.append(Job(state, up, DEFAULT_MAX_LATENESS_MS, checked.issues))
-        batch_lines([r for r in process_many(jobs) if not (r.duplicate or r.conflict)])
+        batch_lines([UploadPoints.observed(r) for r in process_many(jobs)
+                     if not (r.duplicate or r.conflict)])
 
 
 def process_batches(values: list[bytes], batch_uploads: int, received_ms: int,
-                    context: LocalContext) -> tuple[list[str], int]:
-    """Run the worker's ``process_batch`` over the uploads in batches and save the patients'
-    state after each, as the worker does; returns the lines and how many uploads were
-    rejected."""
+                    store: PatientStore) -> tuple[list[str], int]:
+    """Run the worker's batch work over the uploads in batches (due alert transitions,
+    ``process_batch``, the points formatted) and save the patients' state after each, as the
+    worker does; returns the lines and how many uploads were rejected."""
     lines: list[str] = []
     rejected = 0
+    rules = BatchRules()
     for batch in batches(values, batch_uploads):
-        output = process_batch([Incoming(value, received_ms) for value in batch], context,
+        found = due_transitions(store, received_ms)
+        output = process_batch([Incoming(value, received_ms) for value in batch], store, rules,
                                received_ms)
-        context.patients.save(output.patients)
-        context.alerts.save(output.alert_patients)
-        lines += output.lines
+        found.merge(output.page)
+        store.patients.save(output.patients)
+        store.alerts.save(found.alert_patients)
+        lines += [line for group in message_lines(output.points) for line in group]
         rejected += output.counts["rejected"]
     return lines, rejected
 
@@ -133,7 +140,7 @@ def run_stage(uploads: Uploads, batch_uploads: int, received_ms: int) -> StageRu
     decode_s = median_s([timed(lambda: decode(values)) for _ in range(REPEATS)])
     stage_s = median_s([timed(lambda: stage_batches(values, batch_uploads, received_ms))
                         for _ in range(REPEATS)])
-    contexts = [LocalContext() for _ in range(REPEATS)]  # fresh state for each run
+    contexts = [PatientStore.in_memory() for _ in range(REPEATS)]  # fresh state for each run
     batch_runs = [timed(partial(process_batches, values, batch_uploads, received_ms, c))
                   for c in contexts]
     lines, rejected = batch_runs[-1][1]
@@ -150,7 +157,7 @@ def run_region(uploads: Uploads, timed_from: int, batch_uploads: int, received_m
     warm, timed_values = values[:timed_from], values[timed_from:]
     runs = []
     for _ in range(REPEATS):
-        context = LocalContext()
+        context = PatientStore.in_memory()
         process_batches(warm, batch_uploads, received_ms, context)
         runs.append(timed(partial(process_batches, timed_values, batch_uploads, received_ms,
                                   context)))

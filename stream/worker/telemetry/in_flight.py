@@ -2,7 +2,7 @@
 
 Making a batch durable (InfluxDB, the broker's acknowledgements, the changelog flush) is mostly
 waiting for other processes; the worker processes the next batch meanwhile. The order that
-carries "nothing lost" stays the same for every batch (``worker.commit``: results, then the
+carries "nothing lost" stays the same for every batch (``durable``: results, then the
 patients' state as encoded right after processing, then offsets), and batches become durable
 one after the other: a batch's commit starts only after the one before has finished. A
 rebalance waits for the batch in flight (``settle``) before the partitions are given up.

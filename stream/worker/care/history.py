@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -21,10 +22,9 @@ import orjson
 from wearmon.stream.alerts.lifecycle import AlertEvent
 from wearmon.stream.notify.deliver import DeliveryResult
 from wearmon.stream.sinks.influx import InfluxRejectedError
-from wearmon.stream.sinks.lines import alert_line, notification_line
-from wearmon.stream.worker.audit import audit_lines
-from wearmon.stream.worker.context import WorkerContext
-from wearmon.stream.worker.faust_io import bytes_topic, fail_stop
+from wearmon.stream.sinks.lines import alert_event_lines, notification_line
+from wearmon.stream.worker.connections import Connections
+from wearmon.stream.worker.faust_io import fail_stop
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +32,9 @@ BATCH_RECORDS = 500
 BATCH_WITHIN_S = 0.5
 
 
-def alert_event_lines(raw: bytes) -> list[str]:
+def alert_lines(raw: bytes) -> list[str]:
     """The ``alert`` point of one alert event, and its ``alert_audit`` point if a person acted."""
-    event = AlertEvent.from_json(orjson.loads(raw))
-    return [alert_line(event), *audit_lines([event])]
+    return alert_event_lines(AlertEvent.from_json(orjson.loads(raw)))
 
 
 def delivery_lines(raw: bytes) -> list[str]:
@@ -59,33 +58,39 @@ def lines_of(records: Sequence[bytes], to_lines: Callable[[bytes], list[str]], w
     return lines
 
 
-def add_history_agents(app: faust.App, context: WorkerContext, alerts: Any) -> None:
-    """Alert events and delivery results → InfluxDB (nothing without ``WEARMON_INFLUX_URL``)."""
-    settings = context.settings
-    if not settings.influx_url:
-        return
-    deliveries = bytes_topic(app, settings.topic_deliveries, settings)
+@dataclass
+class History:
+    connections: Connections
+
+    async def write(self, records: Sequence[bytes], to_lines: Callable[[bytes], list[str]],
+                    what: str) -> None:
+        """Write a batch of records' points (waiting out outages); refused points are logged."""
+        await self.connections.ready()
+        influx = self.connections.influx
+        lines = lines_of(records, to_lines, what)
+        if influx is None or not lines:
+            return
+        try:
+            await influx.write(lines)
+        except InfluxRejectedError as exc:
+            log.error("InfluxDB refused %d %s points (HTTP %s, %s)", len(lines), what,
+                      exc.status, exc.kind)
+
+
+def add_history_agents(app: faust.App, alerts: Any, deliveries: Any, history: History) -> None:
+    """Alert events and delivery results → InfluxDB."""
 
     async def record(stream: faust.StreamT[bytes], to_lines: Callable[[bytes], list[str]],
                      what: str) -> None:
         async for values in stream.take(BATCH_RECORDS, within=BATCH_WITHIN_S):
             try:
-                await context.ready()
-                influx = context.sinks.influx
-                lines = lines_of(values, to_lines, what)
-                if influx is None or not lines:
-                    continue
-                try:
-                    await influx.write(lines)
-                except InfluxRejectedError as exc:
-                    log.error("InfluxDB refused %d %s points (HTTP %s, %s)", len(lines), what,
-                              exc.status, exc.kind)
+                await history.write(values, to_lines, what)
             except Exception:
                 fail_stop(f"writing {what} points")
 
     @app.agent(alerts, name="alert-history")
     async def alert_history(stream: faust.StreamT[bytes]) -> None:
-        await record(stream, alert_event_lines, "alert event")
+        await record(stream, alert_lines, "alert event")
 
     @app.agent(deliveries, name="delivery-history")
     async def delivery_history(stream: faust.StreamT[bytes]) -> None:

@@ -16,8 +16,8 @@ import logging
 
 from wearmon.stream.config import Settings
 from wearmon.stream.core.patients import PatientDirectory, PatientSettings, SettingsError
-from wearmon.stream.follow import FollowedView, TopicFollower
 from wearmon.stream.kafka import ensure_topics, make_producer
+from wearmon.stream.views.follow import FollowedView, TopicFollower
 
 log = logging.getLogger(__name__)
 

@@ -10,17 +10,25 @@ processed already and are skipped. The expected offset is saved with the patient
 the patient-state table under a key that Kafka's partitioner puts on the same partition, after
 the state itself is flushed; on a new assignment it is restored with the table.
 
-``Tracker`` is pure (no Faust): the agent feeds it each batch and acts on its answer.
+``Tracker`` is pure (no Faust). ``Offsets`` is its I/O shell for the agent: it admits each
+batch, sends the consumer back after a hole or a stall, and skips records that retention
+deleted before they were processed (counted, said loudly: the broker lost them, not the worker).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Protocol
 
 import orjson
 from aiokafka.partitioner import murmur2
+
+log = logging.getLogger(__name__)
+STALL_S = 5.0  # records beyond the expected offset but none delivered for this long: go back
 
 KEY_PREFIX = "__next-offset-"
 
@@ -39,10 +47,6 @@ def progress_key(partition: int, partitions: int) -> bytes:
         if (murmur2(key) & 0x7FFFFFFF) % partitions == partition:
             return key
         n += 1
-
-
-def is_progress_key(key: bytes) -> bool:
-    return key.startswith(KEY_PREFIX.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +130,82 @@ class Tracker:
         """Partitions moved to another worker: restore from the table if they come back."""
         for partition in partitions:
             self.expected.pop(partition, None)
+
+
+class Consumer(Protocol):
+    """What ``Offsets`` needs of the consumer, for one topic's partitions."""
+
+    async def seek(self, partition: int, offset: int) -> None: ...
+
+    async def earliest(self, partition: int) -> int: ...
+
+    async def end(self, partition: int) -> int | None: ...
+
+    def assigned(self) -> set[int]: ...
+
+
+@dataclass
+class Offsets:
+    """The telemetry agent's offset bookkeeping: the tracker, and when each partition last
+    delivered a record."""
+
+    tracker: Tracker
+    consumer: Consumer
+    on_lost: Callable[[int], None] = lambda count: None  # records deleted unprocessed
+    last_seen_s: dict[int, float] = field(default_factory=dict)
+    rewinding: set[int] = field(default_factory=set)
+
+    async def admit(self, records: Sequence[tuple[int, int]]) -> Admission:
+        """(partition, offset) of a batch in delivery order → what to process; partitions with
+        a hole are sent back to their expected offset."""
+        await self.know({partition for partition, _ in records})
+        admission = self.tracker.admit(records)
+        for partition in admission.holes:
+            await self.go_back(partition, "records missing before this batch")
+        now_s = time.monotonic()
+        for index in admission.process:
+            partition = records[index][0]
+            self.last_seen_s[partition] = now_s
+            self.rewinding.discard(partition)
+        return admission
+
+    async def know(self, partitions: set[int]) -> None:
+        """Partitions never seen start at their saved next offset, else at their earliest."""
+        for partition in partitions:
+            if not self.tracker.known(partition):
+                self.tracker.start(partition, await self.consumer.earliest(partition))
+
+    async def go_back(self, partition: int, why: str) -> None:
+        """Back to the expected offset, or past records that retention deleted before they
+        were processed."""
+        lost = self.tracker.skip_deleted(partition, await self.consumer.earliest(partition))
+        if lost:
+            self.on_lost(lost)
+            log.error("telemetry partition %d: %d records were deleted by the topic's retention "
+                      "before they were processed; continuing after them", partition, lost)
+        offset = self.tracker.expected[partition]
+        if partition not in self.rewinding:
+            log.warning("telemetry partition %d: %s; going back to offset %d", partition, why,
+                        offset)
+            self.rewinding.add(partition)
+        await self.consumer.seek(partition, offset)
+
+    async def check_stalls(self) -> None:
+        """Records exist beyond the expected offset but none came for ``STALL_S``: go back."""
+        now_s = time.monotonic()
+        assigned = self.consumer.assigned()
+        await self.know(assigned)  # also partitions that have delivered nothing at all yet
+        for partition in assigned:
+            expected = self.tracker.expected[partition]
+            end = await self.consumer.end(partition)
+            idle_s = now_s - self.last_seen_s.get(partition, now_s)
+            self.last_seen_s.setdefault(partition, now_s)
+            if end is not None and end > expected and idle_s > STALL_S:
+                self.last_seen_s[partition] = now_s
+                await self.go_back(partition, "records not delivered")
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """Partitions moved to another worker."""
+        self.tracker.forget(partitions)
+        for partition in partitions:
+            self.last_seen_s.pop(partition, None)

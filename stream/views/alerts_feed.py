@@ -23,7 +23,7 @@ from wearmon.stream.alerts.board import AlertBoard, AlertCard
 from wearmon.stream.alerts.command import act_command
 from wearmon.stream.alerts.lifecycle import AlertEvent
 from wearmon.stream.config import Settings
-from wearmon.stream.follow import FollowedView, TopicFollower
+from wearmon.stream.views.follow import FollowedView, TopicFollower
 
 log = logging.getLogger(__name__)
 

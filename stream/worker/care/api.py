@@ -2,7 +2,7 @@
 
 Every request needs ``Authorization: Bearer $WEARMON_API_TOKEN``; without a configured token the
 API is disabled (HTTP 503 and a warning at start-up), never open. It serves the cluster-wide
-alerts view (``worker.alerts_feed``): any worker answers for every patient.
+alerts view (``views.alerts_feed``): any worker answers for every patient.
 
 * ``GET /alerts`` — open alerts of all patients, most severe and oldest first (with the time
   opened, escalation step, who acknowledged and the care-team recipients paged).
@@ -27,8 +27,8 @@ from faust.web import Request, Response, View
 from wearmon.stream.alerts.board import AlertCard
 from wearmon.stream.alerts.command import ACTIONS
 from wearmon.stream.notify.render import escalation_step
-from wearmon.stream.worker.alerts_feed import AlertsFeed, SendCommand
-from wearmon.stream.worker.context import WorkerContext
+from wearmon.stream.views.alerts_feed import AlertsFeed, SendCommand
+from wearmon.stream.views.patients import PatientsView
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,9 @@ def topic_sender(topic: Any) -> SendCommand:
     return send
 
 
-def add_api(app: faust.App, context: WorkerContext, feed: AlertsFeed) -> None:
-    settings = context.settings
-    token = settings.api_token.get_secret_value() if settings.api_token is not None else ""
+def add_api(app: faust.App, feed: AlertsFeed, directory: PatientsView, token: str,
+            wait_s: float) -> None:
+    """The alerts API on ``app``'s web server (``token`` empty: disabled, HTTP 503)."""
     if not token:
         log.warning("WEARMON_API_TOKEN is not set: the alerts API is disabled (HTTP 503)")
 
@@ -60,7 +60,7 @@ def add_api(app: faust.App, context: WorkerContext, feed: AlertsFeed) -> None:
         return None
 
     def team_size(card: AlertCard) -> int:
-        patient = context.directory.get(card.patient)
+        patient = directory.get(card.patient)
         return len(patient.care_team) if patient is not None else 1
 
     @app.page("/alerts")
@@ -69,7 +69,7 @@ def add_api(app: faust.App, context: WorkerContext, feed: AlertsFeed) -> None:
             denied = refuse(self, request)
             if denied is not None:
                 return denied
-            if not await view_ready(feed, settings.api_wait_s):
+            if not await view_ready(feed, wait_s):
                 return self.error(503, "the alerts view is still loading; try again")
             return self.json({"alerts": [
                 {**card.to_json(), "escalation": escalation_step(card.level, team_size(card))}
@@ -96,13 +96,13 @@ def add_api(app: faust.App, context: WorkerContext, feed: AlertsFeed) -> None:
                 return self.error(400, "note must be a string")
             if action == "snooze" and not isinstance(until_ms, int):
                 return self.error(400, "snooze needs until_ms (epoch milliseconds)")
-            if not await view_ready(feed, settings.api_wait_s):
+            if not await view_ready(feed, wait_s):
                 return self.error(503, "the alerts view is still loading; try again")
             card = feed.card(alert_id)
             if card is None:
                 return self.error(404, f"no alert {alert_id}")
             result = await feed.act(card, action, actor, note,
-                                    until_ms if action == "snooze" else None, settings.api_wait_s)
+                                    until_ms if action == "snooze" else None, wait_s)
             if result.status == 202:
                 return self.json({"command_id": result.command_id, "status": "accepted"},
                                  status=202)

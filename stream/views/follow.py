@@ -1,7 +1,7 @@
 """Follow whole topics from the start, outside any consumer group: the global views' reader.
 
-The patients directory (``worker.directory``), the cluster-wide alerts view
-(``worker.alerts_feed``) and the gateways' device registry (``gateway.devices``) need *every*
+The patients directory (``views.patients``), the cluster-wide alerts view
+(``views.alerts_feed``) and the gateways' device registry (``gateway.devices``) need *every*
 partition in every process, so they use a plain aiokafka consumer with manual assignment instead
 of Faust's group-partitioned streams. A follower is ready once it has caught up with the end
 offsets seen at start-up; it keeps following afterwards, and retries (from the start) if the
