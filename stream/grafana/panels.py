@@ -5,15 +5,19 @@ They only shorten the dashboard code; everything they return is a grafana-founda
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import stat, table, timeseries
+from grafana_foundation_sdk.builders import stat, statetimeline, table, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
 from wearmon.stream.grafana.influxql import InfluxQL, datasource_ref
 
 TAGS = ["wearmon"]
+PanelBuilder = cogbuilder.Builder[dm.Panel]
 
 # quality.status_code as written by the sink; 2 is the ward's "alert" level (see docs/dashboards.md)
 STATUS_LABELS = {
@@ -79,6 +83,20 @@ def prop(prop_id: str, value: object) -> dm.DynamicConfigValue:
     return dm.DynamicConfigValue(id_val=prop_id, value=value)
 
 
+def fixed_color(color: str) -> dm.DynamicConfigValue:
+    """Field-override property: draw the field in one colour, e.g. ``fixed_color("green")``."""
+    return prop("color", {"mode": "fixed", "fixedColor": color})
+
+
+def threshold_colored_text(base: str, *steps: tuple[float, str]) -> list[dm.DynamicConfigValue]:
+    """Field-override properties of a table column whose text takes its threshold colour."""
+    return [
+        prop("thresholds", thresholds(base, *steps).build()),
+        prop("color", {"mode": "thresholds"}),
+        prop("custom.cellOptions", cm.TableColorTextCellOptions()),
+    ]
+
+
 def transformation(
     kind: str,
     options: dict[str, object],
@@ -87,6 +105,23 @@ def transformation(
     """A panel transformation, optionally applied only to the frames of one query."""
     frame_filter = dm.MatcherConfig(id_val="byRefId", options=ref_id) if ref_id else None
     return dm.DataTransformerConfig(id_val=kind, options=options, filter_val=frame_filter)
+
+
+def organize(
+    rename: dict[str, str] | None = None,
+    exclude: Sequence[str] = (),
+    order: Sequence[str] = (),
+    ref_id: str | None = None,
+) -> dm.DataTransformerConfig:
+    """An "organize" transformation: rename, drop and order columns (optionally of one query)."""
+    options: dict[str, object] = {}
+    if rename:
+        options["renameByName"] = rename
+    if exclude:
+        options["excludeByName"] = {name: True for name in exclude}
+    if order:
+        options["indexByName"] = {name: index for index, name in enumerate(order)}
+    return transformation("organize", options, ref_id=ref_id)
 
 
 def patient_link() -> dm.DynamicConfigValue:
@@ -101,8 +136,10 @@ def dashboard(
     time_from: str,
     refresh: str,
     description: str,
+    panels: Sequence[PanelBuilder],
 ) -> db.Dashboard:
-    return (
+    """A Wearmon dashboard holding ``panels`` in order (Grafana lays them out left to right)."""
+    board = (
         db.Dashboard(title)
         .uid(uid)
         .description(description)
@@ -120,6 +157,9 @@ def dashboard(
             .include_vars(False)
         )
     )
+    for panel in panels:
+        board = board.with_panel(panel)
+    return board
 
 
 def timeseries_panel(
@@ -171,3 +211,29 @@ def table_panel(title: str, *queries: InfluxQL, height: int = 8, width: int = 12
     for query in queries:
         panel = panel.with_target(query)
     return panel
+
+
+def state_timeline_panel(
+    title: str, query: InfluxQL, height: int = 8, width: int = 12
+) -> statetimeline.Panel:
+    return (
+        statetimeline.Panel()
+        .title(title)
+        .datasource(datasource_ref())
+        .height(height)
+        .span(width)
+        .with_target(query)
+    )
+
+
+def bars(panel: timeseries.Panel, stacked: bool = False) -> timeseries.Panel:
+    """Draw a time series panel as bars, optionally stacked."""
+    panel = panel.draw_style(cm.GraphDrawStyle.BARS).fill_opacity(60)
+    if stacked:
+        panel = panel.stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL))
+    return panel
+
+
+def points(panel: timeseries.Panel) -> timeseries.Panel:
+    """Draw a time series panel as separate points (one per finding), not lines."""
+    return panel.draw_style(cm.GraphDrawStyle.POINTS).point_size(6)

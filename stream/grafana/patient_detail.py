@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import statetimeline
+from grafana_foundation_sdk.builders import stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
 from wearmon.stream.grafana.influxql import InfluxAnnotation, InfluxQL, datasource_ref
 from wearmon.stream.grafana.panels import (
+    PanelBuilder,
     alert_state_mappings,
+    bars,
     dashboard,
+    fixed_color,
+    points,
     prop,
     range_mappings,
     stat_panel,
+    state_timeline_panel,
     status_mappings,
     table_panel,
     thresholds,
@@ -26,7 +31,186 @@ PATIENT_UID = "wearmon-patient"
 PATIENT = "\"patient\" = '$patient'"
 
 
-def _news2_subscores() -> statetimeline.Panel:
+def patient_detail() -> dm.Dashboard:
+    """One patient's trends with the personal baseline, anomalies, alerts and data quality."""
+    panels: list[PanelBuilder] = [
+        *latest_values(),
+        heart_rate_and_baseline(),
+        steps(),
+        spo2(),
+        respiration_rate(),
+        skin_temperature(),
+        news2_subscores(),
+        anomaly_scores(),
+        news2_at_alert_level(),
+        findings(),
+        alerts_and_acknowledgements(),
+        data_quality_status(),
+        wear_and_battery(),
+        sync_lag_and_dropped_samples(),
+    ]
+    return (
+        dashboard(
+            "Patient detail",
+            PATIENT_UID,
+            "now-24h",
+            "1m",
+            "One patient's vitals against their personal baseline, with every finding, "
+            "alert and acknowledgement on the timeline.",
+            panels,
+        )
+        .with_variable(patient_variable())
+        .annotation(alerts_annotation())
+        .annotation(critical_findings_annotation())
+        .build()
+    )
+
+
+def per_patient(
+    select: str, measurement: str, group: str = "time($__interval)", fill: str = "fill(null)"
+) -> InfluxQL:
+    """The selected patient's series over the time range, one column per SELECT clause."""
+    return InfluxQL(
+        f'SELECT {select} FROM "{measurement}" WHERE {PATIENT} AND $timeFilter '
+        f"GROUP BY {group} {fill}"
+    ).alias("$col")
+
+
+def latest(field: str, measurement: str) -> InfluxQL:
+    return InfluxQL(f'SELECT last("{field}") FROM "{measurement}" WHERE {PATIENT} AND $timeFilter')
+
+
+def patient_variable() -> db.QueryVariable:
+    return (
+        db.QueryVariable("patient")
+        .label("Patient")
+        .datasource(datasource_ref())
+        .query('SHOW TAG VALUES FROM "quality" WITH KEY = "patient"')
+        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+    )
+
+
+def alerts_annotation() -> InfluxAnnotation:
+    return InfluxAnnotation(
+        "Alerts",
+        f'SELECT "title", "state", "severity" FROM "alert" WHERE {PATIENT} AND $timeFilter',
+        text_column="title",
+        tags_column="state,severity",
+    )
+
+
+def critical_findings_annotation() -> InfluxAnnotation:
+    return InfluxAnnotation(
+        "Critical findings",
+        'SELECT "explanation", "kind" FROM "anomaly" '
+        f"WHERE {PATIENT} AND \"severity\" = 'critical' AND $timeFilter",
+        text_column="explanation",
+        tags_column="kind",
+    ).icon_color("orange")
+
+
+def latest_values() -> list[stat.Panel]:
+    """The top row: latest heart rate, SpO2, baseline, status, battery and upload time."""
+    return [
+        stat_panel("Heart rate (latest)", latest("hr_bpm", "vitals"), "bpm"),
+        stat_panel("SpO2 (latest)", latest("spo2_pct", "vitals"), "percent"),
+        stat_panel("Resting heart rate (baseline)", latest("resting_hr_bpm", "baseline"), "bpm"),
+        stat_panel("Status", latest("status_code", "quality"))
+        .mappings(status_mappings())
+        .color_mode(cm.BigValueColorMode.BACKGROUND),
+        stat_panel("Battery", latest("battery_pct", "quality"), "percent").thresholds(
+            thresholds("red", (20, "orange"), (40, "green"))
+        ),
+        stat_panel("Last upload", latest("samples", "quality"), "dateTimeFromNow").reduce_options(
+            cb.ReduceDataOptions().calcs(["lastNotNull"]).fields("/^Time$/").values(False)
+        ),
+    ]
+
+
+def heart_rate_and_baseline() -> timeseries.Panel:
+    baseline = per_patient(
+        'mean("resting_hr_bpm") - 2 * mean("resting_hr_sd_bpm") AS "baseline low", '
+        'mean("resting_hr_bpm") AS "resting heart rate", '
+        'mean("resting_hr_bpm") + 2 * mean("resting_hr_sd_bpm") AS "baseline high"',
+        "baseline",
+        fill="fill(previous)",
+    ).ref_id("B")
+    return (
+        timeseries_panel(
+            "Heart rate and personal baseline",
+            "bpm",
+            per_patient('mean("hr_bpm") AS "heart rate"', "vitals"),
+            baseline,
+            height=9,
+            width=24,
+        )
+        .description(
+            "Heart rate (mean per interval) with the patient's learned resting heart "
+            "rate and its band (resting ± 2 SD). Alerts are shown as annotations."
+        )
+        .override_by_name(
+            "baseline high",
+            [
+                prop("custom.fillBelowTo", "baseline low"),
+                prop("custom.lineWidth", 0),
+                fixed_color("green"),
+            ],
+        )
+        .override_by_name(
+            "baseline low",
+            [
+                prop("custom.lineWidth", 0),
+                prop("custom.hideFrom", {"legend": True, "tooltip": False, "viz": False}),
+                fixed_color("green"),
+            ],
+        )
+        .override_by_name(
+            "resting heart rate",
+            [prop("custom.lineStyle", {"fill": "dash", "dash": [10, 10]}), fixed_color("green")],
+        )
+    )
+
+
+def steps() -> timeseries.Panel:
+    activity = per_patient('sum("steps") AS "steps"', "rollup_1m", fill="fill(0)")
+    return bars(timeseries_panel("Steps (activity)", "none", activity))
+
+
+def spo2() -> timeseries.Panel:
+    return (
+        timeseries_panel(
+            "SpO2",
+            "percent",
+            per_patient('mean("spo2_pct") AS "SpO2"', "vitals"),
+            per_patient('min("spo2_min_pct") AS "SpO2 minimum"', "rollup_1m").ref_id("B"),
+        )
+        .thresholds(thresholds("red", (92, "orange"), (94, "transparent")))
+        .thresholds_style(cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.DASHED))
+        .no_value("No SpO2 from this patient's device")
+    )
+
+
+def optional_vital(title: str, unit: str, select: str) -> timeseries.Panel:
+    """A vital that not every device measures: an empty panel says so."""
+    return timeseries_panel(title, unit, per_patient(select, "vitals")).no_value(
+        "Not measured by this patient's device"
+    )
+
+
+def respiration_rate() -> timeseries.Panel:
+    return optional_vital("Respiration rate", "none", 'mean("resp_rate_brpm") AS "breaths/min"')
+
+
+def skin_temperature() -> timeseries.Panel:
+    return optional_vital(
+        "Skin temperature (not core temperature)",
+        "celsius",
+        'mean("skin_temp_c") AS "skin temperature"',
+    )
+
+
+def news2_subscores() -> statetimeline.Panel:
     """HR, SpO2 and respiration rate coloured by their NEWS2 sub-score (models/bands.py)."""
 
     def scored(*ranges: tuple[float, float, int]) -> list[dm.DynamicConfigValue]:
@@ -40,23 +224,22 @@ def _news2_subscores() -> statetimeline.Panel:
             )
         ]
 
+    vitals = per_patient(
+        'mean("hr_bpm") AS "heart rate", mean("spo2_pct") AS "SpO2", '
+        'mean("resp_rate_brpm") AS "respiration rate"',
+        "vitals",
+    )
     return (
-        statetimeline.Panel()
-        .title("NEWS2 sub-scores (partial: heart rate, SpO2 scale 1, respiration only)")
+        state_timeline_panel(
+            "NEWS2 sub-scores (partial: heart rate, SpO2 scale 1, respiration only)",
+            vitals,
+            height=6,
+            width=24,
+        )
         .description(
             "Each vital coloured by its NEWS2 sub-score (0-3). Partial: a wearable has no blood "
             "pressure, consciousness, supplemental-oxygen status or core temperature, so this "
             "is never a full NEWS2. Patients on SpO2 scale 2 are scored by the worker, not here."
-        )
-        .datasource(datasource_ref())
-        .height(6)
-        .span(24)
-        .with_target(
-            InfluxQL(
-                'SELECT mean("hr_bpm") AS "heart rate", mean("spo2_pct") AS "SpO2", '
-                'mean("resp_rate_brpm") AS "respiration rate" FROM "vitals" '
-                f"WHERE {PATIENT} AND $timeFilter GROUP BY time($__interval) fill(null)"
-            ).alias("$col")
         )
         .color_scheme(db.FieldColor().mode(dm.FieldColorModeId.FIXED).fixed_color("text"))
         .override_by_name(
@@ -73,101 +256,27 @@ def _news2_subscores() -> statetimeline.Panel:
     )
 
 
-def patient_detail() -> dm.Dashboard:
-    """One patient's trends with the personal baseline, anomalies, alerts and data quality."""
-
-    def per_patient(
-        select: str, measurement: str, group: str = "time($__interval)", fill: str = "fill(null)"
-    ) -> str:
-        return (
-            f'SELECT {select} FROM "{measurement}" WHERE {PATIENT} AND $timeFilter '
-            f"GROUP BY {group} {fill}"
-        )
-
-    def latest(field: str, measurement: str) -> InfluxQL:
-        return InfluxQL(
-            f'SELECT last("{field}") FROM "{measurement}" WHERE {PATIENT} AND $timeFilter'
-        )
-
-    heart_rate = (
-        timeseries_panel(
-            "Heart rate and personal baseline",
-            "bpm",
-            InfluxQL(per_patient('mean("hr_bpm") AS "heart rate"', "vitals")).alias("$col"),
-            InfluxQL(
-                per_patient(
-                    'mean("resting_hr_bpm") - 2 * mean("resting_hr_sd_bpm") AS "baseline low", '
-                    'mean("resting_hr_bpm") AS "resting heart rate", '
-                    'mean("resting_hr_bpm") + 2 * mean("resting_hr_sd_bpm") AS "baseline high"',
-                    "baseline",
-                    fill="fill(previous)",
-                )
-            )
-            .alias("$col")
-            .ref_id("B"),
-            height=9,
-            width=24,
-        )
-        .description(
-            "Heart rate (mean per interval) with the patient's learned resting heart "
-            "rate and its band (resting ± 2 SD). Alerts are shown as annotations."
-        )
-        .override_by_name(
-            "baseline high",
-            [
-                prop("custom.fillBelowTo", "baseline low"),
-                prop("custom.lineWidth", 0),
-                prop("color", {"mode": "fixed", "fixedColor": "green"}),
-            ],
-        )
-        .override_by_name(
-            "baseline low",
-            [
-                prop("custom.lineWidth", 0),
-                prop("custom.hideFrom", {"legend": True, "tooltip": False, "viz": False}),
-                prop("color", {"mode": "fixed", "fixedColor": "green"}),
-            ],
-        )
-        .override_by_name(
-            "resting heart rate",
-            [
-                prop("custom.lineStyle", {"fill": "dash", "dash": [10, 10]}),
-                prop("color", {"mode": "fixed", "fixedColor": "green"}),
-            ],
-        )
+def anomaly_scores() -> timeseries.Panel:
+    scores = per_patient(
+        'max("score") AS "score"',
+        "anomaly",
+        group='time($__interval), "detector", "kind"',
+        fill="fill(none)",
+    ).alias("$tag_detector: $tag_kind")
+    return points(timeseries_panel("Anomaly scores", "none", scores)).description(
+        "Score of every finding, per detector and kind (higher = further from "
+        "the patient's normal)."
     )
-    anomaly_scores = (
-        timeseries_panel(
-            "Anomaly scores",
-            "none",
-            InfluxQL(
-                per_patient(
-                    'max("score") AS "score"',
-                    "anomaly",
-                    group='time($__interval), "detector", "kind"',
-                    fill="fill(none)",
-                )
-            ).alias("$tag_detector: $tag_kind"),
-        )
-        .draw_style(cm.GraphDrawStyle.POINTS)
-        .point_size(6)
-        .description(
-            "Score of every finding, per detector and kind (higher = further from "
-            "the patient's normal)."
-        )
-    )
-    news2 = (
-        timeseries_panel(
-            "NEWS2 (partial) at alert level",
-            "none",
-            InfluxQL(
-                'SELECT max("score") AS "NEWS2 partial" FROM "anomaly" '
-                f"WHERE \"kind\" = 'news2_partial' AND {PATIENT} AND $timeFilter "
-                "GROUP BY time($__interval) fill(none)"
-            ).alias("$col"),
-        )
-        .draw_style(cm.GraphDrawStyle.POINTS)
-        .point_size(6)
+
+
+def news2_at_alert_level() -> timeseries.Panel:
+    news2 = InfluxQL(
+        'SELECT max("score") AS "NEWS2 partial" FROM "anomaly" '
+        f"WHERE \"kind\" = 'news2_partial' AND {PATIENT} AND $timeFilter "
+        "GROUP BY time($__interval) fill(none)"
+    ).alias("$col")
+    return (
+        points(timeseries_panel("NEWS2 (partial) at alert level", "none", news2))
         .min(0)
         .max(20)
         .description(
@@ -176,191 +285,68 @@ def patient_detail() -> dm.Dashboard:
             "supplemental oxygen."
         )
     )
+
+
+def findings() -> table.Panel:
+    anomalies = InfluxQL(
+        'SELECT "severity", "kind", "detector", "observed", "baseline", "score", '
+        f'"explanation" FROM "anomaly" WHERE {PATIENT} AND $timeFilter '
+        "ORDER BY time DESC LIMIT 200"
+    ).table()
     return (
-        dashboard(
-            "Patient detail",
-            PATIENT_UID,
-            "now-24h",
-            "1m",
-            "One patient's vitals against their personal baseline, with every finding, "
-            "alert and acknowledgement on the timeline.",
+        table_panel("Findings", anomalies, height=9, width=24)
+        .description("Every finding with its explanation, newest first.")
+        .override_by_name(
+            "explanation", [prop("custom.cellOptions", {"type": "auto", "wrapText": True})]
         )
-        .with_variable(
-            db.QueryVariable("patient")
-            .label("Patient")
-            .datasource(datasource_ref())
-            .query('SHOW TAG VALUES FROM "quality" WITH KEY = "patient"')
-            .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
-            .sort(dm.VariableSort.ALPHABETICAL_ASC)
+    )
+
+
+def alerts_and_acknowledgements() -> table.Panel:
+    alerts = InfluxQL(
+        'SELECT "state", "severity", "title", "alert_id" FROM "alert" '
+        f"WHERE {PATIENT} AND $timeFilter ORDER BY time DESC LIMIT 200"
+    ).table()
+    return table_panel("Alerts and acknowledgements", alerts, height=8, width=12).override_by_name(
+        "state",
+        [
+            prop("mappings", alert_state_mappings()),
+            prop("custom.cellOptions", cm.TableColorTextCellOptions()),
+        ],
+    )
+
+
+def data_quality_status() -> statetimeline.Panel:
+    status = per_patient('last("status_code") AS "status"', "quality")
+    return (
+        state_timeline_panel("Data-quality status", status)
+        .mappings(status_mappings())
+        .description(
+            "Status of each upload: OK, Attention (findings), Can't assess "
+            "(not worn). Gaps mean no uploads."
         )
-        .annotation(
-            InfluxAnnotation(
-                "Alerts",
-                f'SELECT "title", "state", "severity" FROM "alert" WHERE {PATIENT} AND $timeFilter',
-                text_column="title",
-                tags_column="state,severity",
-            )
-        )
-        .annotation(
-            InfluxAnnotation(
-                "Critical findings",
-                'SELECT "explanation", "kind" FROM "anomaly" '
-                f"WHERE {PATIENT} AND \"severity\" = 'critical' AND $timeFilter",
-                text_column="explanation",
-                tags_column="kind",
-            ).icon_color("orange")
-        )
-        .with_panel(stat_panel("Heart rate (latest)", latest("hr_bpm", "vitals"), "bpm"))
-        .with_panel(stat_panel("SpO2 (latest)", latest("spo2_pct", "vitals"), "percent"))
-        .with_panel(
-            stat_panel("Resting heart rate (baseline)", latest("resting_hr_bpm", "baseline"), "bpm")
-        )
-        .with_panel(
-            stat_panel("Status", latest("status_code", "quality"))
-            .mappings(status_mappings())
-            .color_mode(cm.BigValueColorMode.BACKGROUND)
-        )
-        .with_panel(
-            stat_panel("Battery", latest("battery_pct", "quality"), "percent").thresholds(
-                thresholds("red", (20, "orange"), (40, "green"))
-            )
-        )
-        .with_panel(
-            stat_panel(
-                "Last upload", latest("samples", "quality"), "dateTimeFromNow"
-            ).reduce_options(
-                cb.ReduceDataOptions().calcs(["lastNotNull"]).fields("/^Time$/").values(False)
-            )
-        )
-        .with_panel(heart_rate)
-        .with_panel(
-            timeseries_panel(
-                "Steps (activity)",
-                "none",
-                InfluxQL(per_patient('sum("steps") AS "steps"', "rollup_1m", fill="fill(0)")).alias(
-                    "$col"
-                ),
-            )
-            .draw_style(cm.GraphDrawStyle.BARS)
-            .fill_opacity(60)
-        )
-        .with_panel(
-            timeseries_panel(
-                "SpO2",
-                "percent",
-                InfluxQL(per_patient('mean("spo2_pct") AS "SpO2"', "vitals")).alias("$col"),
-                InfluxQL(per_patient('min("spo2_min_pct") AS "SpO2 minimum"', "rollup_1m"))
-                .alias("$col")
-                .ref_id("B"),
-            )
-            .thresholds(thresholds("red", (92, "orange"), (94, "transparent")))
-            .thresholds_style(
-                cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.DASHED)
-            )
-            .no_value("No SpO2 from this patient's device")
-        )
-        .with_panel(
-            timeseries_panel(
-                "Respiration rate",
-                "none",
-                InfluxQL(per_patient('mean("resp_rate_brpm") AS "breaths/min"', "vitals")).alias(
-                    "$col"
-                ),
-            ).no_value("Not measured by this patient's device")
-        )
-        .with_panel(
-            timeseries_panel(
-                "Skin temperature (not core temperature)",
-                "celsius",
-                InfluxQL(per_patient('mean("skin_temp_c") AS "skin temperature"', "vitals")).alias(
-                    "$col"
-                ),
-            ).no_value("Not measured by this patient's device")
-        )
-        .with_panel(_news2_subscores())
-        .with_panel(anomaly_scores)
-        .with_panel(news2)
-        .with_panel(
-            table_panel(
-                "Findings",
-                InfluxQL(
-                    'SELECT "severity", "kind", "detector", "observed", "baseline", "score", '
-                    f'"explanation" FROM "anomaly" WHERE {PATIENT} AND $timeFilter '
-                    "ORDER BY time DESC LIMIT 200"
-                ).table(),
-                height=9,
-                width=24,
-            )
-            .description("Every finding with its explanation, newest first.")
-            .override_by_name(
-                "explanation", [prop("custom.cellOptions", {"type": "auto", "wrapText": True})]
-            )
-        )
-        .with_panel(
-            table_panel(
-                "Alerts and acknowledgements",
-                InfluxQL(
-                    'SELECT "state", "severity", "title", "alert_id" FROM "alert" '
-                    f"WHERE {PATIENT} AND $timeFilter ORDER BY time DESC LIMIT 200"
-                ).table(),
-                height=8,
-                width=12,
-            ).override_by_name(
-                "state",
-                [
-                    prop("mappings", alert_state_mappings()),
-                    prop("custom.cellOptions", cm.TableColorTextCellOptions()),
-                ],
-            )
-        )
-        .with_panel(
-            statetimeline.Panel()
-            .title("Data-quality status")
-            .datasource(datasource_ref())
-            .height(8)
-            .span(12)
-            .mappings(status_mappings())
-            .with_target(
-                InfluxQL(per_patient('last("status_code") AS "status"', "quality")).alias("$col")
-            )
-            .description(
-                "Status of each upload: OK, Attention (findings), Can't assess "
-                "(not worn). Gaps mean no uploads."
-            )
-        )
-        .with_panel(
-            timeseries_panel(
-                "Wear and battery",
-                "percent",
-                InfluxQL(
-                    per_patient(
-                        '100 * sum("worn_samples") / sum("samples") AS "worn", '
-                        'mean("battery_pct") AS "battery"',
-                        "quality",
-                    )
-                ).alias("$col"),
-            )
-            .min(0)
-            .max(100)
-        )
-        .with_panel(
-            timeseries_panel(
-                "Sync lag and dropped samples",
-                "s",
-                InfluxQL(per_patient('max("sync_lag_s") AS "sync lag"', "quality")).alias("$col"),
-                InfluxQL(
-                    per_patient('sum("dropped") AS "dropped samples"', "quality", fill="fill(0)")
-                )
-                .alias("$col")
-                .ref_id("B"),
-            ).override_by_name(
-                "dropped samples",
-                [
-                    prop("unit", "none"),
-                    prop("custom.axisPlacement", "right"),
-                    prop("custom.drawStyle", "bars"),
-                ],
-            )
-        )
-        .build()
+    )
+
+
+def wear_and_battery() -> timeseries.Panel:
+    quality = per_patient(
+        '100 * sum("worn_samples") / sum("samples") AS "worn", mean("battery_pct") AS "battery"',
+        "quality",
+    )
+    return timeseries_panel("Wear and battery", "percent", quality).min(0).max(100)
+
+
+def sync_lag_and_dropped_samples() -> timeseries.Panel:
+    return timeseries_panel(
+        "Sync lag and dropped samples",
+        "s",
+        per_patient('max("sync_lag_s") AS "sync lag"', "quality"),
+        per_patient('sum("dropped") AS "dropped samples"', "quality", fill="fill(0)").ref_id("B"),
+    ).override_by_name(
+        "dropped samples",
+        [
+            prop("unit", "none"),
+            prop("custom.axisPlacement", "right"),
+            prop("custom.drawStyle", "bars"),
+        ],
     )
