@@ -108,8 +108,8 @@ async def next_mail(smtp: SmtpServer, timeout_s: float = 30.0) -> Mail:
 async def deliveries(settings: Settings, sent: int, timeout_s: float = 60.0
                      ) -> list[dict[str, Any]]:
     """The delivery results on the topic, read until ``sent`` of them say "sent"."""
-    consumer = AIOKafkaConsumer(settings.topic_deliveries,
-                                bootstrap_servers=settings.kafka_bootstrap,
+    consumer = AIOKafkaConsumer(settings.topics.deliveries,
+                                bootstrap_servers=settings.kafka.bootstrap,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     records: list[dict[str, Any]] = []
@@ -296,7 +296,7 @@ async def test_escalation_and_acknowledgement_go_on_while_influxdb_is_down(
         await asyncio.to_thread(influx.stop)  # gone, with the alert open and unacknowledged
     await send_messages(settings, uploads(other, int(time.time() * 1000) - 5 * MIN, 3, 25.0,
                                           "during-outage"))
-    anomalies = await consume(settings, settings.topic_anomalies, 1,
+    anomalies = await consume(settings, settings.topics.anomalies, 1,
                               keep=lambda record: record["patient_id"] == other)
     assert {a["kind"] for a in anomalies} == {"bradycardia"}, anomalies  # not held up
 
