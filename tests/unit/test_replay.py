@@ -17,15 +17,9 @@ from click.testing import CliRunner
 from tests.unit.datadir import DATA_DIR, require
 from wearmon.stream.core.schema import ID_PATTERN, Sample, json_schema
 from wearmon.stream.core.validation import Limits, Validated, validate
-from wearmon.stream.tools.dataset_replay import (
-    add_replay_command,
-    build_uploads,
-    encode,
-    merge_by_time,
-    rebase_shift_ms,
-    send_uploads,
-)
-from wearmon.stream.tools.datasets import DATASETS, DAY_MS, list_patients, load_patient
+from wearmon.stream.datasets import DATASETS, DAY_MS, list_patients, load_patient
+from wearmon.stream.datasets.uploads import build_uploads, encode, merge_by_time, rebase_shift_ms
+from wearmon.stream.tools.dataset_replay import add_replay_command, send_uploads
 
 SCHEMA = jsonschema.Draft202012Validator(json_schema())
 MINUTE_MS = 60_000
