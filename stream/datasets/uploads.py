@@ -36,7 +36,8 @@ from wearmon.stream.datasets.series import DAY_MS
 
 DEFAULT_UPLOAD_EVERY_S = 900
 DEFAULT_MAX_SAMPLES = 1_000
-DEVICE_KIND = {"stanford": "fitbit", "mmash": "actigraph", "fitabase": "fitbit", "afdb": "holter"}
+DEVICE_KIND = {"stanford": "fitbit", "mmash": "actigraph", "fitabase": "fitbit", "afdb": "holter",
+               "nsr": "holter"}
 
 Upload = dict[str, Any]
 
