@@ -96,8 +96,8 @@ def worker() -> None:
 def simulate(patients: int, duration_s: float, speed: float, seed: int, event_every_s: float,
              labels_path: Path | None, forever: bool, gateway_url: str) -> None:
     """Send synthetic patients with labelled events: to the telemetry topic, or via a gateway."""
+    from wearmon.stream.datasets.simulator import Simulator
     from wearmon.stream.tools.producer import simulate_until_signalled
-    from wearmon.stream.tools.simulator import Simulator
 
     settings = load_settings()
     require_services(settings)

@@ -20,8 +20,8 @@ from tests.integration.test_notify_delivery import hook, smtp  # noqa: F401 (fix
 from wearmon.stream.config import Settings, load_settings
 from wearmon.stream.core.patients import PatientSettings, Recipient
 from wearmon.stream.core.validation import Limits, Rejection, validate
+from wearmon.stream.datasets.simulator import CLINICAL_KINDS, Label, Simulator
 from wearmon.stream.kafka import ensure_topics, make_producer
-from wearmon.stream.tools.simulator import CLINICAL_KINDS, Label, Simulator
 from wearmon.stream.views.patients import publish_patient
 
 HOUR_MS = 3_600_000

@@ -7,8 +7,8 @@ from wearmon.stream.config import ConfigError, load_settings
 from wearmon.stream.core.pipeline import PatientState, process
 from wearmon.stream.core.schema import Columns, Sample, Upload
 from wearmon.stream.core.validation import Issue, Limits, Rejection, validate
+from wearmon.stream.datasets.simulator import Simulator
 from wearmon.stream.sinks.lines import rejection_line, result_lines, vitals_lines
-from wearmon.stream.tools.simulator import Simulator
 
 HOUR_MS = 3_600_000
 
