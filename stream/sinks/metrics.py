@@ -48,6 +48,7 @@ class SinkState:
     """What ``/ready`` and ``/metrics`` tell about this sink."""
 
     committed: dict[TopicPartition, int] = field(default_factory=dict)
+    lag_checked_s: float = 0.0  # wall clock of the last look at the partitions' ends
     ends: dict[TopicPartition, int] = field(default_factory=dict)
     oldest_pending_ms: int | None = None  # broker time of the oldest record being written
     broker_down_since_s: float | None = None

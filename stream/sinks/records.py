@@ -82,7 +82,8 @@ class UploadPoints:
         return {
             "patient_id": self.patient_id, "device_id": self.device_id,
             "upload_id": self.upload_id,
-            "t_ms": c.t_ms, "values": c.values, "rr_ms": c.rr_ms, "rr_count": c.rr_count,
+            "t_ms": contiguous(c.t_ms), "values": contiguous(c.values),
+            "rr_ms": contiguous(c.rr_ms), "rr_count": contiguous(c.rr_count),
             "rollups": [[r.start_ms, r.hr_samples, r.hr_mean_bpm, r.hr_min_bpm, r.hr_max_bpm,
                          r.steps, r.steps_samples, r.spo2_samples, r.spo2_mean_pct,
                          r.spo2_min_pct] for r in self.rollups],
@@ -112,6 +113,11 @@ class UploadPoints:
             None if doc["baseline"] is None else tuple(doc["baseline"]),
             None if q is None else Quality(q[0], q[1], q[2], q[3], q[4], q[5], Status(q[6])),
             None if doc["status"] is None else Status(doc["status"]))
+
+
+def contiguous(array: np.ndarray) -> np.ndarray:
+    """The array as orjson writes it (a copy only for a strided view)."""
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,11 @@ def web_app(sink: Sink) -> web.Application:
     registry.register(SinkCollector(sink.writer, sink.state, ready))
 
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"sink": name, "committed": sum(sink.state.committed.values())})
+        state = sink.state
+        return web.json_response({"sink": name, "committed": sum(state.committed.values()),
+                                  "lag_records": sum(state.lag().values()),
+                                  "lag_checked_s": state.lag_checked_s,
+                                  "partitions": len(state.ends)})
 
     async def readiness(request: web.Request) -> web.Response:
         why = reasons(sink.writer, sink.state, max_lag_s)

@@ -121,7 +121,7 @@ class Sink:
             return
         self.state.committed.update(offsets)
 
-    async def watch_lag(self, every_s: float = 2.0) -> None:
+    async def watch_lag(self, every_s: float = 1.0) -> None:
         """Every few seconds: each assigned partition's end, for the lag gauges."""
         while True:
             await asyncio.sleep(every_s)
@@ -133,6 +133,7 @@ class Sink:
                 self.state.ends = await asyncio.wait_for(
                     self.consumer.end_offsets(assigned), self.settings.kafka.connect_timeout_s)
                 self.state.broker_down_since_s = None
+                self.state.lag_checked_s = time.time()
             except (KafkaError, OSError, TimeoutError):
                 if self.state.broker_down_since_s is None:
                     self.state.broker_down_since_s = time.time()

@@ -267,5 +267,5 @@ def pipeline_run(
             acknowledged=acknowledged,
         )
     finally:
-        worker.stop()
+        worker.stop(sink=True)
         receiver.stop()
