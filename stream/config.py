@@ -213,7 +213,11 @@ class WorkerSettings(Section):
     web_host: str = Field("127.0.0.1", description="Address the worker's web server binds")
     web_debug_pages: bool = Field(
         False, description="Faust's router, table, stats and graph pages (no authentication)")
-    state_dir: str = Field(".wearmon", description="Worker scratch directory (Faust datadir)")
+    state_dir: str = Field(".wearmon", description="Where a worker keeps its tables (RocksDB), "
+                                                   "one folder per worker (by web port)")
+    state_store: Literal["rocksdb", "memory"] = Field(
+        "rocksdb", description="rocksdb: tables on disk, restarts replay only what changed; "
+                               "memory: every restart replays the whole changelog")
     ready_stall_s: float = Field(
         60.0, gt=0, description="/ready fails when a partition has records waiting and no "
                                 "progress for this long")

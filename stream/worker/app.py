@@ -13,6 +13,7 @@ Both flows change patients only through one ``PatientStore`` and page under one 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -36,6 +37,7 @@ from wearmon.stream.worker.faust_io import (
     bytes_topic,
     faust_credentials,
 )
+from wearmon.stream.worker.faust_store import register as register_store
 from wearmon.stream.worker.metrics import UNPROCESSED_DELETED, WorkerGauges, add_metrics_page
 from wearmon.stream.worker.paging import PageTopics
 from wearmon.stream.worker.patient_store import PatientStore
@@ -53,8 +55,9 @@ def new_app(settings: Settings) -> faust.App:
         settings.kafka.app_id,
         broker=settings.kafka.broker_urls,
         autodiscover=False,
-        store="memory://",
-        datadir=settings.worker.state_dir,
+        store=register_store() if settings.worker.state_store == "rocksdb" else "memory://",
+        # one worker's own tables: a restart on this host with the same web port finds them
+        datadir=str(Path(settings.worker.state_dir) / f"worker-{settings.worker.web_port}"),
         topic_partitions=settings.kafka.partitions,
         topic_allow_declare=True,
         table_standby_replicas=0,
