@@ -51,13 +51,15 @@ from wearmon.stream.worker.telemetry.progress import Offsets, Tracker
 
 def new_app(settings: Settings) -> faust.App:
     settings.require_broker()
+    # one worker's own tables: a restart on this host with the same web port finds them
+    datadir = Path(settings.worker.state_dir) / f"worker-{settings.worker.web_port}"
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.kafka.app_id,
         broker=settings.kafka.broker_urls,
         autodiscover=False,
         store=register_store() if settings.worker.state_store == "rocksdb" else "memory://",
-        # one worker's own tables: a restart on this host with the same web port finds them
-        datadir=str(Path(settings.worker.state_dir) / f"worker-{settings.worker.web_port}"),
+        datadir=str(datadir),
         topic_partitions=settings.kafka.partitions,
         topic_allow_declare=True,
         table_standby_replicas=0,
