@@ -22,7 +22,7 @@ from aiokafka import TopicPartition
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from wearmon.stream.config import InfluxSettings
+from wearmon.stream.config import InfluxSettings, all_variables
 from wearmon.stream.gateway.metrics import GatewayMetrics
 from wearmon.stream.notify.deliver import DeliveryStatus
 from wearmon.stream.sinks.influx import InfluxWriter
@@ -113,6 +113,8 @@ def test_every_rule_tells_the_care_team_what_it_means_and_what_to_do_first() -> 
         assert set(annotations) == {"summary", "description"}, rule["alert"]
         assert "First: " in annotations["description"], rule["alert"]
         assert rule["alert"].startswith("Wearmon"), rule["alert"]
+    named = set(re.findall(r"WEARMON_[A-Z0-9_]+", RULES.read_text(encoding="utf-8")))
+    assert named and named <= set(all_variables()), sorted(named - set(all_variables()))
 
 
 async def exposed_metrics() -> dict[str, set[str]]:
@@ -133,7 +135,7 @@ async def exposed_metrics() -> dict[str, set[str]]:
     exposed: dict[str, set[str]] = defaultdict(set)
     for family in text_string_to_metric_families(text):
         if family.type == "counter":
-            exposed[f"{family.name}_total"] |= set()
+            exposed.setdefault(f"{family.name}_total", set())
         for sample in family.samples:
             exposed[sample.name] |= set(sample.labels)
     return exposed
@@ -146,7 +148,7 @@ async def test_the_rules_use_metrics_and_labels_that_exist() -> None:
         # every rule but the scrape rules (up) reads a Wearmon metric
         assert selectors or rule["expr"].startswith("up{"), rule["alert"]
         for name, matchers in selectors:
-            assert name in exposed, (rule["alert"], name)
+            assert name in exposed, f"{rule['alert']}: no metric {name} is exposed"
             for label, _, _ in MATCHER.findall(matchers):
                 if exposed[name] and label not in {"job", "instance"}:
                     assert label in exposed[name], (rule["alert"], name, label)
