@@ -16,7 +16,7 @@ from wearmon.stream.kafka import new_topic, topic_names
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"kafka", "influxdb", "grafana", "worker", "simulator", "mailpit", "gateway", "enrol",
-            "prometheus", "console"}
+            "prometheus", "alertmanager", "console"}
 INTERPOLATION = re.compile(r"\$\{(\w+)(?:[:?+-][^}]*)?\}")
 
 
