@@ -23,6 +23,8 @@ from tests.conftest import Services
 from wearmon.stream.config import ConfigError, Settings, load_settings
 from wearmon.stream.gateway.devices import issue_token, revoke_token
 from wearmon.stream.gateway.server import UPLOADS_PATH, Gateway
+from wearmon.stream.gateway.tokens import issue
+from wearmon.stream.kafka import make_producer
 from wearmon.stream.tools.services import free_port, start_broker
 
 pytestmark = pytest.mark.integration
@@ -213,3 +215,34 @@ async def test_start_up_errors_name_the_variable(services: Services, tmp_path: P
     with pytest.raises(ConfigError, match="WEARMON_GATEWAY_TLS_CERT and WEARMON_GATEWAY_TLS_KEY"):
         await Gateway(gateway_settings(services.broker_url, gateway_tls_cert=missing,
                                        gateway_tls_key=missing)).start()
+
+
+async def test_every_record_shape_on_the_devices_topic_is_contained(running: Running) -> None:
+    """Junk on the devices topic: logged, counted skips; the registry's follower goes on."""
+    settings = running.settings
+    _, other = issue("watch-gw-x", "p-gw-0009", now_ms=1)
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        junk: list[tuple[bytes | None, bytes | None]] = [
+            (None, other.to_bytes()), (b"", None), (b"", other.to_bytes()),
+            (b"\xff\xfe", other.to_bytes()), (b"watch-gw-x", b"{not json"),
+            (b"watch-gw-x", b""), (b"watch-gw-x", b"[1, 2]"),
+            (b"watch-gw-x", orjson.dumps({"patient_id": "p-gw-0009", "care_team": []})),
+            (b"watch-gw-y", other.to_bytes()),  # a grant under another device's key
+        ]
+        for key, value in junk:
+            await (await producer.send(settings.topics.devices, value, key=key))
+    finally:
+        await producer.stop()
+    token, _ = await issue_token(settings, "watch-gw-2", PATIENT)  # after the junk
+    deadline = time.monotonic() + 10
+    while running.gateway.registry.find(token) is None:  # the follower read past the junk
+        assert time.monotonic() < deadline, "the devices follower stopped"
+        await asyncio.sleep(0.05)
+    assert running.gateway.registry.skipped == len(junk)
+    assert (await running.post(upload(device="watch-gw-2"), token=token))[0] == 202
+    assert (await running.post(upload()))[0] == 202  # the first device is untouched
+    metrics = await (await running.http.get(running.gateway.url + "/metrics")).text()
+    assert f"wearmon_gateway_device_records_skipped_total {len(junk)}.0" in metrics
+    assert set(running.gateway.registry.by_device) == {DEVICE, "watch-gw-2"}
