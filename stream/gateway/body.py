@@ -4,7 +4,7 @@ The body must be complete within ``BodyLimits.timeout_s``, extended by one secon
 ``min_bytes_per_s`` bytes received so far (the rule of Apache's ``mod_reqtimeout``): a device on
 a slow link gets the time its bytes justify, a connection that trickles a byte now and then is
 cut off. Too slow: ``408 body_too_slow``; larger than the limit: ``413 too_large`` (both before
-the rest is read).
+the rest is read); a broken transfer encoding: ``400 bad_body``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import time
 
 from aiohttp import StreamReader
+from aiohttp.http_exceptions import HttpProcessingError
 
 from wearmon.stream.gateway.admission import Refusal, refuse
 from wearmon.stream.gateway.limits import BodyLimits
@@ -47,6 +48,9 @@ async def read_body(stream: StreamReader, limits: BodyLimits) -> bytes:
                 408, "$", "body_too_slow",
                 f"the body did not arrive within {limits.timeout_s:g} s plus 1 s per "
                 f"{limits.min_bytes_per_s} bytes")) from None
+        except HttpProcessingError:  # a broken chunked encoding, a body shorter than announced
+            raise BodyRefused(refuse(400, "$", "bad_body",
+                                     "the body's transfer encoding is broken")) from None
         if not chunk:
             return b"".join(parts)
         received += len(chunk)
