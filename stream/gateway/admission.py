@@ -60,12 +60,10 @@ def relabel(issues: tuple[Issue, ...] | list[Issue], origin: dict[str, str]
 class Converted:
     """A request turned into a contract-v1 upload (``raw``) for the telemetry topic.
 
-    ``origin`` names the request's element each contract field came from (for answers);
-    ``kept`` is what a dead letter keeps of the request.
+    ``origin`` names the request's element each contract field came from (for answers).
     """
 
     raw: bytes
-    kept: bytes
     origin: dict[str, str] = field(default_factory=dict)
 
 
@@ -94,7 +92,7 @@ class NativeFormat:
     content_type = "application/json"
 
     def convert(self, body: bytes, grant: Grant, received_ms: int) -> Converted | Refusal:
-        return Converted(body, body)
+        return Converted(body)
 
     def kept(self, body: bytes) -> bytes:
         return body

@@ -26,6 +26,7 @@ import ipaddress
 import logging
 import ssl
 import time
+from functools import partial
 
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
@@ -47,6 +48,7 @@ from wearmon.stream.gateway.admission import (
 )
 from wearmon.stream.gateway.body import BodyRefused, read_body, too_large
 from wearmon.stream.gateway.devices import registry_view
+from wearmon.stream.gateway.interop.formats import FhirFormat, OmhFormat
 from wearmon.stream.gateway.limits import BodyLimits, Occupancy
 from wearmon.stream.gateway.metrics import GatewayMetrics
 from wearmon.stream.gateway.tokens import Grant
@@ -55,6 +57,12 @@ from wearmon.stream.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 UPLOADS_PATH = "/v1/uploads"
+FHIR_BUNDLE_PATH, FHIR_OBSERVATION_PATH = "/fhir/r4/Bundle", "/fhir/r4/Observation"
+OMH_PATH = "/omh/v1/datapoints"
+#: The other ways in: health IT's formats, turned into contract-v1 uploads (``interop``)
+WAYS_IN: dict[str, Format] = {FHIR_BUNDLE_PATH: FhirFormat("Bundle"),
+                              FHIR_OBSERVATION_PATH: FhirFormat("Observation"),
+                              OMH_PATH: OmhFormat()}
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -119,6 +127,8 @@ class Gateway:
     def application(self) -> web.Application:
         app = web.Application(client_max_size=self.settings.uploads.max_upload_bytes)
         app.router.add_post(UPLOADS_PATH, self.upload)
+        for path, way in WAYS_IN.items():
+            app.router.add_post(path, partial(self.receive, way=way))
         app.router.add_get("/health", self.health)
         app.router.add_get("/metrics", self.exposition)
         return app
