@@ -308,7 +308,7 @@ class GatewaySettings(Section):
     min_body_bytes_per_s: int = Field(
         1000, ge=1, description="The slowest body the gateway waits for (bytes/s, on average)")
     max_requests_per_device: int = Field(
-        4, ge=1, description="Requests of one device token at once (receiving or awaiting the "
+        8, ge=1, description="Requests of one device token at once (receiving or awaiting the "
                              "broker); more: 429")
     max_requests_per_address: int = Field(
         64, ge=1, description="Requests from one client address at once; more: 429 (behind a "
