@@ -4,7 +4,8 @@ The body must be complete within ``BodyLimits.timeout_s``, extended by one secon
 ``min_bytes_per_s`` bytes received so far (the rule of Apache's ``mod_reqtimeout``): a device on
 a slow link gets the time its bytes justify, a connection that trickles a byte now and then is
 cut off. Too slow: ``408 body_too_slow``; larger than the limit: ``413 too_large`` (both before
-the rest is read); a broken transfer encoding: ``400 bad_body``.
+the rest is read); a broken transfer encoding: ``400 bad_body``; a sender that went away:
+``400 body_incomplete`` (counted, not logged).
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ async def read_body(stream: StreamReader, limits: BodyLimits) -> bytes:
         except HttpProcessingError:  # a broken chunked encoding, a body shorter than announced
             raise BodyRefused(refuse(400, "$", "bad_body",
                                      "the body's transfer encoding is broken")) from None
+        except ConnectionError:  # the sender went away: an answer nobody reads, no traceback
+            raise BodyRefused(refuse(400, "$", "body_incomplete",
+                                     "the connection closed before the body was complete")
+                              ) from None
         if not chunk:
             return b"".join(parts)
         received += len(chunk)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import signal
 import ssl
@@ -37,6 +38,7 @@ def gateway_settings(broker_url: str, **overrides: Any) -> Settings:
         "broker": broker_url, "partitions": 2, "gateway_port": free_port(),
         "gateway_idempotent": False,  # the embedded broker has no idempotent producers
         "topic_telemetry": f"telemetry-{suffix}", "topic_devices": f"devices-{suffix}",
+        "topic_rejected": f"rejected-{suffix}",
         **overrides,
     }
     return load_settings({f"WEARMON_{name.upper()}": str(value) for name, value in values.items()})
@@ -87,10 +89,11 @@ async def running(services: Services) -> AsyncIterator[Running]:
         yield one
 
 
-async def read_topic(settings: Settings, count: int, timeout_s: float = 30.0
-                     ) -> list[tuple[bytes | None, bytes | None, int, int]]:
-    """Up to ``count`` records of the telemetry topic (Tansu's end offsets undercount batches)."""
-    consumer = AIOKafkaConsumer(settings.topics.telemetry,
+async def read_topic(settings: Settings, count: int, timeout_s: float = 30.0,
+                     topic: str = "") -> list[tuple[bytes | None, bytes | None, int, int]]:
+    """Up to ``count`` records of the telemetry topic, or of ``topic`` (Tansu's end offsets
+    undercount batches)."""
+    consumer = AIOKafkaConsumer(topic or settings.topics.telemetry,
                                 bootstrap_servers=settings.kafka.bootstrap,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
@@ -151,6 +154,11 @@ async def test_invalid_uploads_are_refused_naming_field_and_reason(running: Runn
     assert status == 202
     assert doc["issues"] == [{"field": "samples[1].hr_bpm", "reason": "out_of_range",
                               "detail": "hr_bpm=400 outside the plausible 25-250 beats/min"}]
+    letters = [orjson.loads(value) for _, value, _, _ in await read_topic(
+        running.settings, 2, topic=running.settings.topics.rejected) if value is not None]
+    assert [(r["reason"], r["field"], r["patient_id"]) for r in letters] == [
+        ("not_json", "$", PATIENT), ("unknown_schema_version", "schema_version", PATIENT)]
+    assert base64.b64decode(letters[0]["original_b64"]) == b"{not json"  # the 413: not read
     metrics = await (await running.http.get(running.gateway.url + "/metrics")).text()
     assert "wearmon_gateway_uploads_total 1.0" in metrics
     assert 'wearmon_gateway_rejections_total{reason="not_json"} 1.0' in metrics
