@@ -319,6 +319,20 @@ class GatewaySettings(Section):
     retry_after_s: int = Field(1, ge=1, description="Retry-After of 429/503 answers")
     idempotent: bool = Field(
         True, description="Idempotent producer (false for brokers without it, e.g. embedded)")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="A request's headers must be complete within it after the "
+                                "connection opens or the previous answer; else it is closed")
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="A body must arrive within it, extended by one second per "
+                                "WEARMON_GATEWAY_MIN_BODY_BYTES_PER_S bytes received (then 408)")
+    min_body_bytes_per_s: int = Field(
+        1000, ge=1, description="The slowest body the gateway waits for (bytes/s, on average)")
+    max_requests_per_device: int = Field(
+        8, ge=1, description="Requests of one device token at once (receiving or awaiting the "
+                             "broker); more: 429")
+    max_requests_per_address: int = Field(
+        64, ge=1, description="Requests from one client address at once; more: 429 (behind a "
+                              "proxy every device has the proxy's address: raise it)")
 
     @model_validator(mode="after")
     def _tls_pair(self) -> GatewaySettings:
