@@ -131,7 +131,7 @@ async def exposed_metrics() -> dict[str, set[str]]:
                              lambda: True)
         registry.register(sink)
         text = b"".join([generate_latest(REGISTRY), generate_latest(registry),
-                         GatewayMetrics(lambda: 0, lambda: 0, lambda: 0, lambda: 0).exposition()]).decode()
+                         GatewayMetrics(*[lambda: 0] * 4).exposition()]).decode()
     exposed: dict[str, set[str]] = defaultdict(set)
     for family in text_string_to_metric_families(text):
         if family.type == "counter":
