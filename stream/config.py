@@ -146,6 +146,8 @@ class Topics(Section):
     deliveries: str = Field("wearmon.deliveries", description="Delivery results")
     devices: str = Field(
         "wearmon.devices", description="Gateway device tokens (hashed) by device id")
+    monitoring: str = Field(
+        "wearmon.monitoring", description="Wards whose monitoring is delayed (console watch)")
 
     def names(self) -> list[str]:
         return [getattr(self, name) for name in type(self).model_fields]
@@ -265,6 +267,10 @@ class ConsoleSettings(Section):
     timezone: str = Field("UTC", description="IANA time zone of the times shown")
     keep_resolved_s: float = Field(
         24 * 3600.0, gt=0, description="How long resolved alerts stay in the alerts view")
+    watch_grace_s: float = Field(
+        60.0, gt=0, description="A reading not judged after this long: its ward's monitoring "
+                                "is delayed (banner on every page, the ward's on-call told)")
+    watch_every_s: float = Field(10.0, gt=0, description="How often the console checks")
 
     @field_validator("public_url", "grafana_url")
     @classmethod

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiokafka.partitioner import murmur2
 from faust import stores
 from faust.stores.rocksdb import Store
+
+from wearmon.stream.kafka import key_partition
 
 SCHEME = "wearmon-rocksdb"
 #: Small memtables and caches: many partitions' databases share one process.
@@ -31,15 +32,6 @@ OPTIONS: dict[str, Any] = {
     "max_write_buffer_number": 2,
     "block_cache_size": 16 * 1024 * 1024,
 }
-
-
-def key_partition(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner picks for ``key``.
-
-    >>> key_partition(b"p-0001", 4) == (murmur2(b"p-0001") & 0x7FFFFFFF) % 4
-    True
-    """
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class KeyPartitionedStore(Store):
