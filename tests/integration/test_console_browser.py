@@ -129,7 +129,8 @@ def care(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                        WEARMON_CONSOLE_PORT=str(console_port),
                        WEARMON_CONSOLE_USERS_FILE=str(users))
     second_port = free_port()
-    second = Worker({**first.env, "WEARMON_WEB_PORT": str(second_port)}, second_port,
+    second = Worker({**first.env, "WEARMON_WEB_PORT": str(second_port),
+                     "WEARMON_SINK_PORT": str(free_port())}, second_port,
                     directory / "worker-2.log")
     settings = settings_of(first)
     inbox = Inbox()
