@@ -180,10 +180,11 @@ class Worker:
                 if self.sink_log_path.exists() else "")
         return self.log_path.read_text(errors="replace")[-4000:] + "\n--- sink ---\n" + sink
 
-    def wait_logged(self, text: str, timeout_s: float = 30.0) -> None:
-        """Block until the worker's log holds ``text``."""
+    def wait_logged(self, text: str, timeout_s: float = 30.0, sink: bool = False) -> None:
+        """Block until the worker's log (``sink``: its sink's) holds ``text``."""
         deadline = time.monotonic() + timeout_s
-        while text not in self.log_path.read_text(errors="replace"):
+        path = self.sink_log_path if sink else self.log_path
+        while not path.exists() or text not in path.read_text(errors="replace"):
             assert time.monotonic() < deadline, f"{text!r} not logged\n{self.log_tail()}"
             time.sleep(0.1)  # another process's log file: no event to await
 
@@ -213,6 +214,7 @@ def new_worker(services: Services, directory: Path, **overrides: str) -> Worker:
         "WEARMON_WEB_PORT": str(port),
         "WEARMON_SINK_PORT": str(free_port()),
         "WEARMON_TOPIC_POINTS": f"points-{suffix}",
+        "WEARMON_TOPIC_MONITORING": f"monitoring-{suffix}",
         "WEARMON_BATCH_WITHIN_S": "0.2",
         "WEARMON_PRODUCER_MAX_BATCH_BYTES": "1",  # the embedded broker's end offsets (config.py)
         **overrides,

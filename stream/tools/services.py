@@ -109,8 +109,10 @@ def influxd_binary() -> str | None:
     return shutil.which("influxd")
 
 
-def start_influxd(timeout_s: float = 60.0, port: int | None = None) -> Service:
-    """Start Debian's influxd (1.x) with a private temporary data directory."""
+def start_influxd(timeout_s: float = 60.0, port: int | None = None, auth: bool = False
+                  ) -> Service:
+    """Start Debian's influxd (1.x) with a private temporary data directory (``auth``: with
+    authentication on; the first user created is its admin)."""
     binary = influxd_binary()
     if binary is None:
         raise ServiceError("influxd is not installed (apt-get install -y influxdb)")
@@ -124,6 +126,7 @@ def start_influxd(timeout_s: float = 60.0, port: int | None = None) -> Service:
         f'[data]\n  dir = "{workdir}/data"\n  wal-dir = "{workdir}/wal"\n'
         '  query-log-enabled = false\n'
         f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = false\n'
+        f'  auth-enabled = {str(auth).lower()}\n'
         '[monitor]\n  store-enabled = false\n'
         '[continuous_queries]\n  enabled = false\n'
     )

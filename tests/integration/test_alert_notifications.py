@@ -278,8 +278,8 @@ async def points(influx_url: str, db: str, query: str, at_least: int,
 async def test_escalation_and_acknowledgement_go_on_while_influxdb_is_down(
     smtp: SmtpServer, hook: Hook, make_worker: Any
 ) -> None:
-    """Paging never waits for InfluxDB: with it gone while telemetry keeps coming (its batches
-    wait for InfluxDB), the telemetry's anomalies are published, the escalation and the
+    """Paging never waits for InfluxDB: with it gone while telemetry keeps coming (the sink
+    waits for InfluxDB), the telemetry's anomalies are published, the escalation and the
     acknowledgement still reach people; once it is back, the alert history written meanwhile
     and the telemetry are all there."""
     patient, other = "p-7103", "p-7104"
@@ -309,9 +309,9 @@ async def test_escalation_and_acknowledgement_go_on_while_influxdb_is_down(
     assert "acknowledged" in (await next_mail(smtp)).subject
     path, oncall = await next_post(hook)
     assert path == "/oncall" and "acknowledged" in oncall["title"]
-    # the history agents wait (their first write fails after a batch window of their own, which
-    # can end after the acknowledgement has already gone out)
-    await asyncio.to_thread(worker.wait_logged, "InfluxDB unreachable")
+    # the sink waits (its first write fails after a batch window of its own, which can end
+    # after the acknowledgement has already gone out)
+    await asyncio.to_thread(worker.wait_logged, "InfluxDB unreachable", 30.0, True)
 
     influx = await asyncio.to_thread(start_influxd, 60.0, port)  # back, empty: all from retries
     try:
