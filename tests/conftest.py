@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_until
 from wearmon.stream.tools.services import (
     Service,
     free_port,
@@ -46,6 +46,11 @@ class Services:
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[Services]:
+    yield from running_services()
+
+
+def running_services() -> Iterator[Services]:
+    """A broker and an InfluxDB, stopped when the generator is closed."""
     broker = start_broker()
     try:
         influx = start_influxd()
@@ -96,31 +101,29 @@ class Worker:
         env = {k: v for k, v in self.env.items() if k.startswith("WEARMON_")}
         return env | {"WEARMON_WEB_PORT": str(free_port())}
 
+    def running_health(self) -> dict[str, int] | None:
+        """The worker's health counters; fails at once if the process has exited."""
+        assert self.proc is not None and self.proc.poll() is None, self.log_tail()
+        return self.health()
+
     def wait_processed(self, messages: int, timeout_s: float = 180.0) -> dict[str, int]:
         """Block until the worker has handled ``messages`` telemetry messages."""
-        deadline = time.monotonic() + timeout_s
-        seen: dict[str, int] | None = None
-        while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
-            seen = self.health()
-            if seen and seen["uploads"] + seen["rejected"] + seen["duplicates"] >= messages:
-                return seen
-            time.sleep(0.25)  # polling another process's HTTP endpoint: no event to await
-        raise AssertionError(f"worker handled {seen} of {messages} messages\n{self.log_tail()}")
+        return wait_until(
+            self.running_health, f"the worker to handle {messages} messages", timeout_s,
+            until=lambda seen: seen is not None
+            and seen["uploads"] + seen["rejected"] + seen["duplicates"] >= messages,
+            detail=self.log_tail,
+        )
 
     def wait_handled_through(self, offsets_total: int, timeout_s: float = 180.0) -> dict[str, int]:
         """Block until the next telemetry offsets to process add up to ``offsets_total`` (all
         records before them processed or skipped, and counted)."""
-        deadline = time.monotonic() + timeout_s
-        seen: dict[str, int] | None = None
-        while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
-            seen = self.health()
-            if seen and seen["next_offsets_total"] >= offsets_total:
-                return seen
-            time.sleep(0.25)  # polling another process's HTTP endpoint: no event to await
-        raise AssertionError(f"worker handled {seen}, not through {offsets_total}\n"
-                             f"{self.log_tail()}")
+        return wait_until(
+            self.running_health, f"the worker to handle through offsets {offsets_total}",
+            timeout_s, until=lambda seen: seen is not None
+            and seen["next_offsets_total"] >= offsets_total,
+            detail=self.log_tail,
+        )
 
     def stop(self, kill: bool = False) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -139,10 +142,9 @@ class Worker:
 
     def wait_logged(self, text: str, timeout_s: float = 30.0) -> None:
         """Block until the worker's log holds ``text``."""
-        deadline = time.monotonic() + timeout_s
-        while text not in self.log_path.read_text(errors="replace"):
-            assert time.monotonic() < deadline, f"{text!r} not logged\n{self.log_tail()}"
-            time.sleep(0.1)  # another process's log file: no event to await
+        wait_until(lambda: text in self.log_path.read_text(errors="replace"),
+                   f"{text!r} in the worker's log", timeout_s, interval_s=0.1,
+                   detail=self.log_tail)
 
 
 def new_worker(services: Services, directory: Path, **overrides: str) -> Worker:

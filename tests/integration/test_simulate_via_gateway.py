@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from tests.conftest import REPO, Services
 from tests.integration.test_gateway import gateway_settings, read_topic
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -34,23 +34,26 @@ def gateway_process(services: Services, tmp_path: Path) -> Iterator[tuple[object
     proc = subprocess.Popen([sys.executable, "-m", "wearmon", "gateway"], cwd=tmp_path,
                             env=env_of(settings), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{settings.gateway_port}"
+
+    def gateway_log() -> str:
+        return (tmp_path / "gateway.log").read_text()
+
+    def ready() -> bool:
+        assert proc.poll() is None, gateway_log()
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as resp:
+                return bool(json.loads(resp.read())["ready"])
+        except OSError:  # not listening yet
+            return False
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "gateway.log").read_text()
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2) as resp:
-                    if json.loads(resp.read())["ready"]:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, "the gateway did not start"
-                time.sleep(0.1)  # another process's port: nothing to await
+        wait_until(ready, "the gateway to start", 60, interval_s=0.1, detail=gateway_log)
         yield settings, url
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
-    assert proc.returncode == 0, (tmp_path / "gateway.log").read_text()
+    assert proc.returncode == 0, gateway_log()
 
 
 def test_the_simulator_posts_through_the_gateway(
