@@ -8,11 +8,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from wearmon import __version__
-from wearmon.stream.config import ConfigError, load_settings, variables
+from wearmon.stream.config import SECTIONS, ConfigError, load_settings, variables
 from wearmon.stream.log_privacy import quiet_libraries
 from wearmon.stream.reach import require_services
 
@@ -20,12 +21,21 @@ CONTRACT_PATH = Path(__file__).parent / "core" / "contract" / "telemetry-v1.sche
 
 
 class EnvHelpCommand(click.Command):
-    """A command whose ``--help`` ends with every ``WEARMON_*`` variable (from ``Settings``)."""
+    """A command whose ``--help`` ends with the ``WEARMON_*`` variables of the settings sections
+    it uses (``sections``), by section."""
+
+    def __init__(self, *args: Any, sections: tuple[str, ...] = tuple(SECTIONS),
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sections = sections
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_epilog(ctx, formatter)
-        with formatter.section("Environment variables (also read from ./.env)"):
-            formatter.write_dl(variables(), col_max=36)
+        formatter.write_paragraph()
+        formatter.write_text("Environment variables (also read from ./.env), by section:")
+        for title, rows in variables(self.sections):
+            with formatter.section(title):
+                formatter.write_dl(rows, col_max=36)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,11 +45,13 @@ def main() -> None:
     """Wearmon: wearable telemetry -> Kafka -> Faust + River -> InfluxDB / Grafana.
 
     Devices upload through `wearmon gateway` (HTTPS) or straight to Kafka. Settings are
-    WEARMON_* environment variables: `wearmon worker -h` lists them all.
+    WEARMON_* environment variables: `wearmon worker -h` lists the worker's, by section;
+    docs/configuration.md lists them all.
     """
 
 
-@main.command(cls=EnvHelpCommand)
+@main.command(cls=EnvHelpCommand, sections=("kafka", "topics", "influx", "uploads", "worker",
+                                            "api", "notify", "console"))
 def worker() -> None:
     """Run a stream worker (scale out by starting more; partitions are shared).
 
@@ -97,6 +109,21 @@ def simulate(patients: int, duration_s: float, speed: float, seed: int, event_ev
     refused = f", {stats.refused} refused by the gateway" if stats.refused else ""
     click.echo(f"sent {stats.uploads} uploads, {stats.samples} samples "
                f"({len(sim.labels)} labelled events){refused}")
+
+
+@main.command("settings")
+@click.option("--markdown", is_flag=True, help="As docs/configuration.md")
+def settings_command(markdown: bool) -> None:
+    """Every WEARMON_* variable by section, with its default and meaning."""
+    from wearmon.stream.config import markdown as as_markdown
+
+    if markdown:
+        click.echo(as_markdown(), nl=False)
+        return
+    for title, rows in variables():
+        click.echo(f"\n{title}")
+        for variable, text in rows:
+            click.echo(f"  {variable:38} {text}")
 
 
 @main.command()

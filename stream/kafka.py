@@ -26,49 +26,52 @@ COMPACTED = "compact"
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=settings.kafka_ca_file or None)
-    if settings.kafka_cert_file:
-        context.load_cert_chain(settings.kafka_cert_file, settings.kafka_key_file)
+    context = ssl.create_default_context(cafile=settings.kafka.security.ca_file or None)
+    if settings.kafka.security.cert_file:
+        context.load_cert_chain(settings.kafka.security.cert_file, settings.kafka.security.key_file)
     return context
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for every aiokafka client (bootstrap servers and security).
 
-    >>> s = Settings(broker="kafka://k:9092", kafka_security_protocol="SASL_PLAINTEXT",
-    ...              kafka_sasl_username="wearmon", kafka_sasl_password="secret")
+    >>> from wearmon.stream.config import variables_only
+    >>> s = variables_only({"WEARMON_BROKER": "kafka://k:9092",
+    ...                     "WEARMON_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+    ...                     "WEARMON_KAFKA_SASL_USERNAME": "wearmon",
+    ...                     "WEARMON_KAFKA_SASL_PASSWORD": "secret"})
     >>> o = client_options(s)
     >>> o["bootstrap_servers"], o["security_protocol"], o["sasl_mechanism"]
     ('k:9092', 'SASL_PLAINTEXT', 'SCRAM-SHA-512')
     """
-    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap,
-                               "security_protocol": settings.kafka_security_protocol}
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka.bootstrap,
+                               "security_protocol": settings.kafka.security.security_protocol}
+    if settings.kafka.security.security_protocol in ("SSL", "SASL_SSL"):
         options["ssl_context"] = ssl_context(settings)
-    if settings.kafka_security_protocol.startswith("SASL_"):
-        password = settings.kafka_sasl_password
-        options.update(sasl_mechanism=settings.kafka_sasl_mechanism,
-                       sasl_plain_username=settings.kafka_sasl_username,
+    if settings.kafka.security.security_protocol.startswith("SASL_"):
+        password = settings.kafka.security.sasl_password
+        options.update(sasl_mechanism=settings.kafka.security.sasl_mechanism,
+                       sasl_plain_username=settings.kafka.security.sasl_username,
                        sasl_plain_password=password.get_secret_value() if password else "")
     return options
 
 
 def compacted_topics(settings: Settings) -> set[str]:
     """Registries keyed by id (last value wins, a tombstone deletes): compacted, never expired."""
-    return {settings.topic_patients, settings.topic_devices}
+    return {settings.topics.patients, settings.topics.devices}
 
 
 def new_topic(settings: Settings, name: str) -> NewTopic:
     configs = {"cleanup.policy": COMPACTED} if name in compacted_topics(settings) else {}
-    return NewTopic(name, num_partitions=settings.partitions,
-                    replication_factor=settings.replication_factor, topic_configs=configs)
+    return NewTopic(name, num_partitions=settings.kafka.partitions,
+                    replication_factor=settings.kafka.replication_factor, topic_configs=configs)
 
 
 def topic_names(settings: Settings) -> list[str]:
-    return [settings.topic_telemetry, settings.topic_rejected, settings.topic_anomalies,
-            settings.topic_alerts, settings.topic_patients, settings.topic_alert_commands,
-            settings.topic_outbox, settings.topic_deliveries, settings.topic_alert_replies,
-            settings.topic_devices]
+    return [settings.topics.telemetry, settings.topics.rejected, settings.topics.anomalies,
+            settings.topics.alerts, settings.topics.patients, settings.topics.alert_commands,
+            settings.topics.outbox, settings.topics.deliveries, settings.topics.alert_replies,
+            settings.topics.devices]
 
 
 async def ensure_topics(settings: Settings, extra: list[str] | None = None,
@@ -103,6 +106,6 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
         **client_options(settings),
         acks="all",
         linger_ms=5,
-        max_batch_size=settings.producer_max_batch_bytes,
-        max_request_size=max(2 * settings.max_upload_bytes, 1_048_576),
+        max_batch_size=settings.kafka.producer_max_batch_bytes,
+        max_request_size=max(2 * settings.uploads.max_upload_bytes, 1_048_576),
     )

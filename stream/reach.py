@@ -44,14 +44,14 @@ def quiet_kafka_logs() -> Iterator[None]:
 async def check_broker(settings: Settings, timeout_s: float | None = None) -> None:
     """Raise ``Unreachable`` unless a bootstrap server answers within the timeout."""
     settings.require_broker()
-    timeout_s = settings.connect_timeout_s if timeout_s is None else timeout_s
+    timeout_s = settings.kafka.connect_timeout_s if timeout_s is None else timeout_s
     client = AIOKafkaClient(**client_options(settings), request_timeout_ms=int(timeout_s * 1000))
     try:
         with quiet_kafka_logs():
             await asyncio.wait_for(client.bootstrap(), timeout_s)
     except (KafkaError, OSError, TimeoutError):
         raise Unreachable(
-            f"cannot reach the Kafka broker at {settings.broker} within {timeout_s:g} s: "
+            f"cannot reach the Kafka broker at {settings.kafka.broker} within {timeout_s:g} s: "
             "check WEARMON_BROKER (is the broker running? `wearmon demo` starts its own)"
         ) from None
     finally:
@@ -60,18 +60,18 @@ async def check_broker(settings: Settings, timeout_s: float | None = None) -> No
 
 async def check_influx(settings: Settings, timeout_s: float | None = None) -> None:
     """Raise ``Unreachable`` unless InfluxDB (if configured) answers ``/ping`` in time."""
-    if not settings.influx_url:
+    if not settings.influx.url:
         return
-    timeout_s = settings.connect_timeout_s if timeout_s is None else timeout_s
+    timeout_s = settings.kafka.connect_timeout_s if timeout_s is None else timeout_s
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session, \
-                session.get(f"{settings.influx_url}/ping") as resp:
+                session.get(f"{settings.influx.url}/ping") as resp:
             if resp.status >= 500:
                 raise aiohttp.ClientError(f"HTTP {resp.status}")
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise Unreachable(
-            f"cannot reach InfluxDB at {settings.influx_url} within {timeout_s:g} s "
+            f"cannot reach InfluxDB at {settings.influx.url} within {timeout_s:g} s "
             f"({type(exc).__name__}): check WEARMON_INFLUX_URL"
         ) from None
 

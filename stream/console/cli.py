@@ -36,7 +36,7 @@ def add_console_commands(main: click.Group) -> None:
         """Add a care-team account (or set a new password); only a scrypt hash is stored."""
         from wearmon.stream.console.accounts import AccountError, add_account
 
-        target = path or Path(load_settings().console_users_file)
+        target = path or Path(load_settings().console.users_file)
         try:
             added = add_account(target, username, password, name)
         except AccountError as exc:

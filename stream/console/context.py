@@ -39,8 +39,8 @@ class Console:
     def __post_init__(self) -> None:
         self.keys = SessionKeys(self.secret)
         self.refs = Refs(self.secret)
-        self.throttle = LoginThrottle(self.settings.console_login_max_failures,
-                                      self.settings.console_login_lockout_s)
+        self.throttle = LoginThrottle(self.settings.console.login_max_failures,
+                                      self.settings.console.login_lockout_s)
 
     @property
     def people(self) -> dict[str, str]:
@@ -48,7 +48,7 @@ class Console:
 
     @property
     def secure(self) -> bool:
-        return self.settings.console_url.startswith("https://")
+        return self.settings.console.url.startswith("https://")
 
 
 def wall_ms() -> int:

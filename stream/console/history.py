@@ -63,24 +63,24 @@ class InfluxReader:
     def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
         self._settings = settings
         self._session = session
-        self._params = {"db": settings.influx_db, "epoch": "ms"}
+        self._params = {"db": settings.influx.db, "epoch": "ms"}
         self._headers: dict[str, str] = {}
-        if settings.influx_token is not None:
-            self._headers["Authorization"] = f"Token {settings.influx_token.get_secret_value()}"
-        elif settings.influx_username:
-            secret = settings.influx_password
-            self._params.update(u=settings.influx_username,
+        if settings.influx.token is not None:
+            self._headers["Authorization"] = f"Token {settings.influx.token.get_secret_value()}"
+        elif settings.influx.username:
+            secret = settings.influx.password
+            self._params.update(u=settings.influx.username,
                                 p=secret.get_secret_value() if secret is not None else "")
 
     async def patient(self, patient: str, hours: int) -> PatientHistory:
-        if not self._settings.influx_url:
+        if not self._settings.influx.url:
             return PatientHistory(error="InfluxDB is not configured (WEARMON_INFLUX_URL)")
         named = queries(patient, hours)
         params = {**self._params, "q": ";".join(named.values())}
         try:
             async with self._session.get(
-                    f"{self._settings.influx_url}/query", params=params, headers=self._headers,
-                    timeout=aiohttp.ClientTimeout(total=self._settings.influx_timeout_s)) as resp:
+                    f"{self._settings.influx.url}/query", params=params, headers=self._headers,
+                    timeout=aiohttp.ClientTimeout(total=self._settings.influx.timeout_s)) as resp:
                 if resp.status != 200:
                     return PatientHistory(error=f"InfluxDB answered HTTP {resp.status}")
                 body = await resp.json()

@@ -32,14 +32,14 @@ log = logging.getLogger(__name__)
 
 def load_console_accounts(settings: Settings) -> dict[str, Any]:
     try:
-        return dict(load_accounts(Path(settings.console_users_file)))
+        return dict(load_accounts(Path(settings.console.users_file)))
     except AccountError as exc:
         raise ConfigError(f"{exc} (WEARMON_CONSOLE_USERS_FILE)") from None
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM)."""
-    secret = settings.console_secret()
+    secret = settings.console.secret()
     settings.require_broker()
     accounts = load_console_accounts(settings)
     stop = stop or asyncio.Event()
@@ -51,7 +51,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await producer.start()
 
     async def send(command: dict[str, Any]) -> None:
-        await (await producer.send(settings.topic_alert_commands, orjson.dumps(command),
+        await (await producer.send(settings.topics.alert_commands, orjson.dumps(command),
                                    key=str(command["patient"]).encode()))
 
     feed, patients = AlertsFeed(settings, send), PatientsView(settings)
@@ -62,9 +62,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     runner = web.AppRunner(create_app(console), access_log=None, shutdown_timeout=5)
     await runner.setup()
     try:
-        await web.TCPSite(runner, settings.console_host, settings.console_port).start()
+        await web.TCPSite(runner, settings.console.host, settings.console.port).start()
         log.info("care-team console on %s:%d (public URL %s), %d accounts",
-                 settings.console_host, settings.console_port, settings.console_url,
+                 settings.console.host, settings.console.port, settings.console.url,
                  len(accounts))
         await stop.wait()
     finally:

@@ -73,7 +73,7 @@ def card_of(request: web.Request) -> AlertCard:
 
 def alert_context(console: Console, card: AlertCard) -> dict[str, Any]:
     now_ms = wall_ms()
-    tz = console.settings.console_timezone
+    tz = console.settings.console.timezone
     settings = console.patients.get(card.patient)
     return {
         "row": alert_row(card, settings, console.refs, now_ms, tz, console.people),
@@ -83,7 +83,7 @@ def alert_context(console: Console, card: AlertCard) -> dict[str, Any]:
 
 def rows_context(console: Console, ward: str) -> dict[str, Any]:
     rows = open_rows(console.feed.board.open_cards(), dict(console.patients.by_patient),
-                     console.refs, wall_ms(), console.settings.console_timezone,
+                     console.refs, wall_ms(), console.settings.console.timezone,
                      console.people, ward)
     return {"rows": rows, "ward": ward}
 
@@ -151,7 +151,7 @@ async def alert_action(request: web.Request) -> web.Response:
             raise web.HTTPBadRequest(text="snooze: choose how long")
         until_ms = wall_ms() + minutes * 60_000
     result = await console.feed.act(card, action, user_of(request), note, until_ms,
-                                    console.settings.api_wait_s)
+                                    console.settings.api.wait_s)
     log.info("console: %s by %s -> HTTP %d", action, user_of(request), result.status)
     done = action if result.status == 200 else "pending" if result.status == 202 else "conflict"
     raise web.HTTPSeeOther(f"/alerts/{request.match_info['ref']}?done={done}")
@@ -189,10 +189,10 @@ async def patient_page(request: web.Request) -> web.Response:
     end_ms = wall_ms()
     start_ms = end_ms - hours * 3_600_000
     settings = console.patients.get(patient)
-    tz, now_ms = console.settings.console_timezone, end_ms
+    tz, now_ms = console.settings.console.timezone, end_ms
     grafana = ""
-    if console.settings.console_grafana_url:
-        grafana = (f"{console.settings.console_grafana_url}/d/wearmon-patient?"
+    if console.settings.console.grafana_url:
+        grafana = (f"{console.settings.console.grafana_url}/d/wearmon-patient?"
                    f"var-patient={patient}&from=now-{hours}h&to=now")
     charts = {}
     if history is not None and not history.error:

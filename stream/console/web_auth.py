@@ -33,7 +33,7 @@ def session_middleware(console: Console) -> Any:
         session = console.keys.decode(request.cookies.get(COOKIE, ""), now_s)
         fresh = session is None
         if session is None:
-            session = Session.anonymous(now_s, console.settings.console_session_ttl_s)
+            session = Session.anonymous(now_s, console.settings.console.session_ttl_s)
         request["session"] = session
         try:
             response = await handler(request)
@@ -43,7 +43,7 @@ def session_middleware(console: Console) -> Any:
         if (fresh or new is not None) and not response.prepared:
             response.set_cookie(COOKIE, console.keys.encode(new or session), httponly=True,
                                 samesite="Lax", secure=console.secure, path="/",
-                                max_age=int(console.settings.console_session_ttl_s))
+                                max_age=int(console.settings.console.session_ttl_s))
         if not response.prepared:
             response.headers.update({
                 "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -116,12 +116,12 @@ async def login(request: web.Request) -> web.Response:
     console.throttle.succeeded(username)
     log.info("console: %s logged in", account.username)
     request["new_session"] = Session.login(account.username, time.time(),
-                                           console.settings.console_session_ttl_s)
+                                           console.settings.console.session_ttl_s)
     raise web.HTTPSeeOther(target)
 
 
 async def logout(request: web.Request) -> web.Response:
     console: Console = request.app["console"]
     require_csrf(request, await request.post())
-    request["new_session"] = Session.anonymous(time.time(), console.settings.console_session_ttl_s)
+    request["new_session"] = Session.anonymous(time.time(), console.settings.console.session_ttl_s)
     raise web.HTTPSeeOther("/login")

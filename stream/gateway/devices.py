@@ -19,7 +19,7 @@ from wearmon.stream.views.follow import TopicFollower
 def registry_view(settings: Settings) -> tuple[Registry, TopicFollower]:
     """A registry kept up to date by following the devices topic (``await view.wait_ready()``)."""
     registry = Registry()
-    return registry, TopicFollower(settings, [settings.topic_devices],
+    return registry, TopicFollower(settings, [settings.topics.devices],
                                    lambda _topic, key, value: registry.apply(key, value),
                                    "devices-view")
 
@@ -36,11 +36,11 @@ async def read_registry(settings: Settings, timeout_s: float = 60.0) -> Registry
 
 async def publish(settings: Settings, records: dict[str, bytes | None]) -> None:
     """Write grants (or tombstones) by device id and wait for the broker's acknowledgements."""
-    await ensure_topics(settings, extra=[settings.topic_devices])
+    await ensure_topics(settings, extra=[settings.topics.devices])
     producer = make_producer(settings)
     await producer.start()
     try:
-        futures = [await producer.send(settings.topic_devices, value, key=device_id.encode())
+        futures = [await producer.send(settings.topics.devices, value, key=device_id.encode())
                    for device_id, value in records.items()]
         for future in futures:
             await future

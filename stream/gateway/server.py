@@ -42,16 +42,16 @@ UPLOADS_PATH = "/v1/uploads"
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
     """HTTPS when a certificate is configured; plain HTTP only on loopback unless allowed."""
-    if not settings.gateway_tls_cert:
-        if not (is_loopback(settings.gateway_host) or settings.gateway_plaintext_ok):
+    if not settings.gateway.tls_cert:
+        if not (is_loopback(settings.gateway.host) or settings.gateway.plaintext_ok):
             raise ConfigError(
-                f"the gateway would serve plain HTTP on {settings.gateway_host}: set "
+                f"the gateway would serve plain HTTP on {settings.gateway.host}: set "
                 "WEARMON_GATEWAY_TLS_CERT and WEARMON_GATEWAY_TLS_KEY, or "
                 "WEARMON_GATEWAY_PLAINTEXT_OK=true when a TLS proxy is in front of it")
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
-        context.load_cert_chain(settings.gateway_tls_cert, settings.gateway_tls_key)
+        context.load_cert_chain(settings.gateway.tls_cert, settings.gateway.tls_key)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(
             "cannot load the gateway's certificate: check WEARMON_GATEWAY_TLS_CERT and "
@@ -79,13 +79,13 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         settings.require_broker()
         self.settings = settings
-        self.limits = settings.limits()
+        self.limits = settings.uploads.limits()
         self.registry, self.view = registry_view(settings)
         self.producer = AIOKafkaProducer(
             **client_options(settings), acks="all",
-            enable_idempotence=settings.gateway_idempotent, linger_ms=2,
-            max_batch_size=settings.producer_max_batch_bytes,
-            max_request_size=max(2 * settings.max_upload_bytes, 1_048_576))
+            enable_idempotence=settings.gateway.idempotent, linger_ms=2,
+            max_batch_size=settings.kafka.producer_max_batch_bytes,
+            max_request_size=max(2 * settings.uploads.max_upload_bytes, 1_048_576))
         self.inflight = 0
         self.metrics = GatewayMetrics(devices=lambda: len(self.registry),
                                       inflight=lambda: self.inflight)
@@ -93,7 +93,7 @@ class Gateway:
         self.url = ""
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=self.settings.max_upload_bytes)
+        app = web.Application(client_max_size=self.settings.uploads.max_upload_bytes)
         app.router.add_post(UPLOADS_PATH, self.upload)
         app.router.add_get("/health", self.health)
         app.router.add_get("/metrics", self.exposition)
@@ -102,24 +102,24 @@ class Gateway:
     async def start(self) -> str:
         """Read the registry, connect the producer, listen; returns the base URL."""
         context = tls_context(self.settings)
-        await ensure_topics(self.settings, extra=[self.settings.topic_devices])
+        await ensure_topics(self.settings, extra=[self.settings.topics.devices])
         try:
             await self.producer.start()
         except KafkaError as exc:
             await self.producer.stop()
             hint = (" (it may not support idempotent producers: set "
-                    "WEARMON_GATEWAY_IDEMPOTENT=false)" if self.settings.gateway_idempotent
+                    "WEARMON_GATEWAY_IDEMPOTENT=false)" if self.settings.gateway.idempotent
                     else "")
-            raise ConfigError(f"the broker at {self.settings.broker} refused the gateway's "
+            raise ConfigError(f"the broker at {self.settings.kafka.broker} refused the gateway's "
                               f"producer: {type(exc).__name__}{hint}") from None
         await self.view.wait_ready()
         self.runner = web.AppRunner(self.application(), access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.settings.gateway_host, self.settings.gateway_port,
+        site = web.TCPSite(self.runner, self.settings.gateway.host, self.settings.gateway.port,
                            ssl_context=context)
         await site.start()
         port = self.runner.addresses[0][1]
-        self.url = f"{'https' if context else 'http'}://{self.settings.gateway_host}:{port}"
+        self.url = f"{'https' if context else 'http'}://{self.settings.gateway.host}:{port}"
         log.info("gateway listening on %s (%d devices)", self.url, len(self.registry))
         return self.url
 
@@ -138,9 +138,9 @@ class Gateway:
             return self.refused(refuse(401, "Authorization", "unauthorized",
                                        "missing, unknown or revoked device token"),
                                 {"WWW-Authenticate": 'Bearer realm="wearmon"'})
-        if (request.content_length or 0) > self.settings.max_upload_bytes:
+        if (request.content_length or 0) > self.settings.uploads.max_upload_bytes:
             return self.refused(self.too_large())
-        if self.inflight >= self.settings.gateway_max_inflight:
+        if self.inflight >= self.settings.gateway.max_inflight:
             return self.refused(refuse(429, "$", "busy", "too many uploads in flight"),
                                 self.retry_after())
         self.inflight += 1
@@ -154,7 +154,7 @@ class Gateway:
                 return self.refused(decision)
             try:
                 meta = await asyncio.wait_for(self.send(raw, grant.patient_id),
-                                              self.settings.gateway_send_timeout_s)
+                                              self.settings.gateway.send_timeout_s)
             except (KafkaError, TimeoutError):
                 return self.refused(refuse(503, "$", "broker_unavailable",
                                            "the broker did not acknowledge the upload"),
@@ -168,7 +168,7 @@ class Gateway:
 
     async def send(self, raw: bytes, patient_id: str) -> RecordMetadata:
         """Produce keyed by patient id; returns once the broker acknowledged (acks=all)."""
-        future = await self.producer.send(self.settings.topic_telemetry, raw,
+        future = await self.producer.send(self.settings.topics.telemetry, raw,
                                           key=patient_id.encode())
         return await future
 
@@ -182,10 +182,10 @@ class Gateway:
 
     def too_large(self) -> Refusal:
         return refuse(413, "$", "too_large",
-                      f"uploads are limited to {self.settings.max_upload_bytes} bytes")
+                      f"uploads are limited to {self.settings.uploads.max_upload_bytes} bytes")
 
     def retry_after(self) -> dict[str, str]:
-        return {"Retry-After": str(self.settings.gateway_retry_after_s)}
+        return {"Retry-After": str(self.settings.gateway.retry_after_s)}
 
     def refused(self, refusal: Refusal, headers: dict[str, str] | None = None) -> web.Response:
         self.metrics.refused(refusal.status, refusal.reason)

@@ -77,15 +77,15 @@ class InfluxWriter:
     def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
         self._settings = settings
         self._session = session
-        self._url = f"{settings.influx_url}/write"
-        self._params = {"db": settings.influx_db}  # no precision: nanoseconds everywhere
+        self._url = f"{settings.influx.url}/write"
+        self._params = {"db": settings.influx.db}  # no precision: nanoseconds everywhere
         self._headers = {"Content-Type": "text/plain; charset=utf-8"}
-        if settings.influx_token is not None:
-            self._headers["Authorization"] = f"Token {settings.influx_token.get_secret_value()}"
-        elif settings.influx_username:
-            secret = settings.influx_password
+        if settings.influx.token is not None:
+            self._headers["Authorization"] = f"Token {settings.influx.token.get_secret_value()}"
+        elif settings.influx.username:
+            secret = settings.influx.password
             password = secret.get_secret_value() if secret is not None else ""
-            self._params.update(u=settings.influx_username, p=password)
+            self._params.update(u=settings.influx.username, p=password)
         self.retries = 0
         self._outage_since: float | None = None
         self._warned_at = 0.0
@@ -93,16 +93,16 @@ class InfluxWriter:
     async def ensure_database(self) -> None:
         """``CREATE DATABASE`` (idempotent) on 1.x; 2.x/3.x create buckets/dbs themselves."""
         params = {k: v for k, v in self._params.items() if k in ("u", "p")}
-        params["q"] = f'CREATE DATABASE "{self._settings.influx_db}"'
-        await self._retrying(f"{self._settings.influx_url}/query", params, b"")
+        params["q"] = f'CREATE DATABASE "{self._settings.influx.db}"'
+        await self._retrying(f"{self._settings.influx.url}/query", params, b"")
 
     async def _create_database_once(self) -> None:
         """One attempt to create a database that disappeared (dropped): errors are ignored."""
         params = {k: v for k, v in self._params.items() if k in ("u", "p")}
-        params["q"] = f'CREATE DATABASE "{self._settings.influx_db}"'
-        timeout = aiohttp.ClientTimeout(total=self._settings.influx_timeout_s)
+        params["q"] = f'CREATE DATABASE "{self._settings.influx.db}"'
+        timeout = aiohttp.ClientTimeout(total=self._settings.influx.timeout_s)
         try:
-            async with self._session.post(f"{self._settings.influx_url}/query", params=params,
+            async with self._session.post(f"{self._settings.influx.url}/query", params=params,
                                           headers=self._headers, timeout=timeout):
                 pass
         except (aiohttp.ClientError, TimeoutError):
@@ -135,7 +135,7 @@ class InfluxWriter:
             self._outage_since = None
 
     async def _post_once(self, url: str, params: dict[str, str], body: bytes) -> None:
-        timeout = aiohttp.ClientTimeout(total=self._settings.influx_timeout_s)
+        timeout = aiohttp.ClientTimeout(total=self._settings.influx.timeout_s)
         try:
             async with self._session.post(url, params=params, data=body,
                                           headers=self._headers, timeout=timeout) as resp:
@@ -148,13 +148,13 @@ class InfluxWriter:
             raise InfluxRejectedError(resp.status, "too large" if resp.status == 413
                                       else refusal_kind(text))
         missing = resp.status == 404 and "database not found" in text.lower()
-        if missing and self._settings.influx_create_db and url == self._url:
+        if missing and self._settings.influx.create_db and url == self._url:
             await self._create_database_once()
         reason = {401: "refuses the credentials (check WEARMON_INFLUX_TOKEN or "
                        "WEARMON_INFLUX_USERNAME/PASSWORD)",
                   403: "refuses the credentials (check WEARMON_INFLUX_TOKEN or "
                        "WEARMON_INFLUX_USERNAME/PASSWORD)",
-                  404: f"has no database/bucket {self._settings.influx_db!r} "
+                  404: f"has no database/bucket {self._settings.influx.db!r} "
                        "(create it, or set WEARMON_INFLUX_CREATE_DB=true)"}.get(
                            resp.status, "cannot take writes")
         raise InfluxOutage(f"InfluxDB {reason}: HTTP {resp.status}", resp.status, missing)

@@ -150,7 +150,7 @@ def add_alerts_commands(main: click.Group) -> None:
     def alerts(ctx: click.Context, url: str, token: str) -> None:
         """List and act on open alerts through a worker's API."""
         settings = load_settings()
-        base = url or settings.api_url or f"http://127.0.0.1:{settings.web_port}"
+        base = url or settings.api.url or f"http://127.0.0.1:{settings.worker.web_port}"
         ctx.obj = (base.rstrip("/"), token)
 
     @alerts.command("list")

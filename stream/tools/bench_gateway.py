@@ -72,7 +72,7 @@ async def direct(settings: Settings, uploads: list[tuple[bytes, bytes]],
     await producer.start()
 
     async def send(key: bytes, value: bytes) -> None:
-        await (await producer.send(settings.topic_telemetry, value, key=key))
+        await (await producer.send(settings.topics.telemetry, value, key=key))
 
     try:
         return await drive("Kafka producer (acks=all)", uploads, concurrency, send)
@@ -114,12 +114,13 @@ def run_gateway_bench(patients: int = 50, hours: float = 2.0, concurrency: int =
     gateway: subprocess.Popen[bytes] | None = None
     try:
         port = free_port()
-        settings = load_settings(broker=broker.url, gateway_port=port, gateway_idempotent=False,
-                                 state_dir=tempfile.gettempdir())
+        settings = load_settings({"WEARMON_BROKER": broker.url, "WEARMON_GATEWAY_PORT": str(port),
+                                  "WEARMON_GATEWAY_IDEMPOTENT": "false",
+                                  "WEARMON_STATE_DIR": tempfile.gettempdir()})
         end_ms = int(time.time() * 1000)
         sim = Simulator(patients, end_ms - int(hours * 3_600_000), hours * 3600, seed=5)
         uploads = [(key, value) for key, value, _ in sim.uploads_until(end_ms)]
-        asyncio.run(ensure_topics(settings, extra=[settings.topic_devices]))
+        asyncio.run(ensure_topics(settings, extra=[settings.topics.devices]))
         kafka = asyncio.run(direct(settings, uploads, concurrency))
         tokens = asyncio.run(issue_tokens(settings, {p.device_id: p.patient_id
                                                      for p in sim.patients}))

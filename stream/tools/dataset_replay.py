@@ -204,7 +204,7 @@ async def replay(
     *,
     upload_every_s: float = DEFAULT_UPLOAD_EVERY_S,
 ) -> ReplayStats:
-    """Replay ``dataset`` from ``data_dir`` into ``settings.topic_telemetry``."""
+    """Replay ``dataset`` from ``data_dir`` into ``settings.topics.telemetry``."""
     patients = list_patients(dataset, data_dir)[:max_patients]
     series = []
     for patient in patients:  # all patients are merged, so all are held (32 bytes/sample)
@@ -229,25 +229,25 @@ async def replay(
             device_id=f"{s.patient}-{DEVICE_KIND[dataset]}",
             shift_ms=shift_ms,
             upload_every_ms=round(upload_every_s * 1000),
-            max_samples=min(DEFAULT_MAX_SAMPLES, settings.max_samples_per_upload),
+            max_samples=min(DEFAULT_MAX_SAMPLES, settings.uploads.max_samples_per_upload),
         )
         for s in series
     ]
     await ensure_topics(settings)
     producer = AIOKafkaProducer(
         **client_options(settings),
-        client_id=f"{settings.app_id}-replay",
+        client_id=f"{settings.kafka.app_id}-replay",
         acks="all",
         linger_ms=20,
-        max_batch_size=settings.producer_max_batch_bytes,
-        max_request_size=max(2 * settings.max_upload_bytes, 1_048_576),
+        max_batch_size=settings.kafka.producer_max_batch_bytes,
+        max_request_size=max(2 * settings.uploads.max_upload_bytes, 1_048_576),
     )
     await producer.start()
     try:
         with _Progress(total, show_progress) as progress:
             stats = await send_uploads(
                 producer,
-                settings.topic_telemetry,
+                settings.topics.telemetry,
                 merge_by_time(streams),
                 speed=speed,
                 progress=progress.advance,
@@ -356,7 +356,7 @@ def add_replay_command(group: click.Group) -> None:
                 replay(
                     settings,
                     dataset,
-                    data_dir or settings.data_dir,
+                    data_dir or settings.data.data_dir,
                     speed,
                     max_patients,
                     max_days,

@@ -40,7 +40,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
 
-from wearmon.stream.config import Settings
+from wearmon.stream.config import Settings, variables_only
 from wearmon.stream.console.accounts import add_account
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
 from wearmon.stream.kafka import ensure_topics
@@ -133,9 +133,7 @@ def ignored_settings() -> list[str]:
 
 def demo_settings(values: dict[str, str]) -> Settings:
     """Settings from ``values`` only: neither the environment nor ``.env`` is read."""
-    fields: dict[str, object] = {k.removeprefix("WEARMON_").lower(): v for k, v in values.items()}
-    return Settings(_env_file=None, _env_prefix="WEARMON_DEMO_UNUSED_",  # type: ignore[call-arg]
-                    **fields)  # type: ignore[arg-type]
+    return variables_only(values)
 
 
 def enrolments(sim: Simulator, inbox: Inbox, notify_url: str) -> list[PatientSettings]:
@@ -239,11 +237,11 @@ def _summary(console: Console, settings: Settings, view: DemoView, produced: Pro
     console.print(f"  care-team actions: {dict(view.acted_by) or 'none'}")
     console.print(f"  messages delivered to the inbox: {view.messages}")
     console.print(f"  rejected uploads: {sum(view.rejected.values())} {dict(view.rejected)}")
-    if settings.influx_url:
-        points = _influx_count(settings.influx_url, settings.influx_db,
+    if settings.influx.url:
+        points = _influx_count(settings.influx.url, settings.influx.db,
                                "SELECT count(hr_bpm) FROM vitals")
-        console.print(f"  heart-rate points in InfluxDB {settings.influx_url} "
-                      f"db={settings.influx_db}: {points}")
+        console.print(f"  heart-rate points in InfluxDB {settings.influx.url} "
+                      f"db={settings.influx.db}: {points}")
 
 
 def _start(demo: Demo, workers: int, notify_url: str, view: DemoView) -> Settings:
@@ -285,8 +283,8 @@ def _start(demo: Demo, workers: int, notify_url: str, view: DemoView) -> Setting
     demo.care_console = demo.start_child(["console"], {**base, **values},
                                          demo.workdir / "console.log")
     settings = demo_settings(values)
-    view.header = f"Console: {settings.console_url}  login: {DEMO_USER} / {password}"
-    console.print(f"[bold]Care-team console: {settings.console_url}[/bold]  "
+    view.header = f"Console: {settings.console.url}  login: {DEMO_USER} / {password}"
+    console.print(f"[bold]Care-team console: {settings.console.url}[/bold]  "
                   f"(login: {DEMO_USER} / {password})")
     return settings
 

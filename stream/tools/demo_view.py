@@ -77,7 +77,7 @@ class DemoView:
 async def watch(settings: Settings, view: DemoView, console: Console, live: bool,
                  stop: asyncio.Event) -> None:
     consumer = AIOKafkaConsumer(
-        settings.topic_anomalies, settings.topic_rejected, settings.topic_alerts,
+        settings.topics.anomalies, settings.topics.rejected, settings.topics.alerts,
         **client_options(settings), auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
@@ -88,9 +88,9 @@ async def watch(settings: Settings, view: DemoView, console: Console, live: bool
             for tp, messages in batches.items():
                 for msg in messages:
                     record = orjson.loads(msg.value)
-                    if tp.topic == settings.topic_anomalies:
+                    if tp.topic == settings.topics.anomalies:
                         line = "anomaly: " + view.add_anomaly(record)
-                    elif tp.topic == settings.topic_alerts:
+                    elif tp.topic == settings.topics.alerts:
                         line = view.add_alert(record)
                     else:
                         view.rejected[record["reason"]] += 1

@@ -52,7 +52,7 @@ class KafkaSender:
         await self.producer.start()
 
     async def send(self, key: bytes, value: bytes) -> None:
-        self.pending.append(await self.producer.send(self.settings.topic_telemetry, value,
+        self.pending.append(await self.producer.send(self.settings.topics.telemetry, value,
                                                      key=key))
 
     async def flush(self) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from wearmon.stream.config import Settings
+from wearmon.stream.config import Settings, variables_only
 from wearmon.stream.tools.services import free_port, stop_process, worker_health
 
 #: The health counters that together count every telemetry message a worker has handled.
@@ -54,9 +54,7 @@ def isolated_values(broker_url: str, influx_url: str, state_dir: Path, tag: str,
 
 def settings_from(values: dict[str, str]) -> Settings:
     """Settings from ``values`` only: neither the environment nor ``.env`` is read."""
-    fields: dict[str, object] = {k.removeprefix("WEARMON_").lower(): v for k, v in values.items()}
-    return Settings(_env_file=None, _env_prefix="WEARMON_UNUSED_",  # type: ignore[call-arg]
-                    **fields)  # type: ignore[arg-type]
+    return variables_only(values)
 
 
 def proc_cpu_seconds(pid: int) -> float:

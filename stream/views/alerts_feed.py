@@ -51,7 +51,7 @@ class AlertsFeed(FollowedView):
         self._pruned_ms = 0
         self.follower = TopicFollower(
             settings,
-            [settings.topic_alerts, settings.topic_deliveries, settings.topic_alert_replies],
+            [settings.topics.alerts, settings.topics.deliveries, settings.topics.alert_replies],
             self._apply, "alerts-feed", after_batch=self._after_batch, reset=self._reset)
 
     async def changed(self, timeout_s: float) -> bool:
@@ -89,9 +89,9 @@ class AlertsFeed(FollowedView):
             return
         try:
             doc = orjson.loads(value)
-            if topic == self.settings.topic_alerts:
+            if topic == self.settings.topics.alerts:
                 self.board.apply_event(AlertEvent.from_json(doc))
-            elif topic == self.settings.topic_deliveries:
+            elif topic == self.settings.topics.deliveries:
                 self.board.apply_delivery(doc)
             else:
                 self.board.apply_reply(doc)
@@ -102,7 +102,7 @@ class AlertsFeed(FollowedView):
         now_ms = time.time_ns() // 1_000_000
         if now_ms - self._pruned_ms > PRUNE_EVERY_MS:
             self._pruned_ms = now_ms
-            self.board.prune(now_ms, int(self.settings.console_keep_resolved_s * 1000))
+            self.board.prune(now_ms, int(self.settings.console.keep_resolved_s * 1000))
         self._changed.set()  # wake everyone waiting, then start a new generation
         self._changed = asyncio.Event()
 

@@ -77,7 +77,7 @@ class TopicFollower:
         consumer = AIOKafkaConsumer(
             **client_options(self.settings), enable_auto_commit=False,
             group_id=None, auto_offset_reset="earliest",
-            fetch_max_wait_ms=self.settings.fetch_max_wait_ms)
+            fetch_max_wait_ms=self.settings.kafka.fetch_max_wait_ms)
         await consumer.start()
         try:
             tps = await _all_partitions(consumer, self.topics)

@@ -29,7 +29,7 @@ class PatientsView(FollowedView):
         self.settings = settings
         self.directory = PatientDirectory()
         self.by_patient: dict[str, PatientSettings] = {}
-        self.follower = TopicFollower(settings, [settings.topic_patients],
+        self.follower = TopicFollower(settings, [settings.topics.patients],
                                       lambda _topic, key, value: self.apply(key, value),
                                       "patients-view")
 
@@ -72,7 +72,7 @@ async def publish_patient(settings: Settings, patient_id: str, value: bytes | No
     producer = make_producer(settings)
     await producer.start()
     try:
-        await (await producer.send(settings.topic_patients, value or None,
+        await (await producer.send(settings.topics.patients, value or None,
                                    key=patient_id.encode()))
     finally:
         await producer.stop()

@@ -51,38 +51,38 @@ from wearmon.stream.worker.telemetry.progress import Offsets, Tracker
 def new_app(settings: Settings) -> faust.App:
     settings.require_broker()
     app = faust.App(
-        settings.app_id,
-        broker=settings.broker_urls,
+        settings.kafka.app_id,
+        broker=settings.kafka.broker_urls,
         autodiscover=False,
         store="memory://",
-        datadir=settings.state_dir,
-        topic_partitions=settings.partitions,
+        datadir=settings.worker.state_dir,
+        topic_partitions=settings.kafka.partitions,
         topic_allow_declare=True,
         table_standby_replicas=0,
-        broker_session_timeout=settings.broker_session_timeout_s,
-        broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
-        broker_rebalance_timeout=settings.broker_session_timeout_s,
+        broker_session_timeout=settings.kafka.broker_session_timeout_s,
+        broker_heartbeat_interval=settings.kafka.broker_heartbeat_interval_s,
+        broker_rebalance_timeout=settings.kafka.broker_session_timeout_s,
         broker_credentials=faust_credentials(settings),
-        topic_replication_factor=settings.replication_factor,
+        topic_replication_factor=settings.kafka.replication_factor,
         producer_acks=-1,
-        producer_max_batch_size=settings.producer_max_batch_bytes,
+        producer_max_batch_size=settings.kafka.producer_max_batch_bytes,
         consumer_auto_offset_reset="earliest",
-        web_host=settings.web_host,
-        web_bind=settings.web_host,  # Faust binds web_bind (default 0.0.0.0), not web_host
+        web_host=settings.worker.web_host,
+        web_bind=settings.worker.web_host,  # Faust binds web_bind (default 0.0.0.0), not web_host
         # Faust's own pages (router, tables, stats, graph) show internals without a token
-        web_router_enabled=settings.web_debug_pages,
-        web_tables_enabled=settings.web_debug_pages,
-        web_stats_enabled=settings.web_debug_pages,
-        web_graph_enabled=settings.web_debug_pages,
-        web_port=settings.web_port,
+        web_router_enabled=settings.worker.web_debug_pages,
+        web_tables_enabled=settings.worker.web_debug_pages,
+        web_stats_enabled=settings.worker.web_debug_pages,
+        web_graph_enabled=settings.worker.web_debug_pages,
+        web_port=settings.worker.web_port,
         web_in_thread=False,
     )
-    use_worker_consumer(app, settings.fetch_max_wait_ms)
+    use_worker_consumer(app, settings.kafka.fetch_max_wait_ms)
     return app
 
 
 def rules_of(settings: Settings) -> BatchRules:
-    return BatchRules(settings.limits(), int(settings.max_lateness_s * 1000))
+    return BatchRules(settings.uploads.limits(), int(settings.uploads.max_lateness_s * 1000))
 
 
 async def flush_producer(app: faust.App) -> None:
@@ -91,13 +91,14 @@ async def flush_producer(app: faust.App) -> None:
 
 def create_app(settings: Settings) -> faust.App:
     app = new_app(settings)
-    topic = {name: bytes_topic(app, getattr(settings, f"topic_{name}"), settings)
+    topics = settings.topics
+    topic = {name: bytes_topic(app, getattr(topics, name), settings)
              for name in ("telemetry", "alerts", "anomalies", "rejected", "alert_commands",
                           "alert_replies", "outbox", "deliveries")}
     patient_table = bytes_table(app, "patient-state", settings)
     connections = Connections(settings)
     store = PatientStore.over(patient_table, bytes_table(app, "alert-state", settings),
-                              connections.directory, settings.max_cached_patients)
+                              connections.directory, settings.worker.max_cached_patients)
     lock = asyncio.Lock()
     status = WorkerStatus()
     page_topics = PageTopics(alerts=topic["alerts"], anomalies=topic["anomalies"])
@@ -108,34 +109,35 @@ def create_app(settings: Settings) -> faust.App:
     telemetry = Telemetry(
         store=store, rules=rules_of(settings), lock=lock, connections=connections,
         page_topics=page_topics,
-        sinks=DurableSinks(None, topic["rejected"], settings.dead_letter_max_bytes),
-        offsets=Offsets(Tracker(patient_table, settings.partitions),
-                        FaustPartitions(app, settings.topic_telemetry),
+        sinks=DurableSinks(None, topic["rejected"], settings.uploads.dead_letter_max_bytes),
+        offsets=Offsets(Tracker(patient_table, settings.kafka.partitions),
+                        FaustPartitions(app, settings.topics.telemetry),
                         on_lost=UNPROCESSED_DELETED.inc),
         status=status, flush=flush, highwater=lambda tp: app.consumer.highwater(tp),
         in_flight=InFlight())
-    add_telemetry_agent(app, topic["telemetry"], telemetry, settings.batch_max_uploads,
-                        settings.batch_within_s)
+    add_telemetry_agent(app, topic["telemetry"], telemetry, settings.worker.batch_max_uploads,
+                        settings.worker.batch_within_s)
 
-    timer = EscalationTimer(store, topic["alert_commands"], int(settings.alert_tick_s * 1000))
+    tick_s = settings.worker.alert_tick_s
+    timer = EscalationTimer(store, topic["alert_commands"], int(tick_s * 1000))
     add_command_agent(app, topic["alert_commands"], Commands(
         store, lock, connections, page_topics, topic["alert_replies"], timer.ticked))
-    add_escalation_timer(app, timer, settings.alert_tick_s, connections.directory)
-    secret = settings.console_secret_key
+    add_escalation_timer(app, timer, tick_s, connections.directory)
+    secret = settings.console.secret_key
     add_notify_agents(app, topic["alerts"], topic["outbox"], Notifications(
         connections, topic["outbox"], topic["deliveries"],
         bytes_table(app, "notify-sent", settings),
-        LinkSigner(settings.console_url,
+        LinkSigner(settings.console.url,
                    secret.get_secret_value().encode() if secret is not None else None,
-                   settings.console_link_ttl_s),
-        Delivery(settings.notify_max_attempts, settings.notify_backoff_s,
-                 settings.notify_timeout_s),
+                   settings.console.link_ttl_s),
+        Delivery(settings.notify.max_attempts, settings.notify.backoff_s,
+                 settings.notify.timeout_s),
         flush))
-    if settings.influx_url:
+    if settings.influx.url:
         add_history_agents(app, topic["alerts"], topic["deliveries"], History(connections))
-    api_token = settings.api_token.get_secret_value() if settings.api_token is not None else ""
+    api_token = settings.api.token.get_secret_value() if settings.api.token is not None else ""
     add_api(app, AlertsFeed(settings, topic_sender(topic["alert_commands"])),
-            connections.directory, api_token, settings.api_wait_s)
+            connections.directory, api_token, settings.api.wait_s)
 
     def gauges() -> WorkerGauges:
         return WorkerGauges(influx_retries=connections.influx_retries(),

@@ -36,13 +36,13 @@ class Connections:
     async def start(self) -> None:
         self.started = True
         quiet_libraries()  # again: Faust's logging set-up ran after the command's
-        if not self.settings.influx_url:
+        if not self.settings.influx.url:
             log.warning("WEARMON_INFLUX_URL is not set: results are not stored in InfluxDB")
             return
         self.session = aiohttp.ClientSession()
         influx = InfluxWriter(self.settings, self.session)
         self.influx = TimedWriter(influx)
-        if self.settings.influx_create_db:
+        if self.settings.influx.create_db:
             await influx.ensure_database()
 
     def influx_retries(self) -> int:

@@ -25,12 +25,12 @@ log = logging.getLogger(__name__)
 
 
 def bytes_topic(app: faust.App, name: str, settings: Settings) -> Any:
-    return app.topic(name, partitions=settings.partitions, key_serializer="raw",
+    return app.topic(name, partitions=settings.kafka.partitions, key_serializer="raw",
                      value_serializer="raw")
 
 
 def bytes_table(app: faust.App, name: str, settings: Settings) -> Any:
-    return app.Table(name, partitions=settings.partitions, use_partitioner=True,
+    return app.Table(name, partitions=settings.kafka.partitions, use_partitioner=True,
                      key_type=bytes, value_type=bytes)
 
 
@@ -49,16 +49,16 @@ def fail_stop(what: str, error: BaseException | None = None) -> NoReturn:
 
 def faust_credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:
     """The Faust app's ``broker_credentials`` for the same security settings."""
-    protocol = settings.kafka_security_protocol
+    protocol = settings.kafka.security.security_protocol
     if protocol == "PLAINTEXT":
         return None
     if protocol == "SSL":
         return faust.SSLCredentials(ssl_context(settings))
-    password = settings.kafka_sasl_password
+    password = settings.kafka.security.sasl_password
     return faust.SASLCredentials(
-        username=settings.kafka_sasl_username,
+        username=settings.kafka.security.sasl_username,
         password=password.get_secret_value() if password else "",
-        mechanism=settings.kafka_sasl_mechanism,
+        mechanism=settings.kafka.security.sasl_mechanism,
         ssl_context=ssl_context(settings) if protocol == "SASL_SSL" else None,
     )
 

@@ -18,7 +18,7 @@ from tests.conftest import Services, Worker, influx_query, new_worker
 from tests.integration.receivers import Inbox, WebhookServer
 from tests.integration.test_notify_delivery import hook, smtp  # noqa: F401 (fixtures)
 from tests.waiting import wait_until
-from wearmon.stream.config import Settings
+from wearmon.stream.config import Settings, load_settings
 from wearmon.stream.core.patients import PatientSettings, Recipient
 from wearmon.stream.core.validation import Limits, Rejection, validate
 from wearmon.stream.kafka import ensure_topics, make_producer
@@ -55,13 +55,7 @@ class PipelineRun:
 
 
 def settings_of(worker: Worker) -> Settings:
-    return Settings(
-        **{
-            k.removeprefix("WEARMON_").lower(): v
-            for k, v in worker.env.items()
-            if k.startswith("WEARMON_")
-        }
-    )
+    return load_settings({k: v for k, v in worker.env.items() if k.startswith("WEARMON_")})
 
 
 def bad_messages(now_ms: int, sim: Simulator) -> dict[str, bytes]:
@@ -125,7 +119,8 @@ async def send_messages(settings: Settings, messages: list[tuple[bytes | None, b
     await producer.start()
     try:
         futures = [
-            await producer.send(settings.topic_telemetry, value, key=key) for key, value in messages
+            await producer.send(settings.topics.telemetry, value, key=key)
+            for key, value in messages
         ]
         for fut in futures:
             await fut
@@ -146,7 +141,7 @@ async def consume(
     done = until or (lambda records: len(records) >= count)
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.kafka_bootstrap,
+        bootstrap_servers=settings.kafka.bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
@@ -262,14 +257,14 @@ def pipeline_run(
     worker.start()
     try:
         health = worker.wait_processed(len(messages))
-        rejections = asyncio.run(consume(settings, settings.topic_rejected, bad_count))
-        anomalies = asyncio.run(consume(settings, settings.topic_anomalies, 1))
+        rejections = asyncio.run(consume(settings, settings.topics.rejected, bad_count))
+        anomalies = asyncio.run(consume(settings, settings.topics.anomalies, 1))
         acknowledged = acknowledge_one(worker, EPISODE_PATIENT)
         wait_acknowledgement_stored(worker, EPISODE_PATIENT, acknowledged)
-        deliveries = asyncio.run(consume(settings, settings.topic_deliveries, 1))
+        deliveries = asyncio.run(consume(settings, settings.topics.deliveries, 1))
         yield PipelineRun(
             influx_url=services.influx_url,
-            influx_db=settings.influx_db,
+            influx_db=settings.influx.db,
             patients=[p.patient_id for p in sim.patients],
             labels=sim.labels,
             expected_samples=expected_samples,

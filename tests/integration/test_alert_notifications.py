@@ -113,7 +113,7 @@ async def deliveries(settings: Settings, sent: int, timeout_s: float = 60.0
     def sent_count(records: list[dict[str, Any]]) -> int:
         return sum(r["status"] == "sent" for r in records)
 
-    records = await consume(settings, settings.topic_deliveries, sent, timeout_s,
+    records = await consume(settings, settings.topics.deliveries, sent, timeout_s,
                             until=lambda records: sent_count(records) >= sent)
     assert sent_count(records) >= sent, records
     return records
@@ -289,7 +289,7 @@ async def test_escalation_and_acknowledgement_go_on_while_influxdb_is_down(
         await asyncio.to_thread(influx.stop)  # gone, with the alert open and unacknowledged
     await send_messages(settings, uploads(other, int(time.time() * 1000) - 5 * MIN, 3, 25.0,
                                           "during-outage"))
-    anomalies = await consume(settings, settings.topic_anomalies, 1,
+    anomalies = await consume(settings, settings.topics.anomalies, 1,
                               keep=lambda record: record["patient_id"] == other)
     assert {a["kind"] for a in anomalies} == {"bradycardia"}, anomalies  # not held up
 

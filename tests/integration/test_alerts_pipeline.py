@@ -46,7 +46,7 @@ def test_each_injected_clinical_event_opens_an_alert(pipeline_run: PipelineRun) 
 
 def test_alert_events_are_published(pipeline_run: PipelineRun) -> None:
     settings = settings_of(pipeline_run.worker)
-    records = asyncio.run(consume(settings, settings.topic_alerts, 1))
+    records = asyncio.run(consume(settings, settings.topics.alerts, 1))
     assert records
     patients = {*pipeline_run.patients, EPISODE_PATIENT}  # plus the crafted open episode
     for record in records:

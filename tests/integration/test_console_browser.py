@@ -235,7 +235,7 @@ def test_repeated_failed_logins_lock_that_user_name_out(care: Care, browser: Bro
             page.click("button:has-text('Log in')")
         return answer.value
 
-    for _ in range(Settings().console_login_max_failures):
+    for _ in range(Settings().console.login_max_failures):
         assert attempt(COLLEAGUE, "not the password").status == 401
     locked = attempt(COLLEAGUE, PASSWORD)  # even the right password waits now
     assert locked.status == 429 and 0 < int(locked.headers["retry-after"]) <= 300
@@ -300,14 +300,14 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
     assert "resolved" in resolved[1].title and "reviewed with the patient" in resolved[1].text
 
     # 4. the acknowledgement is in InfluxDB with the user, and on the patient's page
-    audit = influx_query(care.influx_url, care.settings.influx_db,
+    audit = influx_query(care.influx_url, care.settings.influx.db,
                          f"SELECT \"actor\", \"note\" FROM \"alert_audit\" WHERE "
                          f"\"patient\" = '{LINKED}' AND \"action\" = 'acknowledged'")
     assert [row[1:] for row in audit[0]["values"]] == [[NURSE, "on my way"]]
     # alert points come from the alerts topic through their own agent, which may write the
     # resolution after the messages went out
     def states() -> set[str]:
-        series = influx_query(care.influx_url, care.settings.influx_db,
+        series = influx_query(care.influx_url, care.settings.influx.db,
                               f"SELECT count(\"alert_id\") FROM \"alert\" WHERE "
                               f"\"patient\" = '{LINKED}' GROUP BY \"state\"")
         return {s["tags"]["state"] for s in series}  # type: ignore[index]

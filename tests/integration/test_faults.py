@@ -78,8 +78,8 @@ async def _wait_state_saved(settings: Settings, uploads: list[tuple[bytes, bytes
                             timeout_s: float = 60.0) -> None:
     """Await the state changelog entries that record each patient's last upload."""
     last_upload = {key.decode(): orjson.loads(value)["upload_id"] for key, value in uploads}
-    consumer = AIOKafkaConsumer(f"{settings.app_id}-patient-state-changelog",
-                                bootstrap_servers=settings.kafka_bootstrap,
+    consumer = AIOKafkaConsumer(f"{settings.kafka.app_id}-patient-state-changelog",
+                                bootstrap_servers=settings.kafka.bootstrap,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
@@ -100,7 +100,7 @@ async def _wait_state_saved(settings: Settings, uploads: list[tuple[bytes, bytes
 
 async def _rejections_of(settings: Settings, upload_ids: set[str]) -> list[dict[str, object]]:
     """Await the dead-letter records of these uploads."""
-    return await consume(settings, settings.topic_rejected, len(upload_ids), timeout_s=120,
+    return await consume(settings, settings.topics.rejected, len(upload_ids), timeout_s=120,
                          keep=lambda r: r["upload_id"] in upload_ids,
                          until=lambda found: {r["upload_id"] for r in found} >= upload_ids)
 
@@ -130,11 +130,11 @@ def test_killed_worker_loses_nothing_and_keeps_patient_state(make_worker, run: i
     restarted = make_worker(**worker.same_settings())
     restarted.start()
     try:
-        _wait_stored(settings.influx_url, settings.influx_db, expected, timeout_s=90)
+        _wait_stored(settings.influx.url, settings.influx.db, expected, timeout_s=90)
     except AssertionError:
         print("DIAG health", restarted.health())
         print("DIAG log", restarted.log_path, restarted.log_tail())
-        print("DIAG lag", influx_query(settings.influx_url, settings.influx_db,
+        print("DIAG lag", influx_query(settings.influx.url, settings.influx.db,
               "SELECT last(lag_messages), sum(uploads), sum(duplicates) FROM pipeline"))
         raise
     # the restored table remembers the uploads processed before the crash
@@ -164,7 +164,7 @@ def test_killed_mid_backlog_processes_at_most_one_batch_twice(make_worker, run: 
     worker.stop(kill=True)
     restarted = make_worker(**worker.same_settings())
     restarted.start()
-    _wait_stored(settings.influx_url, settings.influx_db, expected, timeout_s=120)
+    _wait_stored(settings.influx.url, settings.influx.db, expected, timeout_s=120)
     health = restarted.wait_handled_through(len(messages))
     before_kill = done["uploads"]
     # uploads the restarted worker processed (again or for the first time) beyond the rest
@@ -188,7 +188,7 @@ def test_influxdb_outage_blocks_and_then_delivers_everything(make_worker) -> Non
     assert health is not None and health["uploads"] == 0
     influx = start_influxd(port=port)
     try:
-        _wait_stored(influx.url, settings.influx_db, expected)
+        _wait_stored(influx.url, settings.influx.db, expected)
     finally:
         influx.stop()
 
@@ -201,7 +201,7 @@ def test_two_workers_share_partitions_without_duplicates(make_worker) -> None:  
     asyncio.run(send_messages(settings, messages))
     first.start()
     second.start()
-    _wait_stored(settings.influx_url, settings.influx_db, expected, timeout_s=180)
+    _wait_stored(settings.influx.url, settings.influx.db, expected, timeout_s=180)
     # a batch is counted after its points are durable (and its state and offsets saved)
     wait_until(lambda: _uploads(first, second), f"the workers to count {len(messages)} uploads",
                60, until=lambda uploads: uploads >= len(messages))
@@ -224,7 +224,7 @@ def _upload(patient: str, device: str, upload_id: str, start_ms: int, n: int = 1
 
 def _rejections_by_original(settings: Settings, count: int) -> dict[bytes, dict[str, object]]:
     """Await ``count`` dead-letter records, by the original bytes they carry."""
-    records = asyncio.run(consume(settings, settings.topic_rejected, count, timeout_s=120))
+    records = asyncio.run(consume(settings, settings.topics.rejected, count, timeout_s=120))
     return {base64.b64decode(str(r["original_b64"])): r for r in records}
 
 
@@ -251,7 +251,7 @@ def test_poison_uploads_never_stop_monitoring(make_worker) -> None:  # type: ign
     settings = settings_of(worker)
     asyncio.run(send_messages(settings, mixed))
     worker.start()
-    _wait_stored(settings.influx_url, settings.influx_db, expected)
+    _wait_stored(settings.influx.url, settings.influx.db, expected)
     assert worker.proc is not None and worker.proc.poll() is None  # never stopped
     records = _rejections_by_original(settings, len(poison))
     for name, raw in poison.items():
@@ -265,14 +265,14 @@ def test_points_influxdb_refuses_are_dead_lettered_and_the_rest_is_stored(make_w
     worker = make_worker()
     settings = settings_of(worker)
     old_ms = int(time.time() * 1000) - 30 * 86_400_000  # another shard (InfluxDB shards by week)
-    create = f'CREATE DATABASE "{settings.influx_db}"'
+    create = f'CREATE DATABASE "{settings.influx.db}"'
     asyncio.run(_influx(settings, "POST", "query", {"q": create}))
-    asyncio.run(_influx(settings, "POST", "write", {"db": settings.influx_db, "precision": "ms"},
+    asyncio.run(_influx(settings, "POST", "write", {"db": settings.influx.db, "precision": "ms"},
                         f'vitals,patient=p-old1,device=d-old hr_bpm="text" {old_ms}'.encode()))
     refused = [_upload("p-old1", "d-old", f"o{i}", old_ms + i * 60_000) for i in range(3)]
     asyncio.run(send_messages(settings, list(messages) + [(b"p-old1", raw) for raw in refused]))
     worker.start()
-    _wait_stored(settings.influx_url, settings.influx_db, expected)
+    _wait_stored(settings.influx.url, settings.influx.db, expected)
     records = _rejections_by_original(settings, len(refused))
     for raw in refused:
         assert records[raw]["reason"] == "sink_refused", records[raw]
@@ -288,7 +288,7 @@ def test_a_dropped_database_is_an_outage_not_a_loss(make_worker) -> None:  # typ
     asyncio.run(send_messages(settings, first))
     worker.start()
     worker.wait_processed(len(first))
-    asyncio.run(_influx(settings, "POST", "query", {"q": f'DROP DATABASE "{settings.influx_db}"'}))
+    asyncio.run(_influx(settings, "POST", "query", {"q": f'DROP DATABASE "{settings.influx.db}"'}))
     asyncio.run(send_messages(settings, second))
     expected: Counter[str] = Counter()
     for _, value in second:
@@ -297,7 +297,7 @@ def test_a_dropped_database_is_an_outage_not_a_loss(make_worker) -> None:  # typ
         expected[checked.upload.patient_id] += len(checked.upload.columns)
     # every sample that arrived after the drop is stored (the worker re-created the database);
     # samples of the first half written again after the drop would only add to this count
-    wait_until(lambda: _stored_samples(settings.influx_url, settings.influx_db),
+    wait_until(lambda: _stored_samples(settings.influx.url, settings.influx.db),
                f"at least the samples sent after the drop {dict(expected)}", 120,
                until=lambda stored: stored and all(stored.get(p, 0) >= n
                                                    for p, n in expected.items()),
@@ -325,5 +325,5 @@ def test_a_forged_upload_id_cannot_erase_the_genuine_upload(make_worker) -> None
 async def _influx(settings: Settings, method: str, path: str, params: dict[str, str],
                   body: bytes = b"") -> None:
     async with aiohttp.ClientSession() as session, session.request(
-            method, f"{settings.influx_url}/{path}", params=params, data=body) as resp:
+            method, f"{settings.influx.url}/{path}", params=params, data=body) as resp:
         assert resp.status in (200, 204), await resp.text()

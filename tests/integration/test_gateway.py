@@ -38,7 +38,7 @@ def gateway_settings(broker_url: str, **overrides: Any) -> Settings:
         "topic_telemetry": f"telemetry-{suffix}", "topic_devices": f"devices-{suffix}",
         **overrides,
     }
-    return load_settings(**values)
+    return load_settings({f"WEARMON_{name.upper()}": str(value) for name, value in values.items()})
 
 
 def upload(patient: str = PATIENT, device: str = DEVICE, n: int = 3, **extra: Any) -> bytes:
@@ -89,8 +89,8 @@ async def running(services: Services) -> AsyncIterator[Running]:
 async def read_topic(settings: Settings, count: int, timeout_s: float = 30.0
                      ) -> list[tuple[bytes | None, bytes | None, int, int]]:
     """Up to ``count`` records of the telemetry topic (Tansu's end offsets undercount batches)."""
-    consumer = AIOKafkaConsumer(settings.topic_telemetry,
-                                bootstrap_servers=settings.kafka_bootstrap,
+    consumer = AIOKafkaConsumer(settings.topics.telemetry,
+                                bootstrap_servers=settings.kafka.bootstrap,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     seen: list[tuple[bytes | None, bytes | None, int, int]] = []
@@ -150,7 +150,7 @@ async def test_invalid_uploads_are_refused_naming_field_and_reason(running: Runn
     status, doc, _ = await running.post(upload(schema_version=2))
     assert (status, doc["error"], doc["field"]) == (400, "unknown_schema_version",
                                                     "schema_version")
-    status, doc, _ = await running.post(b"x" * (running.settings.max_upload_bytes + 1))
+    status, doc, _ = await running.post(b"x" * (running.settings.uploads.max_upload_bytes + 1))
     assert (status, doc["error"]) == (413, "too_large")
     # one bad value inside an otherwise good upload: accepted, and the device is told
     body = upload().replace(b'"hr_bpm":61', b'"hr_bpm":400')

@@ -25,7 +25,7 @@ def test_replayed_real_data_is_stored_with_artefacts_dead_lettered(make_worker) 
     stats = asyncio.run(replay(settings, "mmash", DATA_DIR, speed=0, max_patients=2,
                                max_days=0.1, show_progress=False))
     assert stats.uploads > 0 and stats.samples > 5000
-    sent = asyncio.run(consume(settings, settings.topic_telemetry, stats.uploads))
+    sent = asyncio.run(consume(settings, settings.topics.telemetry, stats.uploads))
     assert len(sent) == stats.uploads
 
     expected_hr: Counter[str] = Counter()
@@ -39,10 +39,10 @@ def test_replayed_real_data_is_stored_with_artefacts_dead_lettered(make_worker) 
     worker.start()
     health = worker.wait_processed(stats.uploads)
     assert health["samples"] > 0
-    series = influx_query(settings.influx_url, settings.influx_db,
+    series = influx_query(settings.influx.url, settings.influx.db,
                           "SELECT count(hr_bpm) FROM vitals GROUP BY patient")
     stored = {s["tags"]["patient"]: int(s["values"][0][1]) for s in series}  # type: ignore[index]
     assert stored == dict(expected_hr)
     if partial:  # real artefacts (HR 3 bpm, 240 bpm) are named in the dead-letter topic
-        rejected = asyncio.run(consume(settings, settings.topic_rejected, partial))
+        rejected = asyncio.run(consume(settings, settings.topics.rejected, partial))
         assert all(r["partial"] and r["reason"] for r in rejected)

@@ -53,8 +53,8 @@ def test_ctrl_c_stops_the_forever_simulator_and_prints_what_it_sent(services: Se
         stderr=slave, preexec_fn=controlling_terminal)
     os.close(slave)
     try:
-        settings = load_settings(broker=services.broker_url, topic_telemetry=topic,
-                                 partitions=2)
+        settings = load_settings({"WEARMON_BROKER": services.broker_url,
+                                  "WEARMON_TOPIC_TELEMETRY": topic, "WEARMON_PARTITIONS": "2"})
         assert asyncio.run(read_topic(settings, 1, timeout_s=60)), "nothing was sent"
         assert proc.poll() is None  # --forever: still running after the history
         os.write(master, b"\x03")  # Ctrl-C typed on the terminal

@@ -16,14 +16,18 @@ import pytest
 from tests.conftest import REPO, Services
 from tests.integration.test_gateway import gateway_settings, read_topic
 from tests.waiting import wait_until
+from wearmon.stream.config import Settings
 
 pytestmark = pytest.mark.integration
 
 
-def env_of(settings: object, **extra: str) -> dict[str, str]:
-    values = {f"WEARMON_{name.upper()}": str(getattr(settings, name)) for name in (
-        "broker", "partitions", "gateway_port", "gateway_idempotent", "topic_telemetry",
-        "topic_devices")}
+def env_of(settings: Settings, **extra: str) -> dict[str, str]:
+    values = {"WEARMON_BROKER": settings.kafka.broker,
+              "WEARMON_PARTITIONS": str(settings.kafka.partitions),
+              "WEARMON_GATEWAY_PORT": str(settings.gateway.port),
+              "WEARMON_GATEWAY_IDEMPOTENT": str(settings.gateway.idempotent).lower(),
+              "WEARMON_TOPIC_TELEMETRY": settings.topics.telemetry,
+              "WEARMON_TOPIC_DEVICES": settings.topics.devices}
     return {**os.environ, **values, **extra}
 
 
@@ -33,7 +37,7 @@ def gateway_process(services: Services, tmp_path: Path) -> Iterator[tuple[object
     log = (tmp_path / "gateway.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "wearmon", "gateway"], cwd=tmp_path,
                             env=env_of(settings), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{settings.gateway_port}"
+    url = f"http://127.0.0.1:{settings.gateway.port}"
 
     def gateway_log() -> str:
         return (tmp_path / "gateway.log").read_text()

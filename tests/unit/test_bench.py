@@ -103,8 +103,8 @@ def test_isolated_runs_share_nothing_and_ignore_the_environment(
     assert shared == {"WEARMON_BROKER", "WEARMON_INFLUX_URL", "WEARMON_INFLUX_CREATE_DB",
                       "WEARMON_PRODUCER_MAX_BATCH_BYTES"}
     settings = settings_from(a)
-    assert settings.partitions == 4 and settings.producer_max_batch_bytes == 1
-    assert settings.topic_devices.startswith("devices-x-")
+    assert settings.kafka.partitions == 4 and settings.kafka.producer_max_batch_bytes == 1
+    assert settings.topics.devices.startswith("devices-x-")
 
 
 def test_cpu_time_and_resident_memory_of_a_process() -> None:

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from wearmon.stream.cli import main
-from wearmon.stream.config import Settings
+from wearmon.stream.config import all_variables
 from wearmon.stream.core.patients import PatientSettings
 from wearmon.stream.tools.services import free_port
 
@@ -50,8 +50,10 @@ def test_every_command_answers_dash_h() -> None:
 
 def test_worker_help_lists_every_environment_variable() -> None:
     text = CliRunner().invoke(main, ["worker", "--help"], terminal_width=200).output
-    for name in Settings.model_fields:
-        assert re.search(rf"^  WEARMON_{name.upper()} +(default|unset|secret)", text, re.M), name
+    for name in all_variables(("kafka", "topics", "influx", "uploads", "worker", "api", "notify",
+                               "console")):
+        assert re.search(rf"^  {name} +(default|unset|secret)", text, re.M), name
+    assert "WEARMON_GATEWAY_PORT" not in text  # the gateway's section is not the worker's
     assert re.search(r"WEARMON_API_TOKEN +secret\.", text)  # secrets: no value shown
     assert re.search(r"WEARMON_PARTITIONS +default 4\. Partitions of every", text)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from wearmon.stream.config import Settings
+from wearmon.stream.config import KafkaSettings, all_variables, variables_only
 from wearmon.stream.core.patients import PatientSettings
 from wearmon.stream.kafka import new_topic, topic_names
 from wearmon.stream.tools.simulator import Simulator
@@ -53,7 +53,7 @@ def strings(data: object) -> list[str]:
 
 
 def setting_env_names() -> set[str]:
-    return {f"WEARMON_{name.upper()}" for name in Settings.model_fields}
+    return set(all_variables())
 
 
 def test_compose_has_every_service(compose: dict[str, Any]) -> None:
@@ -172,15 +172,11 @@ def test_wearmon_variables_are_settings_fields(
 
 
 def test_env_example_values_are_valid_settings(env_example: dict[str, str]) -> None:
-    values = {
-        name.removeprefix("WEARMON_").lower(): value
-        for name, value in env_example.items()
-        if name.startswith("WEARMON_")
-    }
-    settings = Settings.model_validate(values)
+    settings = variables_only({name: value for name, value in env_example.items()
+                               if name.startswith("WEARMON_")})
     # the host's view of the stack, for `wearmon` commands next to it
-    assert settings.broker_urls == [f"kafka://127.0.0.1:{env_example['KAFKA_HOST_PORT']}"]
-    assert settings.influx_url == f"http://127.0.0.1:{env_example['INFLUXDB_HOST_PORT']}"
+    assert settings.kafka.broker_urls == [f"kafka://127.0.0.1:{env_example['KAFKA_HOST_PORT']}"]
+    assert settings.influx.url == f"http://127.0.0.1:{env_example['INFLUXDB_HOST_PORT']}"
 
 
 def test_containers_reach_the_services_by_their_compose_names(compose: dict[str, Any]) -> None:
@@ -250,13 +246,13 @@ def test_topics_fit_the_compose_kafka(compose: dict[str, Any]) -> None:
              if str(s.get("image", "")).startswith("apache/kafka:")]
     worker_env = compose["services"]["worker"]["environment"]
     factor = int(re.sub(r"\$\{[^:}]+:-(\d+)\}", r"\1", str(worker_env.get(
-        "WEARMON_REPLICATION_FACTOR", Settings.model_fields["replication_factor"].default))))
+        "WEARMON_REPLICATION_FACTOR", KafkaSettings.model_fields["replication_factor"].default))))
     assert 1 <= factor <= len(nodes)
     kafka_env = nodes[0]["environment"]
     assert int(kafka_env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]) <= len(nodes)
-    settings = Settings(replication_factor=factor)
+    settings = variables_only({"WEARMON_REPLICATION_FACTOR": str(factor)})
     topics = {name: new_topic(settings, name) for name in topic_names(settings)}
     assert {t.replication_factor for t in topics.values()} == {factor}
     compacted = {name for name, t in topics.items()
                  if t.topic_configs.get("cleanup.policy") == "compact"}
-    assert compacted == {settings.topic_patients, settings.topic_devices}
+    assert compacted == {settings.topics.patients, settings.topics.devices}

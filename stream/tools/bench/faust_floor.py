@@ -59,13 +59,13 @@ class Floor:
 
 def floor_app(settings: Settings, count: int, out: Path) -> faust.App:
     app = new_app(settings)
-    topic = bytes_topic(app, settings.topic_telemetry, settings)
+    topic = bytes_topic(app, settings.topics.telemetry, settings)
     floor = Floor(count)
 
     @app.agent(topic, name="faust-floor")
     async def decode_only(stream: faust.StreamT[bytes]) -> None:
         batches = stream.take_events(  # type: ignore[attr-defined]
-            settings.batch_max_uploads, within=settings.batch_within_s)
+            settings.worker.batch_max_uploads, within=settings.worker.batch_within_s)
         async for events in batches:
             floor.add([event.value for event in events])
             if floor.done:

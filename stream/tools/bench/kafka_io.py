@@ -24,8 +24,8 @@ PRODUCER_BATCH_BYTES = 16_384
 
 
 def bench_producer(settings: Settings) -> AIOKafkaProducer:
-    return make_producer(settings.model_copy(
-        update={"producer_max_batch_bytes": PRODUCER_BATCH_BYTES}))
+    kafka = settings.kafka.model_copy(update={"producer_max_batch_bytes": PRODUCER_BATCH_BYTES})
+    return make_producer(settings.model_copy(update={"kafka": kafka}))
 
 
 async def produce(settings: Settings, messages: list[Message]) -> None:
@@ -34,7 +34,7 @@ async def produce(settings: Settings, messages: list[Message]) -> None:
     producer = bench_producer(settings)
     await producer.start()
     try:
-        futures = [await producer.send(settings.topic_telemetry, value, key=key)
+        futures = [await producer.send(settings.topics.telemetry, value, key=key)
                    for key, value in messages]
         for future in futures:
             await future
@@ -67,7 +67,7 @@ async def consume_all(settings: Settings, count: int, timeout_s: float = 300.0) 
     """Baseline: a plain aiokafka consumer reads and decodes the whole telemetry topic in batches
     of at most the worker's; timed as the worker is, from its first batch to the last message
     (the samples of the first batch are not counted)."""
-    consumer = AIOKafkaConsumer(settings.topic_telemetry, **client_options(settings),
+    consumer = AIOKafkaConsumer(settings.topics.telemetry, **client_options(settings),
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     seen = samples = 0
@@ -78,7 +78,7 @@ async def consume_all(settings: Settings, count: int, timeout_s: float = 300.0) 
             if time.monotonic() > deadline:
                 raise TimeoutError(f"consumed {seen} of {count} messages")
             fetched = await consumer.getmany(timeout_ms=500,
-                                             max_records=settings.batch_max_uploads)
+                                             max_records=settings.worker.batch_max_uploads)
             if first_s is None and fetched:
                 first_s = time.perf_counter()
                 seen += sum(len(batch) for batch in fetched.values())  # not timed
@@ -113,9 +113,9 @@ async def warm_up(settings: Settings, workers: list[WorkerProcess], round_s: flo
                 raise WorkerError("workers did not all handle a warm-up upload in "
                                   f"{timeout_s:.0f} s\n" + "\n".join(w.log_tail() for w in workers))
             now_ms = int(time.time() * 1000)
-            for partition in range(settings.partitions):
+            for partition in range(settings.kafka.partitions):
                 patient = f"warm-up-{partition}"
-                await producer.send_and_wait(settings.topic_telemetry,
+                await producer.send_and_wait(settings.topics.telemetry,
                                              warm_up_upload(patient, sent, now_ms),
                                              key=patient.encode(), partition=partition)
                 sent += 1

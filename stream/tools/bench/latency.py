@@ -136,7 +136,7 @@ async def run_latency(settings: Settings, background: Iterable[Message], samples
     """Send ``background`` with probes at ``rate`` samples/s for ``duration_s`` to the telemetry
     topic of ``settings`` (a worker is consuming it) and time the probes' anomalies."""
     await ensure_topics(settings)
-    consumer = AIOKafkaConsumer(settings.topic_anomalies, **client_options(settings),
+    consumer = AIOKafkaConsumer(settings.topics.anomalies, **client_options(settings),
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 fetch_max_wait_ms=20)
     producer = bench_producer(settings)
@@ -163,7 +163,7 @@ async def run_latency(settings: Settings, background: Iterable[Message], samples
                 watch.probes[patient] = probe
             else:
                 key, value = slot.message
-            futures.append(await producer.send(settings.topic_telemetry, value, key=key))
+            futures.append(await producer.send(settings.topics.telemetry, value, key=key))
             run.sent_samples += slot.samples
         run.send_s = time.perf_counter() - started
         for future in futures:
@@ -187,12 +187,12 @@ async def broker_hop(settings: Settings, messages: int = 60, gap_s: float = 0.1)
     every fetch for the whole wait adds up to that wait to every hop, to the worker's as much
     as to this one.
     """
-    topic = f"{settings.topic_telemetry}-hop"
-    await ensure_topics(settings.model_copy(update={"topic_telemetry": topic}))
+    topic = f"{settings.topics.telemetry}-hop"
+    await ensure_topics(settings.with_topics(telemetry=topic))
     producer = bench_producer(settings)
     consumer = AIOKafkaConsumer(topic, **client_options(settings), auto_offset_reset="latest",
                                 enable_auto_commit=False,
-                                fetch_max_wait_ms=settings.fetch_max_wait_ms)
+                                fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms)
     await producer.start()
     await consumer.start()
     latencies: list[float] = []

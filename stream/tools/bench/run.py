@@ -83,7 +83,7 @@ class Services:
 
 def stage_figures(options: BenchOptions, size: int, data: Uploads, end_ms: int
                   ) -> tuple[dict[str, float], list[str]]:
-    batch_uploads = settings_from({}).batch_max_uploads
+    batch_uploads = settings_from({}).worker.batch_max_uploads
     stage = run_stage(data, batch_uploads, end_ms)
     region = simulated(options.region_patients, options.region_hours, size, end_ms,
                        options.seed + 1000)
@@ -157,7 +157,7 @@ def latency_figures(options: BenchOptions, size: int, worker: WorkerProcess,
                           f"{worker.log_tail()}")
     # each batch's oldest message: from its timestamp (set by the producer when sent) to the
     # start of its processing
-    waited_ms = query_mean(settings.influx_url, settings.influx_db, "pipeline",
+    waited_ms = query_mean(settings.influx.url, settings.influx.db, "pipeline",
                            "e2e_latency_ms", since_ms)
     return {
         "latency_p50_s": latency.p50_s,
@@ -227,10 +227,10 @@ def config_of(options: BenchOptions) -> dict[str, Any]:
     return {
         **asdict(options), "sizes": list(options.sizes),
         "cpu_count": os.cpu_count(), "python": platform.python_version(),
-        "machine": platform.machine(), "partitions": defaults.partitions,
-        "batch_max_uploads": defaults.batch_max_uploads,
-        "batch_within_s": defaults.batch_within_s,
-        "max_cached_patients": defaults.max_cached_patients,
+        "machine": platform.machine(), "partitions": defaults.kafka.partitions,
+        "batch_max_uploads": defaults.worker.batch_max_uploads,
+        "batch_within_s": defaults.worker.batch_within_s,
+        "max_cached_patients": defaults.worker.max_cached_patients,
     }
 
 
