@@ -1,7 +1,10 @@
 """Wearmon's stream side, one room per concern (arrows only point down this list):
 
-* ``tools/``, ``evaluation/``, ``grafana/`` — what people run: demo, simulator, producers, dataset
-  replay, benchmarks, admin CLI, offline evaluation, dashboards as code;
+* ``tools/``, ``grafana/`` — what people run: demo, simulator and replay producers, benchmarks,
+  admin CLI, dashboards as code;
+* ``evaluation/`` — ``wearmon evaluate``: labelled datasets replayed through ``core`` and scored;
+* ``datasets/`` — the public datasets' readers, a dataset as contract-v1 uploads, the simulator
+  (pure: what ``tools/`` and ``evaluation/`` replay);
 * ``worker/`` — the Faust shell: app, agents, the batch (pure ``process_batch``, effectful
   ``commit``), alert commands, notification agents, HTTP API, the patients directory;
 * ``sinks/`` — InfluxDB line protocol and the awaited writer;

@@ -50,30 +50,42 @@ def main() -> None:
     """
 
 
-@main.command(cls=EnvHelpCommand, sections=("kafka", "topics", "influx", "uploads", "worker",
-                                            "api", "notify", "console"))
+@main.command(cls=EnvHelpCommand, sections=("kafka", "topics", "uploads", "worker", "api",
+                                            "notify", "console"))
 def worker() -> None:
     """Run a stream worker (scale out by starting more; partitions are shared).
 
-    Serves /health, /metrics (Prometheus) and the alerts API on WEARMON_WEB_HOST:WEARMON_WEB_PORT.
-    Stops within seconds, naming the variable, when the broker does not answer. When InfluxDB
-    does not, it says so in one line and waits for it (batches are held, nothing is committed).
+    Serves /health, /ready, /metrics (Prometheus) and the alerts API on
+    WEARMON_WEB_HOST:WEARMON_WEB_PORT. Stops within seconds, naming the variable, when the broker
+    does not answer. It needs only Kafka: `wearmon sink` writes its results to InfluxDB.
     """
     import faust
 
     from wearmon.stream.kafka import ensure_topics
-    from wearmon.stream.reach import influx_problem
     from wearmon.stream.worker.app import create_app
 
     settings = load_settings()
     require_services(settings)
-    problem = influx_problem(settings)
-    if problem is not None:
-        click.echo(f"{problem}; the worker waits for it (batches are held, nothing is committed)",
-                   err=True)
     asyncio.run(ensure_topics(settings))
     app = create_app(settings)
     faust.Worker(app, loglevel="INFO").execute_from_commandline()
+
+
+@main.command(cls=EnvHelpCommand, sections=("kafka", "topics", "influx", "sink", "uploads"))
+def sink() -> None:
+    """Write the points, dead letters, alert and delivery history from Kafka to InfluxDB.
+
+    The worker pages without waiting for InfluxDB; this writes everything afterwards, in bulk,
+    in its own consumer group (run several: they share the partitions). InfluxDB outages are
+    waited out; points it refuses are dead-lettered. A refused password or a missing database
+    stops it at start-up with one line. Serves /health, /ready and /metrics on
+    WEARMON_SINK_HOST:WEARMON_SINK_PORT.
+    """
+    from wearmon.stream.sinks.run import serve
+
+    settings = load_settings()
+    require_services(settings)
+    asyncio.run(serve(settings))
 
 
 @main.command()
@@ -96,8 +108,8 @@ def worker() -> None:
 def simulate(patients: int, duration_s: float, speed: float, seed: int, event_every_s: float,
              labels_path: Path | None, forever: bool, gateway_url: str) -> None:
     """Send synthetic patients with labelled events: to the telemetry topic, or via a gateway."""
+    from wearmon.stream.datasets.simulator import Simulator
     from wearmon.stream.tools.producer import simulate_until_signalled
-    from wearmon.stream.tools.simulator import Simulator
 
     settings = load_settings()
     require_services(settings)

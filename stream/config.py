@@ -132,6 +132,7 @@ class Topics(Section):
     model_config = section("WEARMON_TOPIC_")
 
     telemetry: str = Field("wearmon.telemetry", description="Uploads, keyed by patient id")
+    points: str = Field("wearmon.points", description="What the sink writes to InfluxDB")
     rejected: str = Field("wearmon.rejected", description="Dead letters: field and reason")
     anomalies: str = Field("wearmon.anomalies", description="Detector findings")
     alerts: str = Field("wearmon.alerts", description="Alert lifecycle events")
@@ -168,6 +169,18 @@ class InfluxSettings(Section):
         return http_url(value)
 
 
+class SinkSettings(Section):
+    title = "InfluxDB sink (wearmon sink)"
+    model_config = section("WEARMON_SINK_")
+
+    host: str = Field("127.0.0.1", description="Address the sink's web server binds")
+    port: int = Field(6067, ge=1, le=65535, description="The sink's /health, /ready, /metrics")
+    group: str = Field("", description="Consumer group of the sinks (default: APP_ID-sink)")
+    batch_records: int = Field(200, ge=1, description="Records per InfluxDB write, at most")
+    max_lag_s: float = Field(
+        60.0, gt=0, description="/ready fails when the oldest record not yet written is older")
+
+
 class UploadLimits(Section):
     title = "Uploads (gateway and worker)"
     model_config = section("WEARMON_")
@@ -201,6 +214,9 @@ class WorkerSettings(Section):
     web_debug_pages: bool = Field(
         False, description="Faust's router, table, stats and graph pages (no authentication)")
     state_dir: str = Field(".wearmon", description="Worker scratch directory (Faust datadir)")
+    ready_stall_s: float = Field(
+        60.0, gt=0, description="/ready fails when a partition has records waiting and no "
+                                "progress for this long")
 
 
 class ApiSettings(Section):
@@ -318,7 +334,7 @@ class DataSettings(Section):
 #: Every section: the attribute of ``Settings`` and its class, in the order ``-h`` shows them.
 SECTIONS: dict[str, type[Section]] = {
     "kafka": KafkaSettings, "topics": Topics, "influx": InfluxSettings,
-    "uploads": UploadLimits, "worker": WorkerSettings, "api": ApiSettings,
+    "sink": SinkSettings, "uploads": UploadLimits, "worker": WorkerSettings, "api": ApiSettings,
     "notify": NotifySettings, "console": ConsoleSettings, "gateway": GatewaySettings,
     "data": DataSettings,
 }
@@ -332,6 +348,7 @@ class Settings(BaseModel):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     topics: Topics = Field(default_factory=Topics)
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
+    sink: SinkSettings = Field(default_factory=SinkSettings)
     uploads: UploadLimits = Field(default_factory=UploadLimits)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
@@ -345,6 +362,10 @@ class Settings(BaseModel):
             raise ConfigError(
                 "No Kafka broker configured: set WEARMON_BROKER (e.g. kafka://127.0.0.1:9092), "
                 "or run `wearmon demo`, which starts an embedded broker.")
+
+    @property
+    def sink_group(self) -> str:
+        return self.sink.group or f"{self.kafka.app_id}-sink"
 
     def with_topics(self, **names: str) -> Settings:
         """The same settings with some topic names changed (e.g. ``telemetry=…``)."""

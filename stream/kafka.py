@@ -68,7 +68,8 @@ def new_topic(settings: Settings, name: str) -> NewTopic:
 
 
 def topic_names(settings: Settings) -> list[str]:
-    return [settings.topics.telemetry, settings.topics.rejected, settings.topics.anomalies,
+    return [settings.topics.telemetry, settings.topics.points, settings.topics.rejected,
+            settings.topics.anomalies,
             settings.topics.alerts, settings.topics.patients, settings.topics.alert_commands,
             settings.topics.outbox, settings.topics.deliveries, settings.topics.alert_replies,
             settings.topics.devices]

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -73,15 +74,21 @@ def influx_query(url: str, db: str, query: str) -> list[dict[str, object]]:
     return list(result.get("series", []))
 
 
+SINK_TOPICS = 4  # points, rejected, alerts, deliveries
+
+
 @dataclass
 class Worker:
-    """A real ``wearmon worker`` process with its own topics, consumer group and database."""
+    """A real ``wearmon worker`` process with its own topics, consumer group and database, and
+    a ``wearmon sink`` next to it that writes its results to InfluxDB (``sink=False``: none)."""
 
     env: dict[str, str]
     web_port: int
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    sink: bool = True
+    sink_proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -91,6 +98,37 @@ class Worker:
             stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,
         )
+        if self.sink and (self.sink_proc is None or self.sink_proc.poll() is not None):
+            self.start_sink()
+
+    def start_sink(self) -> None:
+        self.sink_proc = subprocess.Popen(
+            [sys.executable, "-m", "wearmon", "sink"], env=self.env, cwd=REPO,
+            stdout=self.sink_log_path.open("ab"), stderr=subprocess.STDOUT)
+
+    @property
+    def sink_log_path(self) -> Path:
+        return self.log_path.with_name(f"sink-{self.log_path.name}")
+
+    def sink_health(self) -> dict[str, float] | None:
+        return worker_health(int(self.env["WEARMON_SINK_PORT"]))
+
+    def wait_stored(self, timeout_s: float = 120.0) -> None:
+        """Block until the sink has written everything on its topics up to now (nothing when
+        this worker runs without one)."""
+        if not self.sink:
+            return
+        since_s = time.time()
+        partitions = SINK_TOPICS * int(self.env["WEARMON_PARTITIONS"])
+
+        def running_sink_health() -> dict[str, float] | None:
+            assert self.sink_proc is not None and self.sink_proc.poll() is None, self.log_tail()
+            return self.sink_health()
+
+        wait_until(running_sink_health, "the sink to catch up", timeout_s,
+                   until=lambda seen: seen is not None and seen["lag_checked_s"] > since_s
+                   and seen["lag_records"] == 0 and seen["partitions"] >= partitions,
+                   detail=self.log_tail)
 
     def health(self) -> dict[str, int] | None:
         return worker_health(self.web_port)
@@ -99,7 +137,7 @@ class Worker:
         """This worker's ``WEARMON_*`` settings with a free web port: to start it again after a
         kill, or a second member of its consumer group."""
         env = {k: v for k, v in self.env.items() if k.startswith("WEARMON_")}
-        return env | {"WEARMON_WEB_PORT": str(free_port())}
+        return env | {"WEARMON_WEB_PORT": str(free_port()), "WEARMON_SINK_PORT": str(free_port())}
 
     def running_health(self) -> dict[str, int] | None:
         """The worker's health counters; fails at once if the process has exited."""
@@ -108,37 +146,45 @@ class Worker:
 
     def wait_processed(self, messages: int, timeout_s: float = 180.0) -> dict[str, int]:
         """Block until the worker has handled ``messages`` telemetry messages."""
-        return wait_until(
+        seen = wait_until(
             self.running_health, f"the worker to handle {messages} messages", timeout_s,
             until=lambda seen: seen is not None
             and seen["uploads"] + seen["rejected"] + seen["duplicates"] >= messages,
             detail=self.log_tail,
         )
+        self.wait_stored()
+        return seen
 
     def wait_handled_through(self, offsets_total: int, timeout_s: float = 180.0) -> dict[str, int]:
         """Block until the next telemetry offsets to process add up to ``offsets_total`` (all
         records before them processed or skipped, and counted)."""
-        return wait_until(
+        seen = wait_until(
             self.running_health, f"the worker to handle through offsets {offsets_total}",
             timeout_s, until=lambda seen: seen is not None
             and seen["next_offsets_total"] >= offsets_total,
             detail=self.log_tail,
         )
+        self.wait_stored()
+        return seen
 
-    def stop(self, kill: bool = False) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            if kill:
-                self.proc.kill()
-            else:
-                self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def stop(self, kill: bool = False, sink: bool = False) -> None:
+        """Stop the worker (SIGTERM, or SIGKILL with ``kill``); its sink too with ``sink``."""
+        for proc in (self.proc, self.sink_proc if sink else None):
+            if proc is not None and proc.poll() is None:
+                if kill:
+                    proc.kill()
+                else:
+                    proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
     def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+        sink = (self.sink_log_path.read_text(errors="replace")[-2000:]
+                if self.sink_log_path.exists() else "")
+        return self.log_path.read_text(errors="replace")[-4000:] + "\n--- sink ---\n" + sink
 
     def wait_logged(self, text: str, timeout_s: float = 30.0) -> None:
         """Block until the worker's log holds ``text``."""
@@ -170,6 +216,8 @@ def new_worker(services: Services, directory: Path, **overrides: str) -> Worker:
         "WEARMON_PARTITIONS": "2",
         "WEARMON_STATE_DIR": str(directory / f"state-{suffix}"),
         "WEARMON_WEB_PORT": str(port),
+        "WEARMON_SINK_PORT": str(free_port()),
+        "WEARMON_TOPIC_POINTS": f"points-{suffix}",
         "WEARMON_BATCH_WITHIN_S": "0.2",
         "WEARMON_PRODUCER_MAX_BATCH_BYTES": "1",  # the embedded broker's end offsets (config.py)
         **overrides,
@@ -188,7 +236,7 @@ def worker_factory(services: Services, directory: Path) -> Iterator[Callable[...
 
     yield factory
     for worker in created:
-        worker.stop()
+        worker.stop(sink=True)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wearmon.stream.evaluation.patient_run import Alert, PatientRun
+from wearmon.stream.evaluation.runs.patient_run import Alert, PatientRun
 
 DAY_MS = 86_400_000
 ILLNESS_DETECTORS = ("slow_deviation",)
@@ -76,7 +76,7 @@ def stanford_user(
 ) -> dict[str, Any]:
     """One user's row: events, detections, lead days, false alert-days.
 
-    >>> from wearmon.stream.evaluation.patient_run import Alert, PatientRun
+    >>> from wearmon.stream.evaluation.runs.patient_run import Alert, PatientRun
     >>> run = PatientRun("u")
     >>> run.worn_days.update(range(0, 60))
     >>> alerts = [Alert("slow_deviation", "k", "warning", d * DAY_MS, d * DAY_MS, 1, "")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from wearmon.stream.evaluation.results import PatientResult
+    from wearmon.stream.evaluation.runs.results import PatientResult
 
 DAY_MS = 86_400_000
 MAX_POINTS = 4000

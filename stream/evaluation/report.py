@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from wearmon.stream.evaluation.plots import plot_patient
 
 if TYPE_CHECKING:
-    from wearmon.stream.evaluation.results import PatientResult
+    from wearmon.stream.evaluation.runs.results import PatientResult
 
 #: the figures each dataset is judged on, in table order
 HEADLINE = {

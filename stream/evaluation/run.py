@@ -16,8 +16,8 @@ from typing import Any
 
 from rich.progress import Progress
 
-from wearmon.stream.evaluation import illness_run, normal_run, rhythm_run, synthetic_run
-from wearmon.stream.evaluation.results import PatientResult, progress_bar
+from wearmon.stream.evaluation.runs import illness_run, normal_run, rhythm_run, synthetic_run
+from wearmon.stream.evaluation.runs.results import PatientResult, progress_bar
 
 Runner = Callable[[Path, Progress, int | None, bool], tuple[dict[str, Any], list[PatientResult]]]
 RUNNERS: dict[str, Runner] = {

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import aiohttp
 
 from wearmon.stream.config import Settings, load_settings
+from wearmon.stream.datasets.simulator import Simulator
 from wearmon.stream.gateway.devices import issue_tokens
 from wearmon.stream.kafka import ensure_topics, make_producer
 from wearmon.stream.tools.services import free_port, start_broker
-from wearmon.stream.tools.simulator import Simulator
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from rich.live import Live
 from wearmon.stream.config import Settings, variables_only
 from wearmon.stream.console.accounts import add_account
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
+from wearmon.stream.datasets.simulator import Simulator
 from wearmon.stream.kafka import ensure_topics
 from wearmon.stream.tools.demo_inbox import Inbox, InboxMessage
 from wearmon.stream.tools.demo_view import DemoView, watch
@@ -56,7 +57,6 @@ from wearmon.stream.tools.services import (
     start_influxd,
     worker_health,
 )
-from wearmon.stream.tools.simulator import Simulator
 from wearmon.stream.views.patients import publish_patient
 
 DEMO_USER = "demo.nurse"

@@ -23,9 +23,9 @@ from typing import Any
 import aiohttp
 
 from wearmon.stream.config import Settings
+from wearmon.stream.datasets.simulator import Simulator
 from wearmon.stream.kafka import ensure_topics, make_producer
 from wearmon.stream.signals import stop_on_signals
-from wearmon.stream.tools.simulator import Simulator
 
 log = logging.getLogger(__name__)
 EXTEND_S = 3600.0

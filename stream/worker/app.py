@@ -3,8 +3,8 @@ they use.
 
 * telemetry (``worker.telemetry``): ``process-telemetry`` — batches of uploads → page → durable;
 * care (``worker.care``): ``alert-commands`` and the escalation timer on the alert state,
-  ``plan-notifications`` / ``deliver-notifications``, the alert and delivery history in InfluxDB,
-  and the alerts HTTP API over the cluster-wide alerts view (``views.alerts_feed``);
+  ``plan-notifications`` / ``deliver-notifications``, and the alerts HTTP API over the
+  cluster-wide alerts view (``views.alerts_feed``);
 * ``/health`` and ``/metrics`` on the worker's web server.
 
 Both flows change patients only through one ``PatientStore`` and page under one lock.
@@ -21,7 +21,6 @@ from wearmon.stream.config import Settings
 from wearmon.stream.views.alerts_feed import AlertsFeed
 from wearmon.stream.worker.care.api import add_api, topic_sender
 from wearmon.stream.worker.care.commands import Commands, add_command_agent
-from wearmon.stream.worker.care.history import History, add_history_agents
 from wearmon.stream.worker.care.notifications import (
     Delivery,
     LinkSigner,
@@ -42,7 +41,7 @@ from wearmon.stream.worker.paging import PageTopics
 from wearmon.stream.worker.patient_store import PatientStore
 from wearmon.stream.worker.status import WorkerStatus
 from wearmon.stream.worker.telemetry.agent import Telemetry, add_telemetry_agent
-from wearmon.stream.worker.telemetry.durable import DurableSinks
+from wearmon.stream.worker.telemetry.durable import DurableTopics
 from wearmon.stream.worker.telemetry.in_flight import InFlight
 from wearmon.stream.worker.telemetry.process import BatchRules
 from wearmon.stream.worker.telemetry.progress import Offsets, Tracker
@@ -93,8 +92,8 @@ def create_app(settings: Settings) -> faust.App:
     app = new_app(settings)
     topics = settings.topics
     topic = {name: bytes_topic(app, getattr(topics, name), settings)
-             for name in ("telemetry", "alerts", "anomalies", "rejected", "alert_commands",
-                          "alert_replies", "outbox", "deliveries")}
+             for name in ("telemetry", "points", "alerts", "anomalies", "rejected",
+                          "alert_commands", "alert_replies", "outbox", "deliveries")}
     patient_table = bytes_table(app, "patient-state", settings)
     connections = Connections(settings)
     store = PatientStore.over(patient_table, bytes_table(app, "alert-state", settings),
@@ -109,7 +108,8 @@ def create_app(settings: Settings) -> faust.App:
     telemetry = Telemetry(
         store=store, rules=rules_of(settings), lock=lock, connections=connections,
         page_topics=page_topics,
-        sinks=DurableSinks(None, topic["rejected"], settings.uploads.dead_letter_max_bytes),
+        durable_topics=DurableTopics(topic["points"], topic["rejected"],
+                                     settings.uploads.dead_letter_max_bytes),
         offsets=Offsets(Tracker(patient_table, settings.kafka.partitions),
                         FaustPartitions(app, settings.topics.telemetry),
                         on_lost=UNPROCESSED_DELETED.inc),
@@ -133,22 +133,33 @@ def create_app(settings: Settings) -> faust.App:
         Delivery(settings.notify.max_attempts, settings.notify.backoff_s,
                  settings.notify.timeout_s),
         flush))
-    if settings.influx.url:
-        add_history_agents(app, topic["alerts"], topic["deliveries"], History(connections))
     api_token = settings.api.token.get_secret_value() if settings.api.token is not None else ""
     add_api(app, AlertsFeed(settings, topic_sender(topic["alert_commands"])),
             connections.directory, api_token, settings.api.wait_s)
 
     def gauges() -> WorkerGauges:
-        return WorkerGauges(influx_retries=connections.influx_retries(),
-                            cached_patients=len(store.patients),
+        return WorkerGauges(cached_patients=len(store.patients),
                             evicted_patients=store.patients.evicted,
                             enrolled_patients=len(connections.directory.by_patient))
 
-    add_metrics_page(app, gauges)
+    stall_s = settings.worker.ready_stall_s
+
+    def ready() -> bool:
+        status.directory_ready = connections.directory.ready
+        return not status.reasons(stall_s)
+
+    add_metrics_page(app, gauges, status, ready)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
+        """Alive (the process answers), with what it has handled."""
         return web.json(status.health())
+
+    @app.page("/ready")
+    async def readiness(web: Any, request: Any) -> Any:
+        """Keeping up: 200, or 503 with the reasons."""
+        status.directory_ready = connections.directory.ready
+        answer = status.ready(stall_s)
+        return web.json(answer, status=200 if answer["ready"] else 503)
 
     return app

@@ -21,8 +21,8 @@ from tests.waiting import wait_until
 from wearmon.stream.config import Settings, load_settings
 from wearmon.stream.core.patients import PatientSettings, Recipient
 from wearmon.stream.core.validation import Limits, Rejection, validate
+from wearmon.stream.datasets.simulator import CLINICAL_KINDS, Label, Simulator
 from wearmon.stream.kafka import ensure_topics, make_producer
-from wearmon.stream.tools.simulator import CLINICAL_KINDS, Label, Simulator
 from wearmon.stream.views.patients import publish_patient
 
 HOUR_MS = 3_600_000
@@ -199,8 +199,9 @@ def acknowledge_one(worker: Worker, patient: str, timeout_s: float = 60.0) -> st
 
 def wait_acknowledgement_stored(worker: Worker, patient: str, alert_id: str,
                                 timeout_s: float = 60.0) -> None:
-    """Await the acknowledgement's ``alert_audit`` point in InfluxDB: the worker writes it from
-    the alerts topic after its API has answered (the ward dashboard's ACKNOWLEDGED query)."""
+    """Await the acknowledgement's ``alert_audit`` point in InfluxDB (the ward dashboard's
+    ACKNOWLEDGED query): the sink writes it from the alerts topic, after the worker's API has
+    answered."""
     query = ("SELECT \"actor\" FROM \"alert_audit\" WHERE \"action\" = 'acknowledged' "
              f"AND \"patient\" = '{patient}' AND \"alert_id\" = '{alert_id}'")
     wait_until(lambda: influx_query(worker.env["WEARMON_INFLUX_URL"],
@@ -262,6 +263,7 @@ def pipeline_run(
         acknowledged = acknowledge_one(worker, EPISODE_PATIENT)
         wait_acknowledgement_stored(worker, EPISODE_PATIENT, acknowledged)
         deliveries = asyncio.run(consume(settings, settings.topics.deliveries, 1))
+        worker.wait_stored()  # the deliveries read above are in InfluxDB too
         yield PipelineRun(
             influx_url=services.influx_url,
             influx_db=settings.influx.db,
@@ -280,5 +282,5 @@ def pipeline_run(
             acknowledged=acknowledged,
         )
     finally:
-        worker.stop()
+        worker.stop(sink=True)
         receiver.stop()

@@ -168,7 +168,7 @@ def care(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         console.terminate()
         console.wait(timeout=30)
         for worker in (first, second):
-            worker.stop()
+            worker.stop(sink=True)
         mail.stop()
         hooks.stop()
 

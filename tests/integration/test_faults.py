@@ -20,8 +20,8 @@ from tests.integration.conftest import consume, send_messages, settings_of
 from tests.waiting import wait_until
 from wearmon.stream.config import Settings
 from wearmon.stream.core.validation import Limits, Rejection, validate
+from wearmon.stream.datasets.simulator import Simulator
 from wearmon.stream.tools.services import free_port, start_influxd
-from wearmon.stream.tools.simulator import Simulator
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
 HOUR_MS = 3_600_000

@@ -1,6 +1,7 @@
-"""The house rules a newcomer relies on, checked on the source: rooms import each other in one
-direction only (no circle, type-only imports included), the console does not reach into the
-worker, no room holds more than 12 modules, no function is longer than 80 lines, and the pure
+"""The house rules a newcomer relies on, checked on the source (imports inside functions and
+``TYPE_CHECKING`` blocks included): rooms import each other in one direction only (no circle),
+the console does not reach into the worker, the offline rooms (datasets, evaluation) not into the
+tool shed, no room holds more than 12 modules, no function is longer than 80 lines, and the pure
 rooms stay free of Kafka, Faust and HTTP."""
 
 from __future__ import annotations
@@ -83,6 +84,17 @@ def test_the_console_does_not_import_the_worker() -> None:
                  if module.startswith("wearmon.stream.console")
                  for target in targets if target.startswith("wearmon.stream.worker")}
     assert offending == set()
+
+
+def test_the_offline_rooms_do_not_import_the_tools() -> None:
+    """Datasets and the evaluation are used by the tool shed (demo, replay, bench), never the
+    other way round."""
+    edges = graph()
+    offline = [m for m in edges if m.startswith(("wearmon.stream.datasets",
+                                                  "wearmon.stream.evaluation"))]
+    assert len(offline) > 10
+    assert {(m, t) for m in offline for t in edges[m]
+            if t.startswith("wearmon.stream.tools")} == set()
 
 
 def test_pure_rooms_do_not_do_io() -> None:

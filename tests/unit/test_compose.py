@@ -11,8 +11,8 @@ import yaml
 
 from wearmon.stream.config import KafkaSettings, all_variables, variables_only
 from wearmon.stream.core.patients import PatientSettings
+from wearmon.stream.datasets.simulator import Simulator
 from wearmon.stream.kafka import new_topic, topic_names
-from wearmon.stream.tools.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"kafka", "influxdb", "grafana", "worker", "simulator", "mailpit", "gateway", "enrol",

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from tests.unit.datadir import DATA_DIR, require
+from wearmon.stream import datasets
 from wearmon.stream.core.schema import PATIENT_ID_PATTERN, RR_RANGE, SAMPLE_RANGES, Sample
-from wearmon.stream.tools import datasets
-from wearmon.stream.tools.datasets import (
+from wearmon.stream.datasets import (
     AFDB_ORIGIN_MS,
     AFDB_WINDOW_MS,
     DATASETS,

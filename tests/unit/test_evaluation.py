@@ -13,21 +13,21 @@ from click.testing import CliRunner
 
 from tests.unit.datadir import DATA_DIR, require
 from wearmon.models.base import Day, Finding, Severity
+from wearmon.stream import datasets
 from wearmon.stream.core.features import PatientFeatures
 from wearmon.stream.core.pipeline import utc_offset_ms
 from wearmon.stream.core.schema import Columns, Sample
 from wearmon.stream.evaluation import anchors, metrics, protocol, rhythm_metrics
 from wearmon.stream.evaluation.cli import add_evaluate_command
-from wearmon.stream.evaluation.illness_run import STANFORD_TIMEZONE, daily_values
-from wearmon.stream.evaluation.patient_run import (
+from wearmon.stream.evaluation.runs.illness_run import STANFORD_TIMEZONE, daily_values
+from wearmon.stream.evaluation.runs.patient_run import (
     DAY_MS,
     Alert,
     PatientRun,
     alerts_of,
     replay_patient,
 )
-from wearmon.stream.evaluation.rhythm_run import decision_alerts
-from wearmon.stream.tools import datasets
+from wearmon.stream.evaluation.runs.rhythm_run import decision_alerts
 
 
 def _cli() -> click.Group:

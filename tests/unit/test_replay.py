@@ -17,15 +17,15 @@ from click.testing import CliRunner
 from tests.unit.datadir import DATA_DIR, require
 from wearmon.stream.core.schema import ID_PATTERN, Sample, json_schema
 from wearmon.stream.core.validation import Limits, Validated, validate
-from wearmon.stream.tools.dataset_replay import (
-    add_replay_command,
+from wearmon.stream.datasets import DATASETS, DAY_MS, list_patients, load_patient
+from wearmon.stream.datasets.uploads import (
+    DEVICE_KIND,
     build_uploads,
     encode,
     merge_by_time,
     rebase_shift_ms,
-    send_uploads,
 )
-from wearmon.stream.tools.datasets import DATASETS, DAY_MS, list_patients, load_patient
+from wearmon.stream.tools.dataset_replay import add_replay_command, send_uploads
 
 SCHEMA = jsonschema.Draft202012Validator(json_schema())
 MINUTE_MS = 60_000
@@ -74,6 +74,13 @@ def test_upload_size_cap_and_absent_fields() -> None:
     uploads = list(build_uploads("pat-0002", samples, device_id="d", max_samples=10))
     assert [len(u["samples"]) for u in uploads] == [10, 10, 5]
     assert uploads[0]["samples"][0] == {"t_ms": 0, "hr_bpm": 70.0}  # no nulls, no empty lists
+
+
+def test_every_dataset_has_a_device_kind() -> None:
+    """``wearmon replay --dataset nsr`` once failed with KeyError: 'nsr' (no device kind)."""
+    assert set(DEVICE_KIND) == set(DATASETS)
+    for dataset, kind in DEVICE_KIND.items():
+        assert re.match(ID_PATTERN, f"{dataset}-001-{kind}")
 
 
 def test_rebase_whole_days_keeps_hour_and_stays_in_the_past() -> None:

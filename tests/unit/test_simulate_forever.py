@@ -6,8 +6,8 @@ import time
 
 import orjson
 
+from wearmon.stream.datasets.simulator import Simulator
 from wearmon.stream.tools.producer import cursor_at
-from wearmon.stream.tools.simulator import Simulator
 
 HOUR_S = 3600
 

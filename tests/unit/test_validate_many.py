@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wearmon.stream.core.validation import Limits, Rejection, Validated, validate, validate_many
-from wearmon.stream.tools.simulator import Simulator
+from wearmon.stream.datasets.simulator import Simulator
 
 NOW_MS = 1_800_000_000_000
 SKEW_MS = Limits().max_clock_skew_ms

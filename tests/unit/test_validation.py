@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from wearmon.stream.core.schema import json_schema
 from wearmon.stream.core.validation import Limits, Rejection, Validated, validate
-from wearmon.stream.tools.simulator import Simulator
+from wearmon.stream.datasets.simulator import Simulator
 
 NOW_MS = 1_800_000_000_000
 CONTRACT = (Path(__file__).resolve().parents[2] / "stream" / "core" / "contract"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import orjson
 
 from wearmon.stream.core.schema import SCHEMA_VERSION
-from wearmon.stream.tools.simulator import SAMPLE_MS, Simulator
+from wearmon.stream.datasets.simulator import SAMPLE_MS, Simulator
 
 HOUR_MS = 3_600_000
 #: Heart rate of a probe's samples: at or below the low limit (40 bpm) minus 5, bradycardia is

@@ -21,6 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from wearmon.stream.config import Settings
+from wearmon.stream.datasets.simulator import SAMPLE_MS
 from wearmon.stream.kafka import client_options, ensure_topics
 from wearmon.stream.tools.bench.data import (
     Message,
@@ -29,7 +30,6 @@ from wearmon.stream.tools.bench.data import (
     schedule,
 )
 from wearmon.stream.tools.bench.kafka_io import bench_producer
-from wearmon.stream.tools.simulator import SAMPLE_MS
 
 
 @dataclass(frozen=True, slots=True)

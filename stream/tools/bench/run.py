@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from wearmon.stream.config import Settings
+from wearmon.stream.sinks.service import kinds_of
 from wearmon.stream.tools.bench.data import (
     HOUR_MS,
     SAMPLE_MS,
@@ -31,6 +32,7 @@ from wearmon.stream.tools.bench.kafka_io import (
     consume_all,
     median,
     produce,
+    records_in,
 )
 from wearmon.stream.tools.bench.latency import broker_hop, percentile, run_latency
 from wearmon.stream.tools.bench.stage import REPEATS, run_region, run_stage
@@ -40,6 +42,7 @@ from wearmon.stream.tools.bench.worker_runs import (
     mean_batch,
     memory_run,
     time_backlog,
+    time_sink,
 )
 from wearmon.stream.tools.services import Service, start_broker, start_influxd
 from wearmon.stream.tools.workers import (
@@ -47,6 +50,7 @@ from wearmon.stream.tools.workers import (
     WorkerProcess,
     isolated_values,
     settings_from,
+    sink_process,
 )
 
 Say = Callable[[str], None]
@@ -116,26 +120,32 @@ def throughput_figures(options: BenchOptions, size: int, data: Uploads, services
     floor = faust_floor(values, services.workdir, data.count)
     say(f"{size}: worker through the backlog")
     worker = WorkerProcess(values, services.workdir, name=f"e2e-{size}")
+    sink = sink_process(values, services.workdir, name=f"sink-{size}")
     worker.start()
     try:
         backlog = time_backlog(worker, data.count)
+        say(f"{size}: the sink through what the worker published")
+        records = asyncio.run(records_in(settings, list(kinds_of(settings))))
+        sink.start()
+        written = time_sink(sink, records)
         say(f"{size}: raw InfluxDB write")
         influx = write_raw(services.influx.url, f"raw_{size}_{int(time.time())}", lines)
-        rate = backlog.samples.per_s / 2
+        rate = backlog.per_s / 2
         say(f"{size}: latency at {rate:,.0f} samples/s for {options.latency_s:.0f} s")
         latency = latency_figures(options, size, worker, settings, rate)
     finally:
         worker.stop()
+        sink.stop()
     return {
         "consumer_samples_per_s": consumer.per_s,
-        "e2e_samples_per_s": backlog.samples.per_s,
-        "e2e_vs_consumer": backlog.samples.per_s / consumer.per_s,
+        "e2e_samples_per_s": backlog.per_s,
+        "e2e_vs_consumer": backlog.per_s / consumer.per_s,
         "faust_floor_samples_per_s": floor.per_s,
         "faust_floor_vs_consumer": floor.per_s / consumer.per_s,
-        "e2e_vs_faust_floor": backlog.samples.per_s / floor.per_s,
+        "e2e_vs_faust_floor": backlog.per_s / floor.per_s,
         "influx_points_per_s": influx.per_s,
-        "e2e_points_per_s": backlog.points.per_s,
-        "e2e_points_vs_influx": backlog.points.per_s / influx.per_s,
+        "sink_points_per_s": written.per_s,
+        "sink_points_vs_influx": written.per_s / influx.per_s,
         **latency,
     }
 

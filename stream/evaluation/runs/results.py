@@ -18,7 +18,7 @@ from rich.progress import (
 
 from wearmon.stream.core.pipeline import PatientState
 from wearmon.stream.core.schema import Columns
-from wearmon.stream.evaluation.patient_run import Alert, PatientRun, replay_patient
+from wearmon.stream.evaluation.runs.patient_run import Alert, PatientRun, replay_patient
 
 
 @dataclass(slots=True)

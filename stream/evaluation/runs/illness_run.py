@@ -24,10 +24,10 @@ from rich.progress import Progress
 from wearmon.models.activity import ActivityPattern
 from wearmon.models.base import Day, Finding, Severity
 from wearmon.models.slow import ALERT_SCORE, SlowDeviation
+from wearmon.stream import datasets
 from wearmon.stream.evaluation import anchors, metrics, protocol
-from wearmon.stream.evaluation.patient_run import DAY_MS, Alert, PatientRun, alerts_of
-from wearmon.stream.evaluation.results import PatientResult, limit, replay_with_progress
-from wearmon.stream.tools import datasets
+from wearmon.stream.evaluation.runs.patient_run import DAY_MS, Alert, PatientRun, alerts_of
+from wearmon.stream.evaluation.runs.results import PatientResult, limit, replay_with_progress
 
 STANFORD_TIMEZONE = "UTC"  # the files' naive local times are read as UTC: UTC hours are local
 #: covid-daily: candidate illness-score thresholds, and the false-alert budget they must meet

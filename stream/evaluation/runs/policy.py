@@ -20,7 +20,7 @@ from wearmon.stream.core.patients import default_settings
 from wearmon.stream.core.pipeline import PatientState, process
 from wearmon.stream.core.schema import Sample
 from wearmon.stream.core.validation import Limits, Rejection, validate
-from wearmon.stream.tools.dataset_replay import build_uploads
+from wearmon.stream.datasets.uploads import build_uploads
 
 UPLOAD_EVERY_MS = 900_000
 SYNC_DELAY_MS = 1_000  # the upload arrives a second after its last sample

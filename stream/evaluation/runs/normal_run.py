@@ -14,11 +14,11 @@ from typing import Any
 
 from rich.progress import Progress
 
+from wearmon.stream import datasets
 from wearmon.stream.evaluation import metrics, protocol
-from wearmon.stream.evaluation.patient_run import alerts_of
-from wearmon.stream.evaluation.policy import policy_effect
-from wearmon.stream.evaluation.results import PatientResult, replay_with_progress
-from wearmon.stream.tools import datasets
+from wearmon.stream.evaluation.runs.patient_run import alerts_of
+from wearmon.stream.evaluation.runs.policy import policy_effect
+from wearmon.stream.evaluation.runs.results import PatientResult, replay_with_progress
 
 
 def _mmash_ages(root: Path) -> dict[str, int]:

@@ -24,11 +24,11 @@ from rich.progress import Progress
 from wearmon.models.base import BeatBlock, BoolArray, IntArray
 from wearmon.models.rhythm import ENTROPY_THRESHOLD, NRMSSD_THRESHOLD, IrregularRhythm
 from wearmon.models.suite import PatientModels
+from wearmon.stream import datasets
 from wearmon.stream.core.pipeline import PatientState
 from wearmon.stream.evaluation import anchors, protocol, rhythm_metrics
-from wearmon.stream.evaluation.patient_run import Alert, PatientRun, alerts_of
-from wearmon.stream.evaluation.results import PatientResult, limit, replay_with_progress
-from wearmon.stream.tools import datasets
+from wearmon.stream.evaluation.runs.patient_run import Alert, PatientRun, alerts_of
+from wearmon.stream.evaluation.runs.results import PatientResult, limit, replay_with_progress
 
 Setting = tuple[float, float]  # (nRMSSD threshold, word-entropy threshold)
 NRMSSD_GRID = (0.04, 0.06, 0.08, 0.10, 0.12)
