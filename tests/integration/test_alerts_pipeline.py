@@ -10,7 +10,7 @@ from tests.conftest import influx_query
 from tests.integration.conftest import EPISODE_PATIENT, PipelineRun, consume, settings_of
 from tests.integration.test_pipeline import DETECTED_KINDS
 from tests.waiting import wait_until
-from wearmon.stream.tools.simulator import Label
+from wearmon.stream.datasets.simulator import Label
 
 pytestmark = pytest.mark.integration
 
