@@ -213,7 +213,11 @@ class WorkerSettings(Section):
     web_host: str = Field("127.0.0.1", description="Address the worker's web server binds")
     web_debug_pages: bool = Field(
         False, description="Faust's router, table, stats and graph pages (no authentication)")
-    state_dir: str = Field(".wearmon", description="Worker scratch directory (Faust datadir)")
+    state_dir: str = Field(".wearmon", description="Where a worker keeps its tables (RocksDB), "
+                                                   "one folder per worker (by web port)")
+    state_store: Literal["rocksdb", "memory"] = Field(
+        "rocksdb", description="rocksdb: tables on disk, restarts replay only what changed; "
+                               "memory: every restart replays the whole changelog")
     ready_stall_s: float = Field(
         60.0, gt=0, description="/ready fails when a partition has records waiting and no "
                                 "progress for this long")
@@ -315,6 +319,20 @@ class GatewaySettings(Section):
     retry_after_s: int = Field(1, ge=1, description="Retry-After of 429/503 answers")
     idempotent: bool = Field(
         True, description="Idempotent producer (false for brokers without it, e.g. embedded)")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="A request's headers must be complete within it after the "
+                                "connection opens or the previous answer; else it is closed")
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="A body must arrive within it, extended by one second per "
+                                "WEARMON_GATEWAY_MIN_BODY_BYTES_PER_S bytes received (then 408)")
+    min_body_bytes_per_s: int = Field(
+        1000, ge=1, description="The slowest body the gateway waits for (bytes/s, on average)")
+    max_requests_per_device: int = Field(
+        8, ge=1, description="Requests of one device token at once (receiving or awaiting the "
+                             "broker); more: 429")
+    max_requests_per_address: int = Field(
+        64, ge=1, description="Requests from one client address at once; more: 429 (behind a "
+                              "proxy every device has the proxy's address: raise it)")
 
     @model_validator(mode="after")
     def _tls_pair(self) -> GatewaySettings:

@@ -13,6 +13,7 @@ Both flows change patients only through one ``PatientStore`` and page under one 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -36,6 +37,7 @@ from wearmon.stream.worker.faust_io import (
     bytes_topic,
     faust_credentials,
 )
+from wearmon.stream.worker.faust_store import register as register_store
 from wearmon.stream.worker.metrics import UNPROCESSED_DELETED, WorkerGauges, add_metrics_page
 from wearmon.stream.worker.paging import PageTopics
 from wearmon.stream.worker.patient_store import PatientStore
@@ -49,12 +51,15 @@ from wearmon.stream.worker.telemetry.progress import Offsets, Tracker
 
 def new_app(settings: Settings) -> faust.App:
     settings.require_broker()
+    # one worker's own tables: a restart on this host with the same web port finds them
+    datadir = Path(settings.worker.state_dir) / f"worker-{settings.worker.web_port}"
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.kafka.app_id,
         broker=settings.kafka.broker_urls,
         autodiscover=False,
-        store="memory://",
-        datadir=settings.worker.state_dir,
+        store=register_store() if settings.worker.state_store == "rocksdb" else "memory://",
+        datadir=str(datadir),
         topic_partitions=settings.kafka.partitions,
         topic_allow_declare=True,
         table_standby_replicas=0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import signal
 import ssl
@@ -24,6 +25,8 @@ from tests.waiting import await_until
 from wearmon.stream.config import ConfigError, Settings, load_settings
 from wearmon.stream.gateway.devices import issue_token, revoke_token
 from wearmon.stream.gateway.server import UPLOADS_PATH, Gateway
+from wearmon.stream.gateway.tokens import issue
+from wearmon.stream.kafka import make_producer
 from wearmon.stream.tools.services import free_port, start_broker
 
 pytestmark = pytest.mark.integration
@@ -36,6 +39,7 @@ def gateway_settings(broker_url: str, **overrides: Any) -> Settings:
         "broker": broker_url, "partitions": 2, "gateway_port": free_port(),
         "gateway_idempotent": False,  # the embedded broker has no idempotent producers
         "topic_telemetry": f"telemetry-{suffix}", "topic_devices": f"devices-{suffix}",
+        "topic_rejected": f"rejected-{suffix}",
         **overrides,
     }
     return load_settings({f"WEARMON_{name.upper()}": str(value) for name, value in values.items()})
@@ -86,10 +90,11 @@ async def running(services: Services) -> AsyncIterator[Running]:
         yield one
 
 
-async def read_topic(settings: Settings, count: int, timeout_s: float = 30.0
-                     ) -> list[tuple[bytes | None, bytes | None, int, int]]:
-    """Up to ``count`` records of the telemetry topic (Tansu's end offsets undercount batches)."""
-    consumer = AIOKafkaConsumer(settings.topics.telemetry,
+async def read_topic(settings: Settings, count: int, timeout_s: float = 30.0,
+                     topic: str = "") -> list[tuple[bytes | None, bytes | None, int, int]]:
+    """Up to ``count`` records of the telemetry topic, or of ``topic`` (Tansu's end offsets
+    undercount batches)."""
+    consumer = AIOKafkaConsumer(topic or settings.topics.telemetry,
                                 bootstrap_servers=settings.kafka.bootstrap,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
@@ -158,6 +163,11 @@ async def test_invalid_uploads_are_refused_naming_field_and_reason(running: Runn
     assert status == 202
     assert doc["issues"] == [{"field": "samples[1].hr_bpm", "reason": "out_of_range",
                               "detail": "hr_bpm=400 outside the plausible 25-250 beats/min"}]
+    letters = [orjson.loads(value) for _, value, _, _ in await read_topic(
+        running.settings, 2, topic=running.settings.topics.rejected) if value is not None]
+    assert [(r["reason"], r["field"], r["patient_id"]) for r in letters] == [
+        ("not_json", "$", PATIENT), ("unknown_schema_version", "schema_version", PATIENT)]
+    assert base64.b64decode(letters[0]["original_b64"]) == b"{not json"  # the 413: not read
     metrics = await (await running.http.get(running.gateway.url + "/metrics")).text()
     assert "wearmon_gateway_uploads_total 1.0" in metrics
     assert 'wearmon_gateway_rejections_total{reason="not_json"} 1.0' in metrics
@@ -221,3 +231,34 @@ async def test_start_up_errors_name_the_variable(services: Services, tmp_path: P
     with pytest.raises(ConfigError, match="WEARMON_GATEWAY_TLS_CERT and WEARMON_GATEWAY_TLS_KEY"):
         await Gateway(gateway_settings(services.broker_url, gateway_tls_cert=missing,
                                        gateway_tls_key=missing)).start()
+
+
+async def test_every_record_shape_on_the_devices_topic_is_contained(running: Running) -> None:
+    """Junk on the devices topic: logged, counted skips; the registry's follower goes on."""
+    settings = running.settings
+    _, other = issue("watch-gw-x", "p-gw-0009", now_ms=1)
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        junk: list[tuple[bytes | None, bytes | None]] = [
+            (None, other.to_bytes()), (b"", None), (b"", other.to_bytes()),
+            (b"\xff\xfe", other.to_bytes()), (b"watch-gw-x", b"{not json"),
+            (b"watch-gw-x", b""), (b"watch-gw-x", b"[1, 2]"),
+            (b"watch-gw-x", orjson.dumps({"patient_id": "p-gw-0009", "care_team": []})),
+            (b"watch-gw-y", other.to_bytes()),  # a grant under another device's key
+        ]
+        for key, value in junk:
+            await (await producer.send(settings.topics.devices, value, key=key))
+    finally:
+        await producer.stop()
+    token, _ = await issue_token(settings, "watch-gw-2", PATIENT)  # after the junk
+    deadline = time.monotonic() + 10
+    while running.gateway.registry.find(token) is None:  # the follower read past the junk
+        assert time.monotonic() < deadline, "the devices follower stopped"
+        await asyncio.sleep(0.05)
+    assert running.gateway.registry.skipped == len(junk)
+    assert (await running.post(upload(device="watch-gw-2"), token=token))[0] == 202
+    assert (await running.post(upload()))[0] == 202  # the first device is untouched
+    metrics = await (await running.http.get(running.gateway.url + "/metrics")).text()
+    assert f"wearmon_gateway_device_records_skipped_total {len(junk)}.0" in metrics
+    assert set(running.gateway.registry.by_device) == {DEVICE, "watch-gw-2"}

@@ -15,8 +15,8 @@ from wearmon.stream.datasets.simulator import Simulator
 from wearmon.stream.kafka import new_topic, topic_names
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"kafka", "influxdb", "grafana", "worker", "simulator", "mailpit", "gateway", "enrol",
-            "prometheus", "console"}
+SERVICES = {"kafka", "influxdb", "grafana", "worker", "sink", "simulator", "mailpit", "gateway",
+            "enrol", "prometheus", "alertmanager", "console"}
 INTERPOLATION = re.compile(r"\$\{(\w+)(?:[:?+-][^}]*)?\}")
 
 
@@ -83,10 +83,15 @@ def test_infrastructure_has_healthchecks_and_dependents_wait_for_them(
     compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
-    for name in ("kafka", "influxdb", "grafana", "mailpit", "worker", "gateway", "console"):
+    for name in ("kafka", "influxdb", "grafana", "mailpit", "worker", "sink", "gateway",
+                 "console"):
         assert services[name]["healthcheck"]["test"], name
+    # the worker and the sink are healthy only while they keep up (readiness, not liveness)
+    for name in ("worker", "sink"):
+        assert "/ready" in str(services[name]["healthcheck"]["test"]), name
     for name, needs in {
-        "worker": {"kafka", "influxdb"},
+        "worker": {"kafka"},
+        "sink": {"kafka", "influxdb"},
         "grafana": {"influxdb", "mailpit"},
         "simulator": {"kafka", "gateway"},
         "gateway": {"kafka"},

@@ -14,6 +14,7 @@ and the restarted worker resumes from the saved offsets.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,9 @@ from wearmon.stream.worker.telemetry.in_flight import InFlight
 from wearmon.stream.worker.telemetry.process import BatchRules, process_batch
 from wearmon.stream.worker.telemetry.progress import STALL_S, Offsets
 
+STOP_WAIT_S = 15.0  # on SIGTERM, how long the batch in flight may take to become durable
 BROKER_TIMEOUT_S = 5.0  # a check of the partitions' ends that takes longer: broker unreachable
+log = logging.getLogger(__name__)
 HEALTH_COUNTS = ("uploads", "samples", "rejected", "duplicates", "anomalies", "alert_events",
                  "skipped_seen")
 
@@ -170,8 +173,12 @@ def add_telemetry_agent(app: faust.App, topic: Any, telemetry: Telemetry, max_up
                     await telemetry.handle(list(events))
                 except Exception:
                     fail_stop("processing a batch")
-        finally:
-            telemetry.in_flight.cancel()
+        finally:  # stopping: the batch in flight is finished, not processed again next time
+            if await telemetry.in_flight.finish(STOP_WAIT_S):
+                log.info("stopping: the batch in flight is durable")
+            else:
+                log.warning("stopping: the batch in flight did not finish within %.0f s; it "
+                            "is processed again after the restart", STOP_WAIT_S)
 
     @app.timer(STALL_S / 2)
     async def stalls() -> None:
