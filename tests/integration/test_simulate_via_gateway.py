@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 
 from tests.conftest import REPO, Services
 from tests.integration.test_gateway import gateway_settings, read_topic
-from tests.waiting import wait_until
+from tests.integration.test_log_privacy import launch
 from wearmon.stream.config import Settings
 
 pytestmark = pytest.mark.integration
@@ -34,30 +33,12 @@ def env_of(settings: Settings, **extra: str) -> dict[str, str]:
 @pytest.fixture
 def gateway_process(services: Services, tmp_path: Path) -> Iterator[tuple[object, str]]:
     settings = gateway_settings(services.broker_url)
-    log = (tmp_path / "gateway.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "wearmon", "gateway"], cwd=tmp_path,
-                            env=env_of(settings), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{settings.gateway.port}"
-
-    def gateway_log() -> str:
-        return (tmp_path / "gateway.log").read_text()
-
-    def ready() -> bool:
-        assert proc.poll() is None, gateway_log()
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as resp:
-                return bool(json.loads(resp.read())["ready"])
-        except OSError:  # not listening yet
-            return False
-
+    gateway = launch("gateway", env_of(settings), settings.gateway.port, tmp_path)
     try:
-        wait_until(ready, "the gateway to start", 60, interval_s=0.1, detail=gateway_log)
-        yield settings, url
+        yield settings, f"http://127.0.0.1:{settings.gateway.port}"
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
-    assert proc.returncode == 0, gateway_log()
+        gateway.stop()
+    assert gateway.proc.returncode == 0, gateway.text()
 
 
 def test_the_simulator_posts_through_the_gateway(
