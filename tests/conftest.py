@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_until
 from wearmon.stream.tools.services import (
     Service,
     free_port,
@@ -46,6 +47,11 @@ class Services:
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[Services]:
+    yield from running_services()
+
+
+def running_services() -> Iterator[Services]:
+    """A broker and an InfluxDB, stopped when the generator is closed."""
     broker = start_broker()
     try:
         influx = start_influxd()
@@ -113,16 +119,16 @@ class Worker:
         if not self.sink:
             return
         since_s = time.time()
-        deadline = time.monotonic() + timeout_s
-        seen: dict[str, float] | None = None
-        while time.monotonic() < deadline:
+        partitions = SINK_TOPICS * int(self.env["WEARMON_PARTITIONS"])
+
+        def running_sink_health() -> dict[str, float] | None:
             assert self.sink_proc is not None and self.sink_proc.poll() is None, self.log_tail()
-            seen = self.sink_health()
-            if (seen and seen["lag_checked_s"] > since_s and seen["lag_records"] == 0
-                    and seen["partitions"] >= SINK_TOPICS * int(self.env["WEARMON_PARTITIONS"])):
-                return
-            time.sleep(0.25)  # polling another process's HTTP endpoint: no event to await
-        raise AssertionError(f"the sink did not catch up: {seen}\n{self.log_tail()}")
+            return self.sink_health()
+
+        wait_until(running_sink_health, "the sink to catch up", timeout_s,
+                   until=lambda seen: seen is not None and seen["lag_checked_s"] > since_s
+                   and seen["lag_records"] == 0 and seen["partitions"] >= partitions,
+                   detail=self.log_tail)
 
     def health(self) -> dict[str, int] | None:
         return worker_health(self.web_port)
@@ -133,33 +139,33 @@ class Worker:
         env = {k: v for k, v in self.env.items() if k.startswith("WEARMON_")}
         return env | {"WEARMON_WEB_PORT": str(free_port()), "WEARMON_SINK_PORT": str(free_port())}
 
+    def running_health(self) -> dict[str, int] | None:
+        """The worker's health counters; fails at once if the process has exited."""
+        assert self.proc is not None and self.proc.poll() is None, self.log_tail()
+        return self.health()
+
     def wait_processed(self, messages: int, timeout_s: float = 180.0) -> dict[str, int]:
         """Block until the worker has handled ``messages`` telemetry messages."""
-        deadline = time.monotonic() + timeout_s
-        seen: dict[str, int] | None = None
-        while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
-            seen = self.health()
-            if seen and seen["uploads"] + seen["rejected"] + seen["duplicates"] >= messages:
-                self.wait_stored()
-                return seen
-            time.sleep(0.25)  # polling another process's HTTP endpoint: no event to await
-        raise AssertionError(f"worker handled {seen} of {messages} messages\n{self.log_tail()}")
+        seen = wait_until(
+            self.running_health, f"the worker to handle {messages} messages", timeout_s,
+            until=lambda seen: seen is not None
+            and seen["uploads"] + seen["rejected"] + seen["duplicates"] >= messages,
+            detail=self.log_tail,
+        )
+        self.wait_stored()
+        return seen
 
     def wait_handled_through(self, offsets_total: int, timeout_s: float = 180.0) -> dict[str, int]:
         """Block until the next telemetry offsets to process add up to ``offsets_total`` (all
         records before them processed or skipped, and counted)."""
-        deadline = time.monotonic() + timeout_s
-        seen: dict[str, int] | None = None
-        while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
-            seen = self.health()
-            if seen and seen["next_offsets_total"] >= offsets_total:
-                self.wait_stored()
-                return seen
-            time.sleep(0.25)  # polling another process's HTTP endpoint: no event to await
-        raise AssertionError(f"worker handled {seen}, not through {offsets_total}\n"
-                             f"{self.log_tail()}")
+        seen = wait_until(
+            self.running_health, f"the worker to handle through offsets {offsets_total}",
+            timeout_s, until=lambda seen: seen is not None
+            and seen["next_offsets_total"] >= offsets_total,
+            detail=self.log_tail,
+        )
+        self.wait_stored()
+        return seen
 
     def stop(self, kill: bool = False, sink: bool = False) -> None:
         """Stop the worker (SIGTERM, or SIGKILL with ``kill``); its sink too with ``sink``."""
@@ -182,11 +188,10 @@ class Worker:
 
     def wait_logged(self, text: str, timeout_s: float = 30.0, sink: bool = False) -> None:
         """Block until the worker's log (``sink``: its sink's) holds ``text``."""
-        deadline = time.monotonic() + timeout_s
         path = self.sink_log_path if sink else self.log_path
-        while not path.exists() or text not in path.read_text(errors="replace"):
-            assert time.monotonic() < deadline, f"{text!r} not logged\n{self.log_tail()}"
-            time.sleep(0.1)  # another process's log file: no event to await
+        wait_until(lambda: path.exists() and text in path.read_text(errors="replace"),
+                   f"{text!r} in the {'sink' if sink else 'worker'}'s log", timeout_s,
+                   interval_s=0.1, detail=self.log_tail)
 
 
 def new_worker(services: Services, directory: Path, **overrides: str) -> Worker:

@@ -34,6 +34,7 @@ from tests.conftest import REPO, Services, Worker, influx_query, new_worker
 from tests.integration.conftest import send_messages, settings_of
 from tests.integration.receivers import Inbox, MailServer, WebhookServer
 from tests.integration.test_alert_notifications import uploads
+from tests.waiting import wait_until
 from wearmon.stream.config import Settings
 from wearmon.stream.console.accounts import add_account
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
@@ -85,17 +86,6 @@ def in_thread(coroutine: Coroutine[Any, Any, None]) -> None:
 
 def produce(settings: Settings, messages: list[tuple[bytes | None, bytes]]) -> None:
     in_thread(send_messages(settings, messages))
-
-
-def wait_until(check: Any, what: str, timeout_s: float = 90.0) -> Any:
-    """Poll another process (HTTP) until ``check()`` is truthy, with a deadline."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def get_json(url: str, token: str = "") -> Any:
@@ -167,11 +157,12 @@ def care(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             for patient in (LINKED, LIVE):
                 produce(settings, uploads(patient, t0 + minute * MIN, 1, 70.0, f"warm-{minute}"))
             minute += 1
-            time.sleep(2)  # one warm-up upload per patient every few seconds
             return False
 
-        wait_until(both_busy, "both workers to process telemetry", 180)
-        wait_until(lambda: get_json(f"{console_url}/health")["ready"], "the console", 60)
+        # one warm-up upload per patient every few seconds
+        wait_until(both_busy, "both workers to process telemetry", 180, interval_s=2)
+        wait_until(lambda: get_json(f"{console_url}/health")["ready"], "the console", 60,
+                   interval_s=0.3)
         yield Care([first, second], settings, console_url, inbox, mail, hooks,
                    services.influx_url)
     finally:
@@ -322,7 +313,7 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
                               f"\"patient\" = '{LINKED}' GROUP BY \"state\"")
         return {s["tags"]["state"] for s in series}  # type: ignore[index]
 
-    wait_until(lambda: "resolved" in states(), "the resolution in InfluxDB", 30)
+    wait_until(lambda: "resolved" in states(), "the resolution in InfluxDB", 30, interval_s=0.3)
     assert states() == {"open", "acknowledged", "resolved"}
     page.click(f"a:has-text('Patient {LINKED}: last hours')")
     page.wait_for_selector("figcaption:has-text('Heart rate')")

@@ -21,6 +21,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from tests.conftest import Services
+from tests.waiting import await_until
 from wearmon.stream.config import ConfigError, Settings, load_settings
 from wearmon.stream.gateway.devices import issue_token, revoke_token
 from wearmon.stream.gateway.server import UPLOADS_PATH, Gateway
@@ -99,13 +100,20 @@ async def read_topic(settings: Settings, count: int, timeout_s: float = 30.0,
     await consumer.start()
     seen: list[tuple[bytes | None, bytes | None, int, int]] = []
     try:
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + timeout_s  # reading a stream: each read waits 0.5 s
         while len(seen) < count and time.monotonic() < deadline:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 seen += [(r.key, r.value, r.partition, r.offset) for r in records]
     finally:
         await consumer.stop()
     return seen
+
+
+async def wait_granted(run: Running, *tokens: str, timeout_s: float = 10.0) -> None:
+    """Await the gateway knowing these tokens (a grant travels through the devices topic)."""
+    await await_until(lambda: all(run.gateway.registry.find(t) is not None for t in tokens),
+                      "the gateway's devices follower to read the new grants", timeout_s,
+                      interval_s=0.05)
 
 
 async def test_a_valid_upload_is_on_the_topic_keyed_by_patient_when_202_comes(
@@ -132,10 +140,18 @@ async def test_tokens_are_required_bound_and_revocable(running: Running) -> None
     assert await read_topic(running.settings, 1, timeout_s=2) == []  # nothing refused got in
 
     await revoke_token(running.settings, DEVICE)
-    accepted, deadline = 0, time.monotonic() + 10
-    while (status := (await running.post(upload()))[0]) == 202 and time.monotonic() < deadline:
-        accepted += 1  # the revocation travels through the devices topic
-        await asyncio.sleep(0.05)
+    accepted = 0  # uploads still accepted while the revocation travels through the devices topic
+
+    async def refused_status() -> int | None:
+        nonlocal accepted
+        status = (await running.post(upload()))[0]
+        if status == 202:
+            accepted += 1
+            return None
+        return status
+
+    status = await await_until(refused_status, "the gateway to refuse the revoked token", 10,
+                               interval_s=0.05)
     assert status == 401
     assert len(await read_topic(running.settings, accepted + 1, timeout_s=2)) == accepted
 
@@ -175,9 +191,8 @@ async def test_backpressure_answers_429_and_202_waits_for_the_broker(tmp_path: P
             os.kill(broker.proc.pid, signal.SIGSTOP)
             try:
                 waiting = [asyncio.create_task(run.post(upload())) for _ in range(2)]
-                deadline = time.monotonic() + 10
-                while run.gateway.inflight < 2 and time.monotonic() < deadline:
-                    await asyncio.sleep(0.01)
+                await await_until(lambda gateway=run.gateway: gateway.inflight >= 2,
+                                  "two uploads in flight", 10, interval_s=0.01)
                 status, doc, headers = await run.post(upload())
                 assert (status, doc["error"], headers["Retry-After"]) == (429, "busy", "3")
                 assert not any(task.done() for task in waiting)  # no 202 before the ack
@@ -244,10 +259,7 @@ async def test_every_record_shape_on_the_devices_topic_is_contained(running: Run
     finally:
         await producer.stop()
     token, _ = await issue_token(settings, "watch-gw-2", PATIENT)  # after the junk
-    deadline = time.monotonic() + 10
-    while running.gateway.registry.find(token) is None:  # the follower read past the junk
-        assert time.monotonic() < deadline, "the devices follower stopped"
-        await asyncio.sleep(0.05)
+    await wait_granted(running, token)  # the devices follower read past the junk
     assert running.gateway.registry.skipped == len(junk)
     assert (await running.post(upload(device="watch-gw-2"), token=token))[0] == 202
     assert (await running.post(upload()))[0] == 202  # the first device is untouched

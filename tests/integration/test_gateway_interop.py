@@ -25,6 +25,7 @@ from tests.integration.conftest import consume, enrolment, settings_of
 from tests.integration.receivers import Inbox, WebhookServer
 from tests.integration.test_log_privacy import Process, launch
 from tests.unit.test_gateway_interop import iso, omh_point
+from tests.waiting import wait_until
 from wearmon.stream.config import Settings, load_settings
 from wearmon.stream.gateway.devices import issue_tokens
 from wearmon.stream.tools.services import free_port
@@ -169,13 +170,13 @@ def interop(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def stored(run: Interop, patient: str) -> list[list[Any]]:
     query = (f"SELECT hr_bpm, spo2_pct, steps FROM vitals WHERE patient = '{patient}' "
              f"AND time > now() - 1h")
-    deadline = time.monotonic() + 60
-    while True:  # the worker's write after its commit: poll InfluxDB
+
+    def rows() -> list[list[Any]]:  # the sink writes them after the worker's commit
         series_ = influx_query(run.influx_url, run.worker.env["WEARMON_INFLUX_DB"], query)
-        rows = [row for s in series_ for row in s["values"]]  # type: ignore[union-attr]
-        if len(rows) >= len(run.samples) or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.25)
+        return [row for s in series_ for row in s["values"]]  # type: ignore[union-attr]
+
+    return wait_until(rows, f"{len(run.samples)} rows of {query}", 60,
+                      until=lambda found: len(found) >= len(run.samples))
 
 
 def test_fhir_and_omh_are_stored_as_the_native_upload(interop: Interop) -> None:

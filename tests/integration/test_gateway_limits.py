@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 
 from tests.conftest import Services
-from tests.integration.test_gateway import Running, gateway_settings, start, upload
+from tests.integration.test_gateway import Running, gateway_settings, start, upload, wait_granted
+from tests.waiting import await_until
 from wearmon.stream.gateway.devices import issue_token
 from wearmon.stream.gateway.server import UPLOADS_PATH
 
@@ -39,10 +40,9 @@ async def status_of(reader: asyncio.StreamReader, timeout_s: float) -> int | Non
 async def requests_seen(run: Running, count: int, timeout_s: float = 30.0) -> None:
     """Wait until the gateway's HTTP server has parsed ``count`` requests' headers."""
     server = run.gateway.runner.server if run.gateway.runner else None
-    deadline = time.monotonic() + timeout_s
-    while server is None or server.requests_count < count:
-        assert time.monotonic() < deadline, "the gateway did not see the requests"
-        await asyncio.sleep(0.02)  # the server's counter: no event to await
+    assert server is not None, "the gateway is not serving"
+    await await_until(lambda: server.requests_count >= count,  # the server's counter
+                      f"the gateway to see {count} requests", timeout_s, interval_s=0.02)
 
 
 async def metric_values(run: Running) -> dict[str, float]:
@@ -53,10 +53,9 @@ async def metric_values(run: Running) -> dict[str, float]:
 
 async def nothing_receiving(run: Running, timeout_s: float = 10.0) -> None:
     """Wait until the gateway reads no body (closed connections have given their slots back)."""
-    deadline = time.monotonic() + timeout_s
-    while (await metric_values(run))["wearmon_gateway_receiving"] > 0:
-        assert time.monotonic() < deadline, "bodies still being read"
-        await asyncio.sleep(0.05)  # another task's bookkeeping: no event to await
+    await await_until(lambda: metric_values(run), "no body being read", timeout_s,
+                      until=lambda metrics: metrics["wearmon_gateway_receiving"] == 0,
+                      interval_s=0.05)
 
 
 @pytest.fixture
@@ -71,10 +70,7 @@ async def limited(services: Services) -> AsyncIterator[Running]:
 async def test_260_slow_bodies_do_not_keep_another_device_out(limited: Running) -> None:
     host, port = "127.0.0.1", int(limited.gateway.url.rsplit(":", 1)[1])
     attacker, _ = await issue_token(limited.settings, ATTACKER_DEVICE, ATTACKER_PATIENT)
-    deadline = time.monotonic() + 10
-    while limited.gateway.registry.find(attacker) is None:  # the grant travels the devices topic
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
+    await wait_granted(limited, attacker)
     slow = [await headers_then(host, port, attacker, 100_000, b"{") for _ in range(260)]
     try:
         await requests_seen(limited, 260)
@@ -154,10 +150,7 @@ async def test_one_address_holds_a_bounded_number_of_requests(services: Services
         host, port = "127.0.0.1", int(run.gateway.url.rsplit(":", 1)[1])
         tokens = [(await issue_token(settings, f"watch-gw-a{i}", f"p-gw-a{i:03d}"))[0]
                   for i in range(4)]
-        deadline = time.monotonic() + 10
-        while any(run.gateway.registry.find(t) is None for t in tokens):
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
+        await wait_granted(run, *tokens)
         held = [await headers_then(host, port, token, 1000, b"{") for token in tokens[:3]]
         try:
             await requests_seen(run, 3)

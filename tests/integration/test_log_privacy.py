@@ -21,6 +21,7 @@ import orjson
 import pytest
 
 from tests.conftest import Services
+from tests.waiting import wait_until
 from wearmon.stream.config import load_settings
 from wearmon.stream.console.accounts import add_account
 from wearmon.stream.gateway.devices import issue_token
@@ -55,17 +56,17 @@ def launch(command: str, env: dict[str, str], port: int, directory: Path) -> Pro
     proc = subprocess.Popen([sys.executable, "-m", "wearmon", command], env=env, cwd=directory,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
     process = Process(proc, port, log)
-    deadline = time.monotonic() + 60
-    while True:  # another process starting: poll its health endpoint
+
+    def ready() -> bool:
         assert proc.poll() is None, process.text()
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
-                if orjson.loads(resp.read()).get("ready"):
-                    return process
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, process.text()
-        time.sleep(0.2)
+                return bool(orjson.loads(resp.read()).get("ready"))
+        except OSError:  # not listening yet
+            return False
+
+    wait_until(ready, f"wearmon {command} to be ready", 60, interval_s=0.2, detail=process.text)
+    return process
 
 
 @dataclass
