@@ -166,27 +166,51 @@ class InfluxWriter:
         return "cannot take writes"
 
     async def check(self) -> str | None:
-        """At start-up: None when InfluxDB takes these credentials and has the database, else
-        one line saying what to set. Raises ``InfluxOutage`` when it does not answer."""
-        if self.config.create_db:
+        """At start-up: None when InfluxDB takes these credentials and has the database
+        (created first with ``WEARMON_INFLUX_CREATE_DB``), else one line saying what to set.
+        Raises ``InfluxOutage`` when it does not answer."""
+        status, text = await self._query({"q": "SHOW MEASUREMENTS LIMIT 1",
+                                          "db": self.config.db})
+        refused = status in (401, 403)
+        missing = not refused and (status == 404 or "database not found" in text.lower())
+        if missing and self.config.create_db:
             await self.ensure_database()
-        params = {k: v for k, v in self._params.items() if k in ("u", "p", "db")}
-        params["q"] = "SHOW MEASUREMENTS LIMIT 1"
+            return None
+        if refused or missing:
+            return f"InfluxDB at {self.config.url} {self.problem(404 if missing else status)}"
+        if status >= 500:
+            raise InfluxOutage(f"InfluxDB cannot answer: HTTP {status}", status)
+        return None
+
+    async def probe(self) -> None:
+        """While nothing is written: is InfluxDB there (``/ping``) and does it take the
+        credentials (``SHOW DATABASES``)? Updates ``outage`` like a failed write would."""
+        try:
+            status, _ = await self._query({"q": "SHOW DATABASES"})
+        except InfluxOutage as outage:
+            self.failed(outage)
+            return
+        if status in (401, 403) or status >= 500:
+            self.failed(InfluxOutage(f"InfluxDB {self.problem(status)}: HTTP {status}", status))
+        elif self.outage_since is not None:
+            log.warning("InfluxDB is back after %.0f s", time.monotonic() - self.outage_since)
+            self.outage_since, self.outage = None, None
+
+    def failed(self, outage: InfluxOutage) -> None:
+        self.outage = outage
+        if self.outage_since is None:
+            self.outage_since = time.monotonic()
+
+    async def _query(self, params: dict[str, str]) -> tuple[int, str]:
+        """One InfluxQL request with the credentials: (HTTP status, body)."""
+        params = {**{k: v for k, v in self._params.items() if k in ("u", "p")}, **params}
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
         try:
             async with self._session.get(f"{self.config.url}/query", params=params,
                                          headers=self._headers, timeout=timeout) as resp:
-                text = await resp.text(errors="replace")
-                status = resp.status
+                return resp.status, await resp.text(errors="replace")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise InfluxOutage(f"InfluxDB unreachable ({type(exc).__name__})") from None
-        if status in (401, 403) or (status == 404 and "not found" in text.lower()):
-            return f"InfluxDB at {self.config.url} {self.problem(status)}: HTTP {status}"
-        if "database not found" in text.lower():
-            return f"InfluxDB at {self.config.url} {self.problem(404)}"
-        if status >= 500:
-            raise InfluxOutage(f"InfluxDB cannot answer: HTTP {status}", status)
-        return None
 
     def _waiting(self, error: BaseException | None) -> None:
         """Before each retry: count it, warn now and then, re-create a dropped database."""

@@ -32,6 +32,7 @@ async def check_influx(writer: InfluxWriter) -> None:
         problem = await writer.check()
     except InfluxOutage as outage:
         log.warning("%s; the sink waits for it (nothing is committed meanwhile)", outage)
+        writer.failed(outage)
         return
     if problem is not None:
         raise ConfigError(problem)

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 #: How long a write may block before the consumer would be thought dead: never (an outage of
 #: any length is waited out; the group's heartbeats go on meanwhile).
 MAX_POLL_INTERVAL_MS = 7 * 24 * 3600 * 1000
+PROBE_EVERY_S = 5.0  # while idle, how often InfluxDB is asked whether it would take writes
 
 
 def kinds_of(settings: Settings) -> dict[str, str]:
@@ -71,6 +72,7 @@ class Sink:
         self.producer = producer
         self.writer = writer
         self.state = SinkState()
+        self.probed_s = 0.0
 
     async def step(self) -> int:
         """Fetch, write, dead-letter and commit one batch; returns the records handled."""
@@ -78,6 +80,7 @@ class Sink:
                                               max_records=self.settings.sink.batch_records)
         records = [record for batch in fetched.values() for record in batch]
         if not records:
+            await self.probe_when_idle()
             return 0
         self.state.oldest_pending_ms = min(r.timestamp for r in records)
         decoded = decode([received(r) for r in records], self.kinds)
@@ -87,6 +90,13 @@ class Sink:
         self.state.oldest_pending_ms = None
         metrics.handled(records, self.kinds, written, decoded)
         return len(records)
+
+    async def probe_when_idle(self) -> None:
+        """Nothing to write: still tell whether InfluxDB would take it (every few seconds)."""
+        now_s = time.monotonic()
+        if now_s - self.probed_s >= PROBE_EVERY_S:
+            self.probed_s = now_s
+            await self.writer.probe()
 
     async def write(self, decoded: Decoded) -> int:
         started_s = time.perf_counter()
