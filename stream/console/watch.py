@@ -73,7 +73,7 @@ class MonitoringRecords(FollowedView):
             self.by_ward[str(doc["ward"])] = doc
             for notice in doc.get("sent", []):
                 self.marks.mark_sent(str(notice), int(doc["at_ms"]))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             log.error("monitoring topic: record skipped (%s)", type(exc).__name__)
 
     def open_delays(self) -> dict[str, int]:

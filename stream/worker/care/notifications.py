@@ -105,7 +105,7 @@ class Notifications:
         """One alert event → its outbox records (enrolled patients only), acknowledged."""
         try:
             event = AlertEvent.from_json(orjson.loads(raw))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             log.error("alert event dropped (not an AlertEvent): %s", exc)
             return
         await self.connections.ready()
@@ -122,7 +122,7 @@ class Notifications:
         """One outbox record → delivered (at most once per key) → its result recorded."""
         try:
             record = OutboxRecord.from_json(orjson.loads(raw))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             log.error("outbox record dropped: %s", exc)
             return
         await self.connections.ready()

@@ -44,9 +44,14 @@ HEALTH_COUNTS = ("uploads", "samples", "rejected", "duplicates", "anomalies", "a
                  "skipped_seen")
 
 
-def incoming(event: EventT) -> Incoming:
+def incoming(event: EventT, now_ms: int) -> Incoming:
+    """The message as the worker judges it: a tombstone is an empty upload, and it arrived when
+    the broker says, but never later than now (a producer may set the record's timestamp, and
+    one from the future must not move a patient's clock: samples beyond the clock-skew bound from
+    the worker's clock are ``future_sample``)."""
     message = event.message
-    return Incoming(value=event.value, received_ms=int(message.timestamp * 1000),
+    value = event.value if isinstance(event.value, bytes) else b""
+    return Incoming(value=value, received_ms=min(int(message.timestamp * 1000), now_ms),
                     partition=message.partition, offset=message.offset)
 
 
@@ -109,7 +114,7 @@ class Telemetry:
                                               for e in events])
         self.status.assigned(self.offsets.tracker.expected)
         admitted = [events[i] for i in admission.process]
-        messages = [incoming(e) for e in admitted]
+        messages = [incoming(e, now_ms) for e in admitted]
         event_ms = {m.partition: m.received_ms for m in messages}
         async with self.lock:
             found = due_transitions(self.store, now_ms)
