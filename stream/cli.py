@@ -198,19 +198,25 @@ def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int,
                    "another patient's")
 @click.option("--latency-s", default=30.0, show_default=True,
               help="Seconds of paced load (half the worker's maximum) in the latency run")
+@click.option("--restart-patients", "restart", default="2000,20000,100000", show_default=True,
+              callback=lambda ctx, param, value: tuple(n for n in _sizes(ctx, param, value)
+                                                       if n > 0) if value.strip() != "0" else (),
+              help="A worker holding this many patients is restarted after SIGKILL and after "
+                   "SIGTERM: seconds until it judges again (comma-separated; 0: none)")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the figures as JSON to this file")
 @click.option("--gateway", is_flag=True,
               help="Also compare uploads through a gateway process with direct Kafka production")
 def bench(patients: int, hours: float, sizes: tuple[int, ...], e2e: bool, memory_patients: int,
-          region_patients: int, latency_s: float, json_path: Path | None, gateway: bool
-          ) -> None:
+          region_patients: int, latency_s: float, restart: tuple[int, ...],
+          json_path: Path | None,
+          gateway: bool) -> None:
     """Measure each stage next to its baseline (same simulated uploads, one run)."""
     from wearmon.stream.tools.bench import BenchOptions, render, run_bench, write_json
 
     options = BenchOptions(patients=patients, hours=hours, sizes=sizes, e2e=e2e,
                            memory_patients=memory_patients, region_patients=region_patients,
-                           latency_s=latency_s)
+                           latency_s=latency_s, restart_patients=restart)
     started = time.perf_counter()
 
     def say(text: str) -> None:

@@ -84,6 +84,7 @@ class Demo:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     web_ports: list[int] = field(default_factory=list)
     care_console: subprocess.Popen[bytes] | None = None
+    sink: subprocess.Popen[bytes] | None = None  # Kafka → InfluxDB
 
     def start_child(self, args: list[str], env: dict[str, str], log: Path
                     ) -> subprocess.Popen[bytes]:
@@ -106,6 +107,9 @@ class Demo:
         for index, worker in enumerate(self.workers, 1):
             _terminate(worker)
             self.console.print(f"stopped worker {index}")
+        if self.sink is not None:
+            _terminate(self.sink)
+            self.console.print("stopped the sink")
         for service in reversed(self.services):
             service.stop()
             self.console.print(f"stopped {service.name}")
@@ -228,8 +232,7 @@ def _summary(console: Console, settings: Settings, view: DemoView, produced: Pro
     console.print("\n[bold]Summary[/bold]")
     console.print(f"  uploads sent: {produced.uploads}, samples sent: {produced.samples}")
     console.print(f"  worker processed: {totals.get('uploads', '?')} uploads, "
-                  f"{totals.get('samples', '?')} samples, wrote {totals.get('points', '?')} "
-                  "points")
+                  f"{totals.get('samples', '?')} samples")
     console.print(f"  labelled events injected: {injected}")
     console.print(f"  anomalies: {sum(view.anomalies.values())} {dict(view.anomalies)}")
     console.print(f"  alert events: {sum(view.alert_actions.values())} "
@@ -280,6 +283,11 @@ def _start(demo: Demo, workers: int, notify_url: str, view: DemoView) -> Setting
         demo.workers.append(demo.start_child(["worker"], env, log))
         demo.web_ports.append(port)
         console.print(f"started worker {index} (log: {log})")
+    if "WEARMON_INFLUX_URL" in values:
+        demo.sink = demo.start_child(["sink"], {**base, **values,
+                                                "WEARMON_SINK_PORT": str(free_port())},
+                                     demo.workdir / "sink.log")
+        console.print(f"started the sink (Kafka → InfluxDB; log: {demo.workdir / 'sink.log'})")
     demo.care_console = demo.start_child(["console"], {**base, **values},
                                          demo.workdir / "console.log")
     settings = demo_settings(values)

@@ -246,7 +246,7 @@ def test_prometheus_is_optional_and_scrapes_workers_and_gateway(compose: dict[st
 
 def test_topics_fit_the_compose_kafka(compose: dict[str, Any]) -> None:
     """The compose cluster can hold the replicas Wearmon asks for, and the registries that must
-    never expire (patients, devices) are created compacted."""
+    never expire (patients, devices, the wards' monitoring) are created compacted."""
     nodes = [s for s in compose["services"].values()
              if str(s.get("image", "")).startswith("apache/kafka:")]
     worker_env = compose["services"]["worker"]["environment"]
@@ -260,4 +260,5 @@ def test_topics_fit_the_compose_kafka(compose: dict[str, Any]) -> None:
     assert {t.replication_factor for t in topics.values()} == {factor}
     compacted = {name for name, t in topics.items()
                  if t.topic_configs.get("cleanup.policy") == "compact"}
-    assert compacted == {settings.topics.patients, settings.topics.devices}
+    assert compacted == {settings.topics.patients, settings.topics.devices,
+                         settings.topics.monitoring}

@@ -87,7 +87,7 @@ def shown(value: float, unit: str) -> str:
 
 def table_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header (the sizes) and one row per figure present in any size."""
-    sizes = [key for key in result if key != "config"]
+    sizes = [key for key in result if key not in ("config", "restart")]
     rows = []
     for row in ROWS:
         if any(row.key in result[size] for size in sizes):
@@ -105,6 +105,10 @@ def render(result: dict[str, Any]) -> str:
     lines += [f"{r[0]:<{width}}" + "".join(f"  {v:>{w}}" for v, w in zip(r[1:], columns,
                                                                           strict=True))
               for r in rows]
+    for key, seconds in sorted(result.get("restart", {}).items()):
+        how, patients = key.removeprefix("restart_blind_s_").split("_")
+        lines.append(f"restart blind after SIG{how.upper()}, {int(patients):,} patients: "
+                     f"{seconds:.1f} s")
     config = result.get("config", {})
     lines.append(f"{config.get('patients')} patients × {config.get('hours')} h per size, "
                  f"{config.get('cpu_count')} CPUs, {config.get('seconds')} s")
@@ -117,9 +121,10 @@ def problems(result: dict[str, Any], keys: tuple[str, ...] = KEYS) -> list[str]:
     >>> problems({"10": {"a": 1.0, "b": float("nan")}, "config": {}}, ("a", "b", "c"))
     ['10: b = nan', '10: c missing']
     """
-    found = []
+    found = [f"restart: {key} = {value}" for key, value in result.get("restart", {}).items()
+             if not (math.isfinite(value) and value > 0)]
     for size, figures in result.items():
-        if size == "config":
+        if size in ("config", "restart"):
             continue
         for key in keys:
             value = figures.get(key)

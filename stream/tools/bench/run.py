@@ -35,6 +35,7 @@ from wearmon.stream.tools.bench.kafka_io import (
     records_in,
 )
 from wearmon.stream.tools.bench.latency import broker_hop, percentile, run_latency
+from wearmon.stream.tools.bench.restart import restart_figures
 from wearmon.stream.tools.bench.stage import REPEATS, run_region, run_stage
 from wearmon.stream.tools.bench.worker_runs import (
     cpu_run,
@@ -63,6 +64,8 @@ class BenchOptions:
     sizes: tuple[int, ...] = (10, 60)  # samples per upload
     e2e: bool = True  # the measurements with services and worker processes
     memory_patients: int = 20_000
+    # a worker holding this many patients is restarted (SIGKILL, then SIGTERM): restart_blind_s
+    restart_patients: tuple[int, ...] = (2_000, 20_000, 100_000)
     region_patients: int = 200  # a batch of the worker's 200 uploads: one of each patient
     region_hours: float = 3.0  # the last hour is timed
     memory_uploads: int = 2  # uploads per patient in the memory run
@@ -236,6 +239,7 @@ def config_of(options: BenchOptions) -> dict[str, Any]:
     defaults = settings_from({})
     return {
         **asdict(options), "sizes": list(options.sizes),
+        "restart_patients": list(options.restart_patients),
         "cpu_count": os.cpu_count(), "python": platform.python_version(),
         "machine": platform.machine(), "partitions": defaults.kafka.partitions,
         "batch_max_uploads": defaults.worker.batch_max_uploads,
@@ -267,6 +271,10 @@ def run_bench(options: BenchOptions, say: Say = lambda text: None) -> dict[str, 
             if services is not None:
                 figures |= worker_figures(options, size, data, services, lines, say)
             out[str(size)] = figures
+        if services is not None and options.restart_patients:
+            say(f"restarts with {', '.join(f'{n:,}' for n in options.restart_patients)} "
+                "patients")
+            out["restart"] = restart_figures(services.values, workdir, options.restart_patients)
     finally:
         if services is not None:
             services.influx.stop()

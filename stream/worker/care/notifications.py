@@ -8,7 +8,7 @@
   ``SentStore`` backed by the Faust table ``notify-sent`` (key: patient id, value: JSON
   ``{idempotency key: sent ms}``, the newest ``MAX_SENT_KEYS`` per patient). The sent mark is
   flushed to the table's changelog before the result is recorded on ``WEARMON_TOPIC_DELIVERIES``
-  (from where ``care.history`` writes it to InfluxDB); only then is the record acknowledged.
+  (from where ``wearmon sink`` writes it to InfluxDB); only then is the record acknowledged.
 
 Delivery guarantee: at most one message per (alert, recipient, step) across redeliveries,
 restarts and rebalances, except a crash between the provider accepting a message and the sent
