@@ -300,13 +300,14 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
     assert [a.channel for a in resolved] == ["/patient-linked", "nurse@example.org"], resolved
     assert "resolved" in resolved[1].title and "reviewed with the patient" in resolved[1].text
 
-    # 4. the acknowledgement is in InfluxDB with the user, and on the patient's page
-    audit = influx_query(care.influx_url, care.settings.influx.db,
-                         f"SELECT \"actor\", \"note\" FROM \"alert_audit\" WHERE "
-                         f"\"patient\" = '{LINKED}' AND \"action\" = 'acknowledged'")
+    # 4. the acknowledgement is in InfluxDB with the user, and on the patient's page (the sink
+    #    writes alert points from the alerts topic, maybe after the messages went out)
+    audit = wait_until(lambda: influx_query(
+        care.influx_url, care.settings.influx.db,
+        f"SELECT \"actor\", \"note\" FROM \"alert_audit\" WHERE "
+        f"\"patient\" = '{LINKED}' AND \"action\" = 'acknowledged'"),
+        "the acknowledgement in InfluxDB", 30, interval_s=0.3)
     assert [row[1:] for row in audit[0]["values"]] == [[NURSE, "on my way"]]
-    # alert points come from the alerts topic through their own agent, which may write the
-    # resolution after the messages went out
     def states() -> set[str]:
         series = influx_query(care.influx_url, care.settings.influx.db,
                               f"SELECT count(\"alert_id\") FROM \"alert\" WHERE "

@@ -21,16 +21,12 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from tests.conftest import REPO, Worker
+from tests.conftest import REPO, Worker, sink_backlog
 from tests.integration.conftest import send_messages, settings_of
 from tests.integration.test_alert_notifications import uploads
 from tests.integration.test_worker_metrics import scrape
 from tests.waiting import wait_until
-from wearmon.stream.config import Settings
-from wearmon.stream.kafka import client_options
-from wearmon.stream.sinks.service import kinds_of
 from wearmon.stream.tools.services import Service, free_port, start_influxd
 
 pytestmark = pytest.mark.integration
@@ -90,23 +86,6 @@ def test_an_unreachable_influxdb_is_waited_out_and_said_once(
     assert worker.sink_proc is not None and worker.sink_proc.poll() is None
 
 
-async def backlog(settings: Settings) -> int:
-    """Records on the sink's topics after its group's committed offsets (the broker's view)."""
-    consumer = AIOKafkaConsumer(**client_options(settings), group_id=settings.sink_group,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for topic in kinds_of(settings)
-               for p in range(settings.kafka.partitions)]
-        ends = await consumer.end_offsets(tps)
-        waiting = 0
-        for tp in tps:
-            waiting += ends[tp] - (await consumer.committed(tp) or 0)
-        return waiting
-    finally:
-        await consumer.stop()
-
-
 def test_credentials_refused_while_running(make_worker: Callable[..., Worker],
                                            secured: Service) -> None:
     worker = make_worker(WEARMON_INFLUX_URL=secured.url, WEARMON_INFLUX_USERNAME=ADMIN,
@@ -126,15 +105,15 @@ def test_credentials_refused_while_running(make_worker: Callable[..., Worker],
                for r in doc["reasons"]), doc
     # the worker judged everything meanwhile (it needs Kafka only)
     wait_until(lambda: (worker.health() or {}).get("uploads", 0) >= 7, "the worker", 60)
-    waiting = wait_until(lambda: asyncio.run(backlog(settings)), "records on the sink's topics",
-                         30, until=lambda n: n > 0)
+    waiting = wait_until(lambda: asyncio.run(sink_backlog(settings)),
+                         "records on the sink's topics", 30, until=lambda n: n > 0)
 
     def lag_metric() -> float:
         values = scrape(sink_port)
         return sum(v for (name, _), v in values.items() if name == "wearmon_sink_lag_records")
 
     wait_until(lag_metric, "the lag on /metrics to equal the backlog", 30,
-               until=lambda lag: lag == asyncio.run(backlog(settings)))
+               until=lambda lag: lag == asyncio.run(sink_backlog(settings)))
     assert waiting > 0
     values = scrape(sink_port)
     assert values[("wearmon_influx_write_failing", (("reason", "credentials"),))] == 1
