@@ -35,8 +35,9 @@ from wearmon.stream.worker.telemetry.batch import BatchOutput, Incoming
 from wearmon.stream.worker.telemetry.durable import DurableTopics, make_durable
 from wearmon.stream.worker.telemetry.in_flight import InFlight
 from wearmon.stream.worker.telemetry.process import BatchRules, process_batch
-from wearmon.stream.worker.telemetry.progress import STALL_S, Offsets
+from wearmon.stream.worker.telemetry.progress import Offsets
 
+CHECK_EVERY_S = 1.0  # how often the partitions' ends and stalls are checked
 STOP_WAIT_S = 15.0  # on SIGTERM, how long the batch in flight may take to become durable
 BROKER_TIMEOUT_S = 5.0  # a check of the partitions' ends that takes longer: broker unreachable
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ def add_telemetry_agent(app: faust.App, topic: Any, telemetry: Telemetry, max_up
                 log.warning("stopping: the batch in flight did not finish within %.0f s; it "
                             "is processed again after the restart", STOP_WAIT_S)
 
-    @app.timer(STALL_S / 2)
+    @app.timer(CHECK_EVERY_S)
     async def stalls() -> None:
         if not app.rebalancing:
             with log_failure("checking telemetry partitions"):  # again at the next tick

@@ -191,8 +191,10 @@ class Offsets:
         await self.consumer.seek(partition, offset)
 
     async def check_stalls(self) -> dict[int, int]:
-        """Records exist beyond the expected offset but none came for ``STALL_S``: go back.
-        Returns the end offsets of the assigned partitions (asked of the broker if need be)."""
+        """Records exist beyond the expected offset but none came for ``STALL_S`` (or none at
+        all since the partition was assigned: after a restart Faust can drop records fetched
+        while its tables recovered, faust-streaming#596): go back. Returns the end offsets of
+        the assigned partitions (asked of the broker if need be)."""
         now_s = time.monotonic()
         assigned = self.consumer.assigned()
         await self.know(assigned)  # also partitions that have delivered nothing at all yet
@@ -200,8 +202,7 @@ class Offsets:
         for partition in assigned:
             expected = self.tracker.expected[partition]
             end = await self.consumer.end(partition)
-            idle_s = now_s - self.last_seen_s.get(partition, now_s)
-            self.last_seen_s.setdefault(partition, now_s)
+            idle_s = now_s - self.last_seen_s.get(partition, now_s - STALL_S - 1)
             if end is None:
                 continue
             ends[partition] = end
