@@ -28,7 +28,8 @@ STATE_LABEL = {
     AlertState.RESOLVED: "Resolved",
 }
 ACTION_LABEL = {
-    Action.OPENED: "Opened", Action.REOPENED: "Reopened (same episode)",
+    Action.OPENED: "Opened", Action.ANNOUNCED: "Care team told (still there after the hold)",
+    Action.REOPENED: "Reopened (same episode)",
     Action.SEVERITY_RAISED: "Severity raised", Action.ESCALATED: "Escalated",
     Action.REPEATED: "Reminder sent", Action.EXHAUSTED: "Nobody left to escalate to",
     Action.ACKNOWLEDGED: "Acknowledged", Action.SNOOZED: "Snoozed",
