@@ -17,6 +17,7 @@ from wearmon.stream.console.board_view import Refs
 from wearmon.stream.console.history import InfluxReader
 from wearmon.stream.console.sessions import Session, SessionKeys
 from wearmon.stream.console.throttle import LoginThrottle
+from wearmon.stream.notify.next_steps import NextSteps
 from wearmon.stream.views.alerts_feed import AlertsFeed
 from wearmon.stream.views.patients import PatientsView
 
@@ -31,6 +32,7 @@ class Console:
     accounts: dict[str, Account]
     secret: bytes
     reader: InfluxReader | None = None
+    next_steps: NextSteps = field(default_factory=NextSteps)  # the wards' suggested next steps
     keys: SessionKeys = field(init=False)
     refs: Refs = field(init=False)
     streams: set[web.StreamResponse] = field(default_factory=set)
