@@ -13,6 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from wearmon.stream.grafana.alert_rules import FOLDER_TITLE
 from wearmon.stream.grafana.cli import grafana
 from wearmon.stream.grafana.files import PROVISIONING_DIR, generated_files, stale_files
 from wearmon.stream.grafana.push import PushError, build_plan, connect, push
@@ -124,8 +125,18 @@ def test_datasource_is_influxql_with_a_token_header() -> None:
 def test_dashboard_provider_loads_this_folder() -> None:
     (provider,) = load_yaml("dashboards/wearmon.yaml")["providers"]
     assert provider["type"] == "file"
-    assert provider["folderUid"] == "wearmon"
     assert provider["options"]["path"] == "/etc/grafana/provisioning/dashboards"
+
+
+def test_dashboards_and_alert_rules_name_the_same_folder() -> None:
+    """Provisioned rule groups can name their folder only by title (``folder:``); a dashboard
+    provider with a ``folderUid`` as well makes a second folder, or fails on the title, when the
+    alert rules were provisioned first. Both name it by the one title."""
+    (provider,) = load_yaml("dashboards/wearmon.yaml")["providers"]
+    assert "folderUid" not in provider and provider["folder"] == FOLDER_TITLE
+    groups = load_yaml("alerting/rules.yaml")["groups"]
+    assert groups and {group["folder"] for group in groups} == {provider["folder"]}
+    assert all("folderUid" not in group and "folderUID" not in group for group in groups)
 
 
 def test_every_query_uses_the_provisioned_datasource(
