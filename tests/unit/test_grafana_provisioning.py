@@ -199,6 +199,30 @@ def test_patient_detail_is_driven_by_the_patient_variable(
             assert "\"patient\" = '$patient'" in query.query, query.title
 
 
+def test_the_ward_overview_filters_every_query_by_the_ward_variable(
+    dashboards: dict[str, dict[str, Any]],
+) -> None:
+    ward = dashboards["ward-overview.json"]
+    (variable,) = ward["templating"]["list"]
+    assert (variable["name"], variable["type"], variable["multi"], variable["includeAll"],
+            variable["allValue"]) == ("ward", "query", True, True, ".*")
+    assert variable["query"] == 'SHOW TAG VALUES FROM "quality" WITH KEY = "ward"'
+    for query in dashboard_queries(ward):
+        if query.kind != "variable":
+            assert query.query.count('"ward" =~ /^$ward$/') >= 1, query.title
+
+
+def test_patient_panels_that_can_be_empty_say_why(dashboards: dict[str, dict[str, Any]]) -> None:
+    panels = {p["title"]: p for p in dashboards["patient-detail.json"]["panels"]}
+    why = {title: panels[title]["fieldConfig"]["defaults"].get("noValue", "") for title in (
+        "Resting heart rate (baseline)", "SpO2 (latest)", "SpO2", "Respiration rate",
+        "Skin temperature (not core temperature)", "Battery", "Anomaly scores",
+        "NEWS2 (partial) at alert level", "Findings", "Alerts and acknowledgements",
+        "NEWS2 sub-scores (partial: heart rate, SpO2 scale 1, respiration only)")}
+    assert all(len(text) > 15 for text in why.values()), why
+    assert "5 nights" in why["Resting heart rate (baseline)"]
+
+
 def test_every_panel_and_annotation_query_is_bounded_in_time(
     dashboards: dict[str, dict[str, Any]], rules_doc: dict[str, Any]
 ) -> None:
