@@ -428,17 +428,17 @@ def assert_patient_charts(page: Page, opened_clock: str) -> None:
     page.wait_for_selector("figure[data-vital='heart'] svg.plot")
     assert "window=" not in page.url
     heart = page.locator("figure[data-vital='heart']")
-    y_ticks = heart.locator("text.y-tick").all_inner_texts()
+    y_ticks = heart.locator("text.y-tick").all_text_contents()  # SVG text has no innerText
     assert y_ticks[0] == "30" and y_ticks[-1] == "180 bpm", y_ticks  # fixed scale, unit
-    x_ticks = heart.locator("text.x-tick").all_inner_texts()
+    x_ticks = heart.locator("text.x-tick").all_text_contents()
     assert len(x_ticks) >= 4 and all(re.fullmatch(r"\d\d:\d\d", t) for t in x_ticks), x_ticks
     limits = {float(v) for v in heart.locator("line.limit").evaluate_all(
         "lines => lines.map(l => l.getAttribute('data-value'))")}
     assert limits == {40.0, 120.0}, limits
-    assert heart.locator("text.limit-label").all_inner_texts() == ["low limit 40 bpm",
+    assert heart.locator("text.limit-label").all_text_contents() == ["low limit 40 bpm",
                                                                    "at-rest limit 120 bpm"]
     marker = heart.locator("line.marker").first
-    label = heart.locator("text.marker-label").first.inner_text()
+    label = heart.locator("text.marker-label").first.text_content()
     assert label == f"▲ {opened_clock} Tachycardia at rest", label
     window = page.locator("nav.windows a.current").inner_text()
     minutes = {"30 min": 30, "1 h": 60, "6 h": 360}[window]
