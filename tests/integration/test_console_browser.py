@@ -350,7 +350,8 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
 
     # 5. a colleague acknowledges a new critical alert of the first patient: the nurse paged at
     #    step 1 is told; it stays acknowledged while the ward screen below gets a live one
-    produce(care.settings, uploads(LINKED, int(time.time() * 1000) - 4 * MIN, 3, 30.0, "brady"))
+    after_episode = max(int(time.time() * 1000) - 2 * MIN, now_ms)  # in order: not late data
+    produce(care.settings, uploads(LINKED, after_episode, 3, 30.0, "brady"))
     paged = sorted([care.inbox.next(60), care.inbox.next(30)], key=lambda a: a.channel)
     assert [a.channel for a in paged] == ["/patient-linked", "nurse@example.org"], paged
     alert = next(a for a in get_json(f"http://127.0.0.1:{care.workers[0].web_port}/alerts",
