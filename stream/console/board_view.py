@@ -132,6 +132,7 @@ class AlertRow:
     compared: str  # what the finding was compared with
     suggestion: str  # the ward's suggested next step
     ended: str  # "14:05, after 12 min" once resolved
+    readings_from: str  # when the readings behind it were taken, if not when it opened
 
 
 def recipient_label(settings: PatientSettings | None, recipient_id: str) -> str:
@@ -206,7 +207,18 @@ def alert_row(card: AlertCard, settings: PatientSettings | None, refs: Refs, now
         exhausted=exhausted(card, next_step), compared=COMPARED.get(card.kind, ""),
         suggestion=(next_steps or NextSteps()).suggest(ward, card.kind, card.severity.value),
         ended="" if card.active else f"{clock_text(card.updated_ms, tz, now_ms)}, after "
-                                     f"{duration_text(end_ms - card.opened_ms)}")
+                                     f"{duration_text(end_ms - card.opened_ms)}",
+        readings_from=readings_text(card, tz, now_ms))
+
+
+def readings_text(card: AlertCard, tz: str, now_ms: int) -> str:
+    """``14:01``: the time of the readings that opened it, when not the minute it opened."""
+    opening = next((e for e in reversed(card.history)
+                    if e.action in (Action.OPENED, Action.REOPENED)), None)
+    if opening is None or opening.event_ms is None:
+        return ""
+    shown = clock_text(opening.event_ms, tz, now_ms)
+    return "" if shown == clock_text(card.opened_ms, tz, now_ms) else shown
 
 
 def state_actor(card: AlertCard) -> str:

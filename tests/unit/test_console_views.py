@@ -163,3 +163,14 @@ def test_nightly_resting_heart_rate_against_the_baseline() -> None:
     assert len(chart.x_ticks) == 7 and chart.band is not None
     assert "personal baseline 58 ± 4 bpm (2 SD)" in chart.summary
     assert "above the baseline band: " in chart.summary and chart.summary.count("66") == 2
+
+
+def test_the_marker_sits_on_the_readings_that_opened_the_alert() -> None:
+    """A device that synced late: the alert opened now, on readings of 12 minutes ago."""
+    late = AlertEvent("f", "p-0001", "bradycardia", Severity.CRITICAL, AlertState.OPEN, NOW,
+                      SYSTEM, "", 0, Action.OPENED, Category.CLINICAL, notify_levels=(0,),
+                      event_ms=NOW - 12 * MINUTE_MS, opened_ms=NOW)
+    [period] = alert_periods([], [card(late)])
+    assert period.opened_ms == NOW - 12 * MINUTE_MS
+    row = alert_row(card(late), SETTINGS, REFS, NOW, "UTC", {})
+    assert (row.opened, row.readings_from) == ("14:00", "13:48")

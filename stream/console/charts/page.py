@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from wearmon.stream.alerts.board import AlertCard
+from wearmon.stream.alerts.lifecycle import Action
 from wearmon.stream.console.charts.geometry import Chart
 from wearmon.stream.console.charts.nights import latest_baseline, nights_chart
 from wearmon.stream.console.charts.vitals import AlertPeriod, bucket_s, vital_charts
@@ -47,9 +48,21 @@ def alert_periods(timeline: Sequence[dict[str, Any]], cards: Iterable[AlertCard]
         ended = t_ms if row.get("state") == "resolved" else None
         periods[alert_id] = AlertPeriod(known.kind, known.severity, known.opened_ms, ended)
     for card in cards:
-        periods[card.alert_id] = AlertPeriod(card.kind, card.severity.value, card.opened_ms,
+        periods[card.alert_id] = AlertPeriod(card.kind, card.severity.value, readings_ms(card),
                                              None if card.active else card.updated_ms)
     return list(periods.values())
+
+
+def readings_ms(card: AlertCard) -> int:
+    """When the readings that opened the alert were taken (the charts' clock is the readings'
+    clock); the opening itself for alerts without readings (device, wear).
+
+    A device that synced late has its readings earlier than the opening: the marker sits on
+    the readings that caused it."""
+    for event in reversed(card.history):
+        if event.action in (Action.OPENED, Action.REOPENED):
+            return event.event_ms if event.event_ms is not None else card.opened_ms
+    return card.opened_ms
 
 
 def patient_charts(history: PatientHistory, settings: PatientSettings | None,
