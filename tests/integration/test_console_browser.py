@@ -280,7 +280,8 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
         care: Care, browser: Browser) -> None:
     now_ms = int(time.time() * 1000)
     # 1. an episode for the first patient: the nurse's e-mail carries a signed link
-    produce(care.settings, uploads(LINKED, now_ms - 4 * MIN, 3, 150.0, "episode"))
+    episode_from = max(now_ms - 4 * MIN, care.warmed_until_ms)
+    produce(care.settings, uploads(LINKED, episode_from, 3, 150.0, "episode"))
     mail = care.inbox.next(90)
     assert mail.channel == "nurse@example.org" and "new alert" in mail.title, mail.title
     assert "Next step: See the patient now" in mail.text  # the ward's suggested next step
@@ -354,7 +355,7 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
 
     # 5. a colleague acknowledges a new critical alert of the first patient: the nurse paged at
     #    step 1 is told; it stays acknowledged while the ward screen below gets a live one
-    after_episode = max(int(time.time() * 1000) - 2 * MIN, now_ms)  # in order: not late data
+    after_episode = max(int(time.time() * 1000) - 2 * MIN, episode_from + 3 * MIN)  # in order
     produce(care.settings, uploads(LINKED, after_episode, 3, 30.0, "brady"))
     paged = sorted([care.inbox.next(60), care.inbox.next(30)], key=lambda a: a.channel)
     assert [a.channel for a in paged] == ["/patient-linked", "nurse@example.org"], paged
@@ -388,7 +389,7 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
     ward.wait_for_selector("text=Ward 5 nurse, Ward 5 charge nurse", timeout=20_000)
     assert_needs_someone_first(ward)
     banner = ward.locator(".banner.exhausted").first
-    assert banner.is_visible() and "Nobody left to page" in banner.inner_text()
+    assert banner.is_visible() and "Nobody left to page" in (banner.text_content() or "")
     box = banner.bounding_box()
     assert box is not None and box["y"] < 768  # on screen without scrolling
 
