@@ -219,15 +219,12 @@ def _wait_for_workers(demo: Demo, uploads: int, timeout_s: float) -> dict[str, i
     return totals
 
 
-def escalation_line(sim: Simulator, now_ms: int) -> str:
-    """When the first alert opens and when it escalates if nobody acknowledges it."""
-    index, kind, _, _ = LIVE_EVENTS[0]
-    patient = sim.patients[index].patient_id
+def escalation_line(now_ms: int) -> str:
+    """When the first alerts open and when the first escalates if nobody acknowledges it."""
     escalates = time.strftime("%H:%M", time.localtime(now_ms / 1000 + 60 + ESCALATE_CRITICAL_S))
-    return (f"The first alert ({kind.replace('_', ' ')}, {patient}) opens within a minute; "
-            f"if nobody acknowledges it, the charge nurse is paged {ESCALATE_CRITICAL_S // 60} "
-            f"min after it opens (about {escalates}). Warnings wait "
-            f"{ESCALATE_WARNING_S // 60} min.")
+    return (f"Alerts open within the first minutes. One that nobody acknowledges goes to the "
+            f"charge nurse {ESCALATE_CRITICAL_S // 60} min after it opens (critical; warnings "
+            f"after {ESCALATE_WARNING_S // 60} min): the first at about {escalates}.")
 
 
 def events_so_far(sim: Simulator, until_ms: int) -> Counter[str]:
@@ -339,8 +336,7 @@ def run_demo(duration_s: float, patients: int, history_s: float, seed: int,
         console.print(f"simulating {patients} patients: {history_s / 60:.0f} min of history "
                       "at once, then real time"
                       + (f" for {duration_s:.0f} s" if duration_s > 0 else " until Ctrl-C"))
-        if patients > LIVE_EVENTS[0][0]:
-            console.print(escalation_line(sim, now_ms))
+        console.print(escalation_line(now_ms))
         produced = asyncio.run(_run(settings, demo, sim, duration_s, notify_url, view))
     except ServiceError as exc:
         console.print(f"[red]cannot start a service: {exc}[/red]")
