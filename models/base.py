@@ -93,14 +93,14 @@ def duration_words(ms: int) -> str:
 
 
 def value_range(lo: float, hi: float, now: float, unit: str) -> str:
-    """The values of an episode, lowest to highest, and the latest when they differ.
+    """The values of an episode, lowest to highest, and the last one when they differ.
 
     >>> value_range(36, 38, 36, " bpm"), value_range(85, 85, 85, "%")
-    ('36–38 bpm (now 36)', '85%')
+    ('36–38 bpm (last 36)', '85%')
     """
     if round(lo) == round(hi):
         return f"{lo:.0f}{unit}"
-    return f"{lo:.0f}–{hi:.0f}{unit} (now {now:.0f})"
+    return f"{lo:.0f}–{hi:.0f}{unit} (last {now:.0f})"
 
 
 def activity_words(has_steps: bool, at_rest: bool, steps_recent: int) -> str:

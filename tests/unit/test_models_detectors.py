@@ -159,7 +159,7 @@ def test_slow_deviation_short_night_is_not_evidence() -> None:
 
 
 def test_explanations_say_what_was_compared_since_when_and_how_it_moved() -> None:
-    """"Heart rate 36–38 bpm (now 36) for 4 min since 02:03, below this patient's configured
+    """"Heart rate 36–38 bpm (last 36) for 4 min since 02:03, below this patient's configured
     limit": the range of the episode, its start in the patient's local time, across uploads
     and across a restart of the detector state."""
     start = 2 * 3_600_000 + 3 * 60_000  # 02:03 UTC; the patient is at UTC+1
@@ -173,7 +173,7 @@ def test_explanations_say_what_was_compared_since_when_and_how_it_moved() -> Non
         found += bands.score_samples(block)
         bands = ClinicalBands.from_state(bands.to_state())  # a restart between uploads
     last = found[-1].explanation
-    assert last.startswith("Heart rate 36–38 bpm (now 36) for 4 min since 03:03, below this "
+    assert last.startswith("Heart rate 36–38 bpm (last 36) for 4 min since 03:03, below this "
                            "patient's configured limit of 40 bpm; at rest"), last
     assert found[0].explanation.startswith("Heart rate 38 bpm for under a minute since 03:03")
 
@@ -184,7 +184,7 @@ def test_the_desaturation_text_names_missing_news2_parameters_in_one_short_claus
                               at_rest=True, has_steps=True)
     found = {f.kind: f for f in ClinicalBands().score_samples(block)}
     text = found["desaturation"].explanation
-    assert text.startswith("SpO2 84–86% (now 84) for 3 min since 00:00, below this patient's "
+    assert text.startswith("SpO2 84–86% (last 84) for 3 min since 00:00, below this patient's "
                            "configured limit of 90% (NEWS2 SpO2 scale 1)"), text
     assert text.endswith("partial NEWS2 3 (heart rate 0, SpO2 3; without BP, consciousness, "
                          "O₂ therapy, respiration or temperature).")
