@@ -12,6 +12,7 @@ no chart library, nothing fetched from the internet.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -141,19 +142,27 @@ class Chart:
 
 
 def line_path(series: Series, axis: TimeAxis, scale: Scale, gap_ms: int) -> str:
-    """An SVG path through the points; a silence longer than ``gap_ms`` breaks the line.
+    """An SVG path through the points; a silence longer than ``gap_ms`` (or three times the
+    series' own usual spacing, for sparse readings such as SpO2 once a minute) breaks the
+    line, and a reading on its own is drawn as a dot.
 
     >>> line_path([(0, 60.0), (60, 90.0), (600, 60.0)], TimeAxis(0, 600, "UTC"),
     ...           Scale(30, 90, 30), gap_ms=100)
-    'M0.0 50.0 L10.0 0.0 M100.0 50.0'
+    'M0.0 50.0 L10.0 0.0 M100.0 50.0 L100.0 50.0'
     """
-    parts: list[str] = []
+    steps = sorted(b[0] - a[0] for a, b in itertools.pairwise(series))
+    gap_ms = max(gap_ms, 3 * steps[(len(steps) - 1) // 2]) if steps else gap_ms
+    segments: list[list[str]] = []
     previous: int | None = None
     for t_ms, value in series:
-        command = "L" if previous is not None and t_ms - previous <= gap_ms else "M"
-        parts.append(f"{command}{axis.x_pct(t_ms)} {scale.y_pct(value)}")
+        point = f"{axis.x_pct(t_ms)} {scale.y_pct(value)}"
+        if previous is None or t_ms - previous > gap_ms:
+            segments.append([point])
+        else:
+            segments[-1].append(point)
         previous = t_ms
-    return " ".join(parts)
+    return " ".join("M" + " L".join(points if len(points) > 1 else points * 2)
+                    for points in segments)
 
 
 def bar_list(series: Series, axis: TimeAxis, scale: Scale, bucket_ms: int
