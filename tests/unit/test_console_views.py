@@ -179,7 +179,7 @@ def test_the_marker_sits_on_the_readings_that_opened_the_alert() -> None:
 def test_sparse_readings_are_one_line_and_a_lone_reading_a_dot() -> None:
     """SpO2 once a minute in 12-second buckets is still one line; a reading alone shows."""
     spo2 = [(NOW - 20 * MINUTE_MS + k * MINUTE_MS, 97.0) for k in range(15)]
-    [_, chart, *_] = vital_charts({"spo2_pct": spo2 + [(NOW - MINUTE_MS // 2, 95.0)]}, SETTINGS,
+    [_, chart, *_] = vital_charts({"spo2_pct": [*spo2, (NOW - MINUTE_MS // 2, 95.0)]}, SETTINGS,
                                   [], "30m", NOW, "UTC", MINUTE_MS)
     assert chart.path.count("M") == 2  # the 15 readings, and the one after a 5-minute silence
     assert chart.path.endswith("M98.33 25.0 L98.33 25.0")  # a dot: a segment onto itself
