@@ -74,8 +74,9 @@ LIVE_EVENTS = (
 #: Unacknowledged alerts go to the charge nurse after this long: time to find the console, log
 #: in, read the first alert and acknowledge it (printed at start).
 ESCALATE_CRITICAL_S, ESCALATE_WARNING_S = 300, 600
+DEMO_REMINDERS = 1  # then nobody is left to page: the console's banner shows within the demo
 DEMO_POLICY = AlertPolicy(ack_timeout_critical_s=ESCALATE_CRITICAL_S,
-                          ack_timeout_warning_s=ESCALATE_WARNING_S)
+                          ack_timeout_warning_s=ESCALATE_WARNING_S, max_repeats=DEMO_REMINDERS)
 
 
 @dataclass
@@ -224,7 +225,8 @@ def escalation_line(now_ms: int) -> str:
     escalates = time.strftime("%H:%M", time.localtime(now_ms / 1000 + 60 + ESCALATE_CRITICAL_S))
     return (f"Alerts open within the first minutes. One that nobody acknowledges goes to the "
             f"charge nurse {ESCALATE_CRITICAL_S // 60} min after it opens (critical; warnings "
-            f"after {ESCALATE_WARNING_S // 60} min): the first at about {escalates}.")
+            f"after {ESCALATE_WARNING_S // 60} min): the first at about {escalates}; after "
+            f"{DEMO_REMINDERS} reminder nobody is left to page, and the console says so.")
 
 
 def events_so_far(sim: Simulator, until_ms: int) -> Counter[str]:
