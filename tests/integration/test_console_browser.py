@@ -214,6 +214,9 @@ def shoot(page: Page, name: str, full_page: bool = False) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     for size, (width, height) in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
+        # the new layout painted (two animation frames), not tiles of the previous size
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => "
+                      "requestAnimationFrame(r)))")
         page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=full_page)
         assert (SHOTS / f"{name}-{size}.png").stat().st_size > 10_000
 
