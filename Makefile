@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 LOCK := requirements.lock
 
-.PHONY: demo test lint install lock influxd chromium bench soak clean
+.PHONY: demo test lint install lock influxd chromium prometheus bench soak clean
 
 # Exactly the pinned versions of requirements.lock (every dependency, the dev extra included),
 # then the project itself without resolving anything again.
@@ -37,11 +37,19 @@ chromium:
 	  echo "installing Debian's chromium package"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# Debian's prometheus (promtool) and prometheus-alertmanager (amtool): the tests check and run the
+# alerting rules' unit tests and the Alertmanager config of deploy/prometheus/ (skipped when present).
+prometheus:
+	@command -v promtool >/dev/null && command -v amtool >/dev/null || { \
+	  echo "installing Debian's prometheus and prometheus-alertmanager packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    prometheus prometheus-alertmanager; }
+
 demo: $(STAMP)
 	@command -v influxd >/dev/null || $(MAKE) influxd || echo "no InfluxDB: the demo runs without it"
 	$(BIN)/wearmon demo
 
-test: $(STAMP) influxd chromium lint
+test: $(STAMP) influxd chromium prometheus lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

@@ -50,30 +50,42 @@ def main() -> None:
     """
 
 
-@main.command(cls=EnvHelpCommand, sections=("kafka", "topics", "influx", "uploads", "worker",
-                                            "api", "notify", "console"))
+@main.command(cls=EnvHelpCommand, sections=("kafka", "topics", "uploads", "worker", "api",
+                                            "notify", "console"))
 def worker() -> None:
     """Run a stream worker (scale out by starting more; partitions are shared).
 
-    Serves /health, /metrics (Prometheus) and the alerts API on WEARMON_WEB_HOST:WEARMON_WEB_PORT.
-    Stops within seconds, naming the variable, when the broker does not answer. When InfluxDB
-    does not, it says so in one line and waits for it (batches are held, nothing is committed).
+    Serves /health, /ready, /metrics (Prometheus) and the alerts API on
+    WEARMON_WEB_HOST:WEARMON_WEB_PORT. Stops within seconds, naming the variable, when the broker
+    does not answer. It needs only Kafka: `wearmon sink` writes its results to InfluxDB.
     """
     import faust
 
     from wearmon.stream.kafka import ensure_topics
-    from wearmon.stream.reach import influx_problem
     from wearmon.stream.worker.app import create_app
 
     settings = load_settings()
     require_services(settings)
-    problem = influx_problem(settings)
-    if problem is not None:
-        click.echo(f"{problem}; the worker waits for it (batches are held, nothing is committed)",
-                   err=True)
     asyncio.run(ensure_topics(settings))
     app = create_app(settings)
     faust.Worker(app, loglevel="INFO").execute_from_commandline()
+
+
+@main.command(cls=EnvHelpCommand, sections=("kafka", "topics", "influx", "sink", "uploads"))
+def sink() -> None:
+    """Write the points, dead letters, alert and delivery history from Kafka to InfluxDB.
+
+    The worker pages without waiting for InfluxDB; this writes everything afterwards, in bulk,
+    in its own consumer group (run several: they share the partitions). InfluxDB outages are
+    waited out; points it refuses are dead-lettered. A refused password or a missing database
+    stops it at start-up with one line. Serves /health, /ready and /metrics on
+    WEARMON_SINK_HOST:WEARMON_SINK_PORT.
+    """
+    from wearmon.stream.sinks.run import serve
+
+    settings = load_settings()
+    require_services(settings)
+    asyncio.run(serve(settings))
 
 
 @main.command()
@@ -186,19 +198,25 @@ def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int,
                    "another patient's")
 @click.option("--latency-s", default=30.0, show_default=True,
               help="Seconds of paced load (half the worker's maximum) in the latency run")
+@click.option("--restart-patients", "restart", default="2000,20000,100000", show_default=True,
+              callback=lambda ctx, param, value: tuple(n for n in _sizes(ctx, param, value)
+                                                       if n > 0) if value.strip() != "0" else (),
+              help="A worker holding this many patients is restarted after SIGKILL and after "
+                   "SIGTERM: seconds until it judges again (comma-separated; 0: none)")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the figures as JSON to this file")
 @click.option("--gateway", is_flag=True,
               help="Also compare uploads through a gateway process with direct Kafka production")
 def bench(patients: int, hours: float, sizes: tuple[int, ...], e2e: bool, memory_patients: int,
-          region_patients: int, latency_s: float, json_path: Path | None, gateway: bool
-          ) -> None:
+          region_patients: int, latency_s: float, restart: tuple[int, ...],
+          json_path: Path | None,
+          gateway: bool) -> None:
     """Measure each stage next to its baseline (same simulated uploads, one run)."""
     from wearmon.stream.tools.bench import BenchOptions, render, run_bench, write_json
 
     options = BenchOptions(patients=patients, hours=hours, sizes=sizes, e2e=e2e,
                            memory_patients=memory_patients, region_patients=region_patients,
-                           latency_s=latency_s)
+                           latency_s=latency_s, restart_patients=restart)
     started = time.perf_counter()
 
     def say(text: str) -> None:

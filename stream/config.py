@@ -132,6 +132,7 @@ class Topics(Section):
     model_config = section("WEARMON_TOPIC_")
 
     telemetry: str = Field("wearmon.telemetry", description="Uploads, keyed by patient id")
+    points: str = Field("wearmon.points", description="What the sink writes to InfluxDB")
     rejected: str = Field("wearmon.rejected", description="Dead letters: field and reason")
     anomalies: str = Field("wearmon.anomalies", description="Detector findings")
     alerts: str = Field("wearmon.alerts", description="Alert lifecycle events")
@@ -145,6 +146,8 @@ class Topics(Section):
     deliveries: str = Field("wearmon.deliveries", description="Delivery results")
     devices: str = Field(
         "wearmon.devices", description="Gateway device tokens (hashed) by device id")
+    monitoring: str = Field(
+        "wearmon.monitoring", description="Wards whose monitoring is delayed (console watch)")
 
     def names(self) -> list[str]:
         return [getattr(self, name) for name in type(self).model_fields]
@@ -166,6 +169,18 @@ class InfluxSettings(Section):
     @classmethod
     def _influx_scheme(cls, value: str) -> str:
         return http_url(value)
+
+
+class SinkSettings(Section):
+    title = "InfluxDB sink (wearmon sink)"
+    model_config = section("WEARMON_SINK_")
+
+    host: str = Field("127.0.0.1", description="Address the sink's web server binds")
+    port: int = Field(6067, ge=1, le=65535, description="The sink's /health, /ready, /metrics")
+    group: str = Field("", description="Consumer group of the sinks (default: APP_ID-sink)")
+    batch_records: int = Field(200, ge=1, description="Records per InfluxDB write, at most")
+    max_lag_s: float = Field(
+        60.0, gt=0, description="/ready fails when the oldest record not yet written is older")
 
 
 class UploadLimits(Section):
@@ -200,7 +215,14 @@ class WorkerSettings(Section):
     web_host: str = Field("127.0.0.1", description="Address the worker's web server binds")
     web_debug_pages: bool = Field(
         False, description="Faust's router, table, stats and graph pages (no authentication)")
-    state_dir: str = Field(".wearmon", description="Worker scratch directory (Faust datadir)")
+    state_dir: str = Field(".wearmon", description="Where a worker keeps its tables (RocksDB), "
+                                                   "one folder per worker (by web port)")
+    state_store: Literal["rocksdb", "memory"] = Field(
+        "rocksdb", description="rocksdb: tables on disk, restarts replay only what changed; "
+                               "memory: every restart replays the whole changelog")
+    ready_stall_s: float = Field(
+        60.0, gt=0, description="/ready fails when a partition has records waiting and no "
+                                "progress for this long")
 
 
 class ApiSettings(Section):
@@ -248,6 +270,10 @@ class ConsoleSettings(Section):
     timezone: str = Field("UTC", description="IANA time zone of the times shown")
     keep_resolved_s: float = Field(
         24 * 3600.0, gt=0, description="How long resolved alerts stay in the alerts view")
+    watch_grace_s: float = Field(
+        60.0, gt=0, description="A reading not judged after this long: its ward's monitoring "
+                                "is delayed (banner on every page, the ward's on-call told)")
+    watch_every_s: float = Field(10.0, gt=0, description="How often the console checks")
 
     @field_validator("public_url", "grafana_url")
     @classmethod
@@ -302,6 +328,20 @@ class GatewaySettings(Section):
     retry_after_s: int = Field(1, ge=1, description="Retry-After of 429/503 answers")
     idempotent: bool = Field(
         True, description="Idempotent producer (false for brokers without it, e.g. embedded)")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="A request's headers must be complete within it after the "
+                                "connection opens or the previous answer; else it is closed")
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="A body must arrive within it, extended by one second per "
+                                "WEARMON_GATEWAY_MIN_BODY_BYTES_PER_S bytes received (then 408)")
+    min_body_bytes_per_s: int = Field(
+        1000, ge=1, description="The slowest body the gateway waits for (bytes/s, on average)")
+    max_requests_per_device: int = Field(
+        8, ge=1, description="Requests of one device token at once (receiving or awaiting the "
+                             "broker); more: 429")
+    max_requests_per_address: int = Field(
+        64, ge=1, description="Requests from one client address at once; more: 429 (behind a "
+                              "proxy every device has the proxy's address: raise it)")
 
     @model_validator(mode="after")
     def _tls_pair(self) -> GatewaySettings:
@@ -321,7 +361,7 @@ class DataSettings(Section):
 #: Every section: the attribute of ``Settings`` and its class, in the order ``-h`` shows them.
 SECTIONS: dict[str, type[Section]] = {
     "kafka": KafkaSettings, "topics": Topics, "influx": InfluxSettings,
-    "uploads": UploadLimits, "worker": WorkerSettings, "api": ApiSettings,
+    "sink": SinkSettings, "uploads": UploadLimits, "worker": WorkerSettings, "api": ApiSettings,
     "notify": NotifySettings, "console": ConsoleSettings, "gateway": GatewaySettings,
     "data": DataSettings,
 }
@@ -335,6 +375,7 @@ class Settings(BaseModel):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     topics: Topics = Field(default_factory=Topics)
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
+    sink: SinkSettings = Field(default_factory=SinkSettings)
     uploads: UploadLimits = Field(default_factory=UploadLimits)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
@@ -348,6 +389,10 @@ class Settings(BaseModel):
             raise ConfigError(
                 "No Kafka broker configured: set WEARMON_BROKER (e.g. kafka://127.0.0.1:9092), "
                 "or run `wearmon demo`, which starts an embedded broker.")
+
+    @property
+    def sink_group(self) -> str:
+        return self.sink.group or f"{self.kafka.app_id}-sink"
 
     def with_topics(self, **names: str) -> Settings:
         """The same settings with some topic names changed (e.g. ``telemetry=…``)."""

@@ -16,6 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 
 from wearmon.stream.config import Settings
 
@@ -56,9 +57,18 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner picks for ``key`` (murmur2, as Java's).
+
+    >>> key_partition(b"p-0001", 4) == (murmur2(b"p-0001") & 0x7FFFFFFF) % 4
+    True
+    """
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 def compacted_topics(settings: Settings) -> set[str]:
     """Registries keyed by id (last value wins, a tombstone deletes): compacted, never expired."""
-    return {settings.topics.patients, settings.topics.devices}
+    return {settings.topics.patients, settings.topics.devices, settings.topics.monitoring}
 
 
 def new_topic(settings: Settings, name: str) -> NewTopic:
@@ -68,10 +78,11 @@ def new_topic(settings: Settings, name: str) -> NewTopic:
 
 
 def topic_names(settings: Settings) -> list[str]:
-    return [settings.topics.telemetry, settings.topics.rejected, settings.topics.anomalies,
+    return [settings.topics.telemetry, settings.topics.points, settings.topics.rejected,
+            settings.topics.anomalies,
             settings.topics.alerts, settings.topics.patients, settings.topics.alert_commands,
             settings.topics.outbox, settings.topics.deliveries, settings.topics.alert_replies,
-            settings.topics.devices]
+            settings.topics.devices, settings.topics.monitoring]
 
 
 async def ensure_topics(settings: Settings, extra: list[str] | None = None,

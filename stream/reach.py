@@ -1,4 +1,4 @@
-"""Can the broker and InfluxDB be reached? One-line answers within seconds, for start-up and CLI.
+"""Can the broker be reached? One-line answers within seconds, for start-up and CLI.
 
 Clients of both retry for a long time by design (a worker waits out an outage). A command that
 starts against a wrong address should instead stop at once with one line that names the address
@@ -13,7 +13,6 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-import aiohttp
 from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
@@ -58,33 +57,6 @@ async def check_broker(settings: Settings, timeout_s: float | None = None) -> No
         await client.close()
 
 
-async def check_influx(settings: Settings, timeout_s: float | None = None) -> None:
-    """Raise ``Unreachable`` unless InfluxDB (if configured) answers ``/ping`` in time."""
-    if not settings.influx.url:
-        return
-    timeout_s = settings.kafka.connect_timeout_s if timeout_s is None else timeout_s
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
-    try:
-        async with aiohttp.ClientSession(timeout=timeout) as session, \
-                session.get(f"{settings.influx.url}/ping") as resp:
-            if resp.status >= 500:
-                raise aiohttp.ClientError(f"HTTP {resp.status}")
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise Unreachable(
-            f"cannot reach InfluxDB at {settings.influx.url} within {timeout_s:g} s "
-            f"({type(exc).__name__}): check WEARMON_INFLUX_URL"
-        ) from None
-
-
 def require_services(settings: Settings) -> None:
     """Check the broker from synchronous code, e.g. a CLI command (exits when unreachable)."""
     asyncio.run(check_broker(settings))
-
-
-def influx_problem(settings: Settings) -> str | None:
-    """One line saying why InfluxDB does not answer, or None when it does (or is not set)."""
-    try:
-        asyncio.run(check_influx(settings))
-    except Unreachable as exc:
-        return str(exc)
-    return None

@@ -5,11 +5,11 @@ Tests that need a service *fail* when it cannot start (they never skip): CI inst
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from tests.waiting import wait_until
+from wearmon.stream.config import Settings, load_settings
+from wearmon.stream.kafka import client_options
+from wearmon.stream.sinks.service import kinds_of
 from wearmon.stream.tools.services import (
     Service,
     free_port,
@@ -46,6 +51,11 @@ class Services:
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[Services]:
+    yield from running_services()
+
+
+def running_services() -> Iterator[Services]:
+    """A broker and an InfluxDB, stopped when the generator is closed."""
     broker = start_broker()
     try:
         influx = start_influxd()
@@ -68,15 +78,36 @@ def influx_query(url: str, db: str, query: str) -> list[dict[str, object]]:
     return list(result.get("series", []))
 
 
+async def sink_backlog(settings: Settings) -> int:
+    """Records on the sinks' topics after their group's committed offsets (the broker's view,
+    whichever sinks share the group)."""
+    consumer = AIOKafkaConsumer(**client_options(settings), group_id=settings.sink_group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for topic in kinds_of(settings)
+               for p in range(settings.kafka.partitions)]
+        ends = await consumer.end_offsets(tps)
+        waiting = 0
+        for tp in tps:
+            waiting += ends[tp] - (await consumer.committed(tp) or 0)
+        return waiting
+    finally:
+        await consumer.stop()
+
+
 @dataclass
 class Worker:
-    """A real ``wearmon worker`` process with its own topics, consumer group and database."""
+    """A real ``wearmon worker`` process with its own topics, consumer group and database, and
+    a ``wearmon sink`` next to it that writes its results to InfluxDB (``sink=False``: none)."""
 
     env: dict[str, str]
     web_port: int
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    sink: bool = True
+    sink_proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -86,6 +117,31 @@ class Worker:
             stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,
         )
+        if self.sink and (self.sink_proc is None or self.sink_proc.poll() is not None):
+            self.start_sink()
+
+    def start_sink(self) -> None:
+        self.sink_proc = subprocess.Popen(
+            [sys.executable, "-m", "wearmon", "sink"], env=self.env, cwd=REPO,
+            stdout=self.sink_log_path.open("ab"), stderr=subprocess.STDOUT)
+
+    @property
+    def sink_log_path(self) -> Path:
+        return self.log_path.with_name(f"sink-{self.log_path.name}")
+
+    def wait_stored(self, timeout_s: float = 120.0) -> None:
+        """Block until the sinks of this worker's group have written (committed) everything on
+        their topics up to now, as the broker sees it (nothing when it runs without one)."""
+        if not self.sink:
+            return
+        settings = load_settings({k: v for k, v in self.env.items() if k.startswith("WEARMON_")})
+
+        def backlog() -> int:
+            assert self.sink_proc is not None and self.sink_proc.poll() is None, self.log_tail()
+            return asyncio.run(sink_backlog(settings))
+
+        wait_until(backlog, "the sink to catch up", timeout_s, until=lambda left: left == 0,
+                   detail=self.log_tail)
 
     def health(self) -> dict[str, int] | None:
         return worker_health(self.web_port)
@@ -94,55 +150,61 @@ class Worker:
         """This worker's ``WEARMON_*`` settings with a free web port: to start it again after a
         kill, or a second member of its consumer group."""
         env = {k: v for k, v in self.env.items() if k.startswith("WEARMON_")}
-        return env | {"WEARMON_WEB_PORT": str(free_port())}
+        return env | {"WEARMON_WEB_PORT": str(free_port()), "WEARMON_SINK_PORT": str(free_port())}
+
+    def running_health(self) -> dict[str, int] | None:
+        """The worker's health counters; fails at once if the process has exited."""
+        assert self.proc is not None and self.proc.poll() is None, self.log_tail()
+        return self.health()
 
     def wait_processed(self, messages: int, timeout_s: float = 180.0) -> dict[str, int]:
         """Block until the worker has handled ``messages`` telemetry messages."""
-        deadline = time.monotonic() + timeout_s
-        seen: dict[str, int] | None = None
-        while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
-            seen = self.health()
-            if seen and seen["uploads"] + seen["rejected"] + seen["duplicates"] >= messages:
-                return seen
-            time.sleep(0.25)  # polling another process's HTTP endpoint: no event to await
-        raise AssertionError(f"worker handled {seen} of {messages} messages\n{self.log_tail()}")
+        seen = wait_until(
+            self.running_health, f"the worker to handle {messages} messages", timeout_s,
+            until=lambda seen: seen is not None
+            and seen["uploads"] + seen["rejected"] + seen["duplicates"] >= messages,
+            detail=self.log_tail,
+        )
+        self.wait_stored()
+        return seen
 
     def wait_handled_through(self, offsets_total: int, timeout_s: float = 180.0) -> dict[str, int]:
         """Block until the next telemetry offsets to process add up to ``offsets_total`` (all
         records before them processed or skipped, and counted)."""
-        deadline = time.monotonic() + timeout_s
-        seen: dict[str, int] | None = None
-        while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
-            seen = self.health()
-            if seen and seen["next_offsets_total"] >= offsets_total:
-                return seen
-            time.sleep(0.25)  # polling another process's HTTP endpoint: no event to await
-        raise AssertionError(f"worker handled {seen}, not through {offsets_total}\n"
-                             f"{self.log_tail()}")
+        seen = wait_until(
+            self.running_health, f"the worker to handle through offsets {offsets_total}",
+            timeout_s, until=lambda seen: seen is not None
+            and seen["next_offsets_total"] >= offsets_total,
+            detail=self.log_tail,
+        )
+        self.wait_stored()
+        return seen
 
-    def stop(self, kill: bool = False) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            if kill:
-                self.proc.kill()
-            else:
-                self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def stop(self, kill: bool = False, sink: bool = False) -> None:
+        """Stop the worker (SIGTERM, or SIGKILL with ``kill``); its sink too with ``sink``."""
+        for proc in (self.proc, self.sink_proc if sink else None):
+            if proc is not None and proc.poll() is None:
+                if kill:
+                    proc.kill()
+                else:
+                    proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
     def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+        sink = (self.sink_log_path.read_text(errors="replace")[-2000:]
+                if self.sink_log_path.exists() else "")
+        return self.log_path.read_text(errors="replace")[-4000:] + "\n--- sink ---\n" + sink
 
-    def wait_logged(self, text: str, timeout_s: float = 30.0) -> None:
-        """Block until the worker's log holds ``text``."""
-        deadline = time.monotonic() + timeout_s
-        while text not in self.log_path.read_text(errors="replace"):
-            assert time.monotonic() < deadline, f"{text!r} not logged\n{self.log_tail()}"
-            time.sleep(0.1)  # another process's log file: no event to await
+    def wait_logged(self, text: str, timeout_s: float = 30.0, sink: bool = False) -> None:
+        """Block until the worker's log (``sink``: its sink's) holds ``text``."""
+        path = self.sink_log_path if sink else self.log_path
+        wait_until(lambda: path.exists() and text in path.read_text(errors="replace"),
+                   f"{text!r} in the {'sink' if sink else 'worker'}'s log", timeout_s,
+                   interval_s=0.1, detail=self.log_tail)
 
 
 def new_worker(services: Services, directory: Path, **overrides: str) -> Worker:
@@ -168,6 +230,9 @@ def new_worker(services: Services, directory: Path, **overrides: str) -> Worker:
         "WEARMON_PARTITIONS": "2",
         "WEARMON_STATE_DIR": str(directory / f"state-{suffix}"),
         "WEARMON_WEB_PORT": str(port),
+        "WEARMON_SINK_PORT": str(free_port()),
+        "WEARMON_TOPIC_POINTS": f"points-{suffix}",
+        "WEARMON_TOPIC_MONITORING": f"monitoring-{suffix}",
         "WEARMON_BATCH_WITHIN_S": "0.2",
         "WEARMON_PRODUCER_MAX_BATCH_BYTES": "1",  # the embedded broker's end offsets (config.py)
         **overrides,
@@ -186,7 +251,7 @@ def worker_factory(services: Services, directory: Path) -> Iterator[Callable[...
 
     yield factory
     for worker in created:
-        worker.stop()
+        worker.stop(sink=True)
 
 
 @pytest.fixture

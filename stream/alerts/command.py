@@ -39,9 +39,15 @@ def tick_command(patient: str, *, now_ms: int) -> dict[str, Any]:
             "sent_ms": now_ms}
 
 
-def parse_command(raw: bytes) -> dict[str, Any]:
-    """A command document, or ``ValueError``."""
+def parse_command(raw: bytes | None) -> dict[str, Any]:
+    """A command document, or ``ValueError`` (whatever the record holds).
+
+    >>> len(_errors([None, b"", b"[]", b'{"id": 1}', b"\\xff", b'{"id": 1, "patient": 2}']))
+    6
+    """
     try:
+        if raw is None:
+            raise TypeError("no value")
         doc = orjson.loads(raw)
         if not isinstance(doc, dict):
             raise ValueError("not an object")
@@ -51,6 +57,16 @@ def parse_command(raw: bytes) -> dict[str, Any]:
     except (KeyError, TypeError) as exc:
         raise ValueError(f"malformed command: {type(exc).__name__}") from None
     return doc
+
+
+def _errors(values: list[bytes | None]) -> list[ValueError]:
+    out = []
+    for value in values:
+        try:
+            parse_command(value)
+        except ValueError as error:
+            out.append(error)
+    return out
 
 
 def reply(command_id: str, patient: str, status: int, error: str = "", events: int = 0

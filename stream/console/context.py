@@ -17,6 +17,7 @@ from wearmon.stream.console.board_view import Refs
 from wearmon.stream.console.history import InfluxReader
 from wearmon.stream.console.sessions import Session, SessionKeys
 from wearmon.stream.console.throttle import LoginThrottle
+from wearmon.stream.console.watch import WardWatch
 from wearmon.stream.notify.next_steps import NextSteps
 from wearmon.stream.views.alerts_feed import AlertsFeed
 from wearmon.stream.views.patients import PatientsView
@@ -32,6 +33,7 @@ class Console:
     accounts: dict[str, Account]
     secret: bytes
     reader: InfluxReader | None = None
+    watch: WardWatch | None = None  # which wards are not monitored now (a banner on every page)
     next_steps: NextSteps = field(default_factory=NextSteps)  # the wards' suggested next steps
     keys: SessionKeys = field(init=False)
     refs: Refs = field(init=False)
@@ -71,5 +73,5 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     user = console.accounts.get(session.user)
     html = env.get_template(template).render(
         user=user, csrf=console.keys.csrf_token(request.get("new_session") or session),
-        **context)
+        monitoring=console.watch.banners() if console.watch is not None else [], **context)
     return web.Response(text=html, content_type="text/html", status=status)

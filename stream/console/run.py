@@ -23,6 +23,7 @@ from wearmon.stream.console.accounts import AccountError, load_accounts
 from wearmon.stream.console.context import Console
 from wearmon.stream.console.history import InfluxReader
 from wearmon.stream.console.server import create_app
+from wearmon.stream.console.watch import WardWatch
 from wearmon.stream.kafka import ensure_topics, make_producer
 from wearmon.stream.notify.next_steps import next_steps_of
 from wearmon.stream.views.alerts_feed import AlertsFeed
@@ -56,12 +57,17 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await (await producer.send(settings.topics.alert_commands, orjson.dumps(command),
                                    key=str(command["patient"]).encode()))
 
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        await (await producer.send(topic, value, key=key))
+
     feed, patients = AlertsFeed(settings, send), PatientsView(settings)
     feed.start()
     patients.start()
+    watch = WardWatch(settings, patients, publish)
+    watching = asyncio.create_task(watch.run(), name="ward-watch")
     session = aiohttp.ClientSession()
     console = Console(settings, feed, patients, accounts, secret, InfluxReader(settings, session),
-                      next_steps)
+                      watch=watch, next_steps=next_steps)
     runner = web.AppRunner(create_app(console), access_log=None, shutdown_timeout=5)
     await runner.setup()
     try:
@@ -71,6 +77,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                  len(accounts))
         await stop.wait()
     finally:
+        watching.cancel()
         await runner.cleanup()
         await feed.stop()
         await patients.stop()

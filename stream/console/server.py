@@ -119,6 +119,12 @@ async def alerts_fragment(request: web.Request) -> web.Response:
 
 
 @login_required
+async def monitoring_fragment(request: web.Request) -> web.Response:
+    """The banner of wards whose monitoring is delayed (empty when all are watched)."""
+    return render(request, "_monitoring.html")
+
+
+@login_required
 async def alert_page(request: web.Request) -> web.Response:
     console: Console = request.app["console"]
     await view_ready(console)
@@ -251,6 +257,7 @@ def create_app(console: Console) -> web.Application:
         web.get("/a/{token}", signed_link),
         web.get("/patients/{ref}", patient_page),
         web.get("/events", events),
+        web.get("/fragments/monitoring", monitoring_fragment),
         web.static("/static", HERE / "static"),
     ])
 

@@ -184,6 +184,8 @@ class _Envelope:
 def _read(env: _Envelope, limits: Limits) -> None:
     """Fill in the envelope; raises ``Reject``."""
     raw = env.raw
+    if not raw:
+        raise Reject("$", "empty", "the record holds no upload (an empty value or a tombstone)")
     if len(raw) > limits.max_upload_bytes:
         raise Reject("$", "too_large", f"{len(raw)} bytes > limit {limits.max_upload_bytes}")
     doc = parse_json(raw)

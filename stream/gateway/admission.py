@@ -16,8 +16,8 @@ samples are accepted and reported back (the worker dead-letters those values, as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from wearmon.stream.core.validation import Issue, Limits, Rejection, Validated, validate
 from wearmon.stream.gateway.tokens import Grant
@@ -44,6 +44,66 @@ class Refusal:
         first = self.issues[0]
         return {"error": first.reason, "field": first.field, "detail": first.detail,
                 "issues": issues_json(self.issues)}
+
+    def relabel(self, origin: dict[str, str]) -> Refusal:
+        """The same refusal with contract fields named as the request's elements."""
+        return Refusal(self.status, relabel(self.issues, origin))
+
+
+def relabel(issues: tuple[Issue, ...] | list[Issue], origin: dict[str, str]
+            ) -> tuple[Issue, ...]:
+    """Issues whose contract field (``samples[3].hr_bpm``) came from another element."""
+    return tuple(replace(i, field=origin.get(i.field, i.field)) for i in issues)
+
+
+@dataclass(frozen=True, slots=True)
+class Converted:
+    """A request turned into a contract-v1 upload (``raw``) for the telemetry topic.
+
+    ``origin`` names the request's element each contract field came from (for answers).
+    """
+
+    raw: bytes
+    origin: dict[str, str] = field(default_factory=dict)
+
+
+class Format(Protocol):
+    """A way in: how requests are read and how answers are written."""
+
+    content_type: str
+
+    def convert(self, body: bytes, grant: Grant, received_ms: int) -> Converted | Refusal:
+        """The request as a contract-v1 upload, or why it cannot be one."""
+
+    def kept(self, body: bytes) -> bytes:
+        """What the dead letter of a refused request keeps of it."""
+
+    def refused(self, refusal: Refusal) -> dict[str, Any]:
+        """The body of a 4xx/5xx answer."""
+
+    def accepted(self, upload_id: str, partition: int, offset: int,
+                 issues: tuple[Issue, ...]) -> dict[str, Any]:
+        """The body of the 202 answer (``issues``: single values the worker will drop)."""
+
+
+class NativeFormat:
+    """Contract v1 (``POST /v1/uploads``): the bytes go on unchanged."""
+
+    content_type = "application/json"
+
+    def convert(self, body: bytes, grant: Grant, received_ms: int) -> Converted | Refusal:
+        return Converted(body)
+
+    def kept(self, body: bytes) -> bytes:
+        return body
+
+    def refused(self, refusal: Refusal) -> dict[str, Any]:
+        return refusal.to_json()
+
+    def accepted(self, upload_id: str, partition: int, offset: int,
+                 issues: tuple[Issue, ...]) -> dict[str, Any]:
+        return {"upload_id": upload_id, "partition": partition, "offset": offset,
+                "issues": issues_json(issues)}
 
 
 def issues_json(issues: tuple[Issue, ...] | list[Issue]) -> list[dict[str, str]]:

@@ -16,10 +16,13 @@ def add_gateway_commands(main: click.Group) -> None:
     def gateway() -> None:
         """Serve POST /v1/uploads for devices (HTTPS with WEARMON_GATEWAY_TLS_CERT/_KEY).
 
-        Devices authenticate with tokens from `wearmon devices issue`. Settings:
-        WEARMON_GATEWAY_HOST (127.0.0.1), WEARMON_GATEWAY_PORT (8080),
-        WEARMON_GATEWAY_MAX_INFLIGHT, WEARMON_GATEWAY_IDEMPOTENT and WEARMON_BROKER
-        (see `wearmon worker --help` for every variable).
+        Also FHIR R4 (POST /fhir/r4/Bundle, /fhir/r4/Observation) and Open mHealth
+        (POST /omh/v1/datapoints), turned into the same uploads (docs/interop.md). Devices
+        authenticate with tokens from `wearmon devices issue`. Settings: WEARMON_GATEWAY_HOST
+        (127.0.0.1), WEARMON_GATEWAY_PORT (8080), the request limits
+        (WEARMON_GATEWAY_MAX_INFLIGHT, _MAX_REQUESTS_PER_DEVICE, _MAX_REQUESTS_PER_ADDRESS,
+        _HEADER_TIMEOUT_S, _BODY_TIMEOUT_S, _MIN_BODY_BYTES_PER_S), WEARMON_GATEWAY_IDEMPOTENT
+        and WEARMON_BROKER (`wearmon settings` lists every variable).
         """
         from wearmon.stream.gateway.server import serve, tls_context
 

@@ -69,17 +69,6 @@ class SentStore(Protocol):
     def mark_sent(self, key: str, at_ms: int) -> None: ...
 
 
-class MemorySentStore:
-    def __init__(self) -> None:
-        self.sent: dict[str, int] = {}
-
-    def is_sent(self, key: str) -> bool:
-        return key in self.sent
-
-    def mark_sent(self, key: str, at_ms: int) -> None:
-        self.sent.setdefault(key, at_ms)
-
-
 #: Sends one message to one Apprise URL; returns an empty string on success, else a short error.
 Transport = Callable[[str, Message, float], Awaitable[str]]
 #: (patient id, recipient id) → Apprise URL, or None when the recipient no longer exists.

@@ -26,11 +26,13 @@ from collections.abc import Iterable
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from wearmon.stream.config import Settings
+from wearmon.stream.config import InfluxSettings
 
 log = logging.getLogger(__name__)
 
 REPEAT_WARNING_S = 30.0
+CREDENTIALS = ("refuses the credentials (set WEARMON_INFLUX_USERNAME and "
+               "WEARMON_INFLUX_PASSWORD for 1.x, or WEARMON_INFLUX_TOKEN for 2.x/3.x)")
 #: Content-free names for what InfluxDB says when it refuses points (matched, never quoted).
 REFUSAL_KINDS = (
     ("field type conflict", "field type conflict"),
@@ -74,35 +76,36 @@ def refusal_kind(text: str) -> str:
 class InfluxWriter:
     """Awaited batch writes with retry and backoff; a batch returns only once it is durable."""
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
-        self._settings = settings
+    def __init__(self, config: InfluxSettings, session: aiohttp.ClientSession) -> None:
+        self.config = config
         self._session = session
-        self._url = f"{settings.influx.url}/write"
-        self._params = {"db": settings.influx.db}  # no precision: nanoseconds everywhere
+        self._url = f"{config.url}/write"
+        self._params = {"db": config.db}  # no precision: nanoseconds everywhere
         self._headers = {"Content-Type": "text/plain; charset=utf-8"}
-        if settings.influx.token is not None:
-            self._headers["Authorization"] = f"Token {settings.influx.token.get_secret_value()}"
-        elif settings.influx.username:
-            secret = settings.influx.password
+        if config.token is not None:
+            self._headers["Authorization"] = f"Token {config.token.get_secret_value()}"
+        elif config.username:
+            secret = config.password
             password = secret.get_secret_value() if secret is not None else ""
-            self._params.update(u=settings.influx.username, p=password)
+            self._params.update(u=config.username, p=password)
         self.retries = 0
-        self._outage_since: float | None = None
+        self.outage_since: float | None = None  # monotonic: writes fail since then
+        self.outage: InfluxOutage | None = None  # the last failure of the outage
         self._warned_at = 0.0
 
     async def ensure_database(self) -> None:
         """``CREATE DATABASE`` (idempotent) on 1.x; 2.x/3.x create buckets/dbs themselves."""
         params = {k: v for k, v in self._params.items() if k in ("u", "p")}
-        params["q"] = f'CREATE DATABASE "{self._settings.influx.db}"'
-        await self._retrying(f"{self._settings.influx.url}/query", params, b"")
+        params["q"] = f'CREATE DATABASE "{self.config.db}"'
+        await self._retrying(f"{self.config.url}/query", params, b"")
 
     async def _create_database_once(self) -> None:
         """One attempt to create a database that disappeared (dropped): errors are ignored."""
         params = {k: v for k, v in self._params.items() if k in ("u", "p")}
-        params["q"] = f'CREATE DATABASE "{self._settings.influx.db}"'
-        timeout = aiohttp.ClientTimeout(total=self._settings.influx.timeout_s)
+        params["q"] = f'CREATE DATABASE "{self.config.db}"'
+        timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
         try:
-            async with self._session.post(f"{self._settings.influx.url}/query", params=params,
+            async with self._session.post(f"{self.config.url}/query", params=params,
                                           headers=self._headers, timeout=timeout):
                 pass
         except (aiohttp.ClientError, TimeoutError):
@@ -130,12 +133,12 @@ class InfluxWriter:
         async for attempt in retrying:
             with attempt:
                 await self._post_once(url, params, body)
-        if self._outage_since is not None:
-            log.warning("InfluxDB is back after %.0f s", time.monotonic() - self._outage_since)
-            self._outage_since = None
+        if self.outage_since is not None:
+            log.warning("InfluxDB is back after %.0f s", time.monotonic() - self.outage_since)
+            self.outage_since, self.outage = None, None
 
     async def _post_once(self, url: str, params: dict[str, str], body: bytes) -> None:
-        timeout = aiohttp.ClientTimeout(total=self._settings.influx.timeout_s)
+        timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
         try:
             async with self._session.post(url, params=params, data=body,
                                           headers=self._headers, timeout=timeout) as resp:
@@ -148,24 +151,76 @@ class InfluxWriter:
             raise InfluxRejectedError(resp.status, "too large" if resp.status == 413
                                       else refusal_kind(text))
         missing = resp.status == 404 and "database not found" in text.lower()
-        if missing and self._settings.influx.create_db and url == self._url:
+        if missing and self.config.create_db and url == self._url:
             await self._create_database_once()
-        reason = {401: "refuses the credentials (check WEARMON_INFLUX_TOKEN or "
-                       "WEARMON_INFLUX_USERNAME/PASSWORD)",
-                  403: "refuses the credentials (check WEARMON_INFLUX_TOKEN or "
-                       "WEARMON_INFLUX_USERNAME/PASSWORD)",
-                  404: f"has no database/bucket {self._settings.influx.db!r} "
-                       "(create it, or set WEARMON_INFLUX_CREATE_DB=true)"}.get(
-                           resp.status, "cannot take writes")
-        raise InfluxOutage(f"InfluxDB {reason}: HTTP {resp.status}", resp.status, missing)
+        raise InfluxOutage(f"InfluxDB {self.problem(resp.status)}: HTTP {resp.status}",
+                           resp.status, missing)
+
+    def problem(self, status: int) -> str:
+        """What an answer that is not about the data means, and what to set."""
+        if status in (401, 403):
+            return CREDENTIALS
+        if status == 404:
+            return (f"has no database/bucket {self.config.db!r} (create it, or set "
+                    "WEARMON_INFLUX_CREATE_DB=true)")
+        return "cannot take writes"
+
+    async def check(self) -> str | None:
+        """At start-up: None when InfluxDB takes these credentials and has the database
+        (created first with ``WEARMON_INFLUX_CREATE_DB``), else one line saying what to set.
+        Raises ``InfluxOutage`` when it does not answer."""
+        status, text = await self._query({"q": "SHOW MEASUREMENTS LIMIT 1",
+                                          "db": self.config.db})
+        refused = status in (401, 403)
+        missing = not refused and (status == 404 or "database not found" in text.lower())
+        if missing and self.config.create_db:
+            await self.ensure_database()
+            return None
+        if refused or missing:
+            return f"InfluxDB at {self.config.url} {self.problem(404 if missing else status)}"
+        if status >= 500:
+            raise InfluxOutage(f"InfluxDB cannot answer: HTTP {status}", status)
+        return None
+
+    async def probe(self) -> None:
+        """While nothing is written: is InfluxDB there (``/ping``) and does it take the
+        credentials (``SHOW DATABASES``)? Updates ``outage`` like a failed write would."""
+        try:
+            status, _ = await self._query({"q": "SHOW DATABASES"})
+        except InfluxOutage as outage:
+            self.failed(outage)
+            return
+        if status in (401, 403) or status >= 500:
+            self.failed(InfluxOutage(f"InfluxDB {self.problem(status)}: HTTP {status}", status))
+        elif self.outage_since is not None:
+            log.warning("InfluxDB is back after %.0f s", time.monotonic() - self.outage_since)
+            self.outage_since, self.outage = None, None
+
+    def failed(self, outage: InfluxOutage) -> None:
+        self.outage = outage
+        if self.outage_since is None:
+            self.outage_since = time.monotonic()
+
+    async def _query(self, params: dict[str, str]) -> tuple[int, str]:
+        """One InfluxQL request with the credentials: (HTTP status, body)."""
+        params = {**{k: v for k, v in self._params.items() if k in ("u", "p")}, **params}
+        timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
+        try:
+            async with self._session.get(f"{self.config.url}/query", params=params,
+                                         headers=self._headers, timeout=timeout) as resp:
+                return resp.status, await resp.text(errors="replace")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise InfluxOutage(f"InfluxDB unreachable ({type(exc).__name__})") from None
 
     def _waiting(self, error: BaseException | None) -> None:
         """Before each retry: count it, warn now and then, re-create a dropped database."""
         self.retries += 1
         now = time.monotonic()
-        if self._outage_since is None:
-            self._outage_since = now
+        if isinstance(error, InfluxOutage):
+            self.outage = error
+        if self.outage_since is None:
+            self.outage_since = now
         if now - self._warned_at >= REPEAT_WARNING_S:
             self._warned_at = now
             log.warning("%s; holding the batch and retrying (outage for %.0f s)", error,
-                        now - self._outage_since)
+                        now - self.outage_since)

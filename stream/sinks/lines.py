@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from influxdb_client import Point, WritePrecision
 
-from wearmon.models.base import Minute, Status
 from wearmon.stream.alerts.lifecycle import ACTIVE, SYSTEM, AlertEvent
 from wearmon.stream.core.pipeline import Result
 from wearmon.stream.core.schema import FLOAT_FIELDS, Columns
 from wearmon.stream.core.validation import Rejection
-from wearmon.stream.sinks.records import MessagePoints, PipelineHealth, UploadPoints
+from wearmon.stream.sinks.records import PipelineHealth, Rollup, UploadPoints
 
 if TYPE_CHECKING:
     from wearmon.stream.notify.deliver import DeliveryResult
@@ -65,7 +64,7 @@ def _format_many(template: str, columns: Sequence[Sequence[object]]) -> list[str
     return text.split("\n")
 
 
-def vitals_lines(results: Sequence[Result]) -> list[list[str]]:
+def vitals_lines(results: Sequence[UploadPoints]) -> list[list[str]]:
     """Native-rate vitals and beats of each result, formatted directly over the batch's
     concatenated arrays: samples are grouped by which vitals they carry, with one ``%`` call
     per group (not per upload) and one per batch for the beats. Ids match safe patterns (no
@@ -75,8 +74,8 @@ def vitals_lines(results: Sequence[Result]) -> list[list[str]]:
     """
     if not results:
         return []
-    columns = [r.upload.columns for r in results]
-    prefixes = [f"patient={r.upload.patient_id},device={r.upload.device_id} " for r in results]
+    columns = [r.columns for r in results]
+    prefixes = [f"patient={r.patient_id},device={r.device_id} " for r in results]
     counts = np.array([len(c) for c in columns], dtype=np.int64)
     owner = np.repeat(np.arange(len(results)), counts)  # the result of each sample
     values = np.concatenate([c.values for c in columns], axis=1)
@@ -136,7 +135,7 @@ def line(measurement: str, tags: str, fields: dict[str, object], t_ms: int) -> s
     return f"{measurement},{tags} {_fields(fields.items())} {t_ms}000000"
 
 
-def minute_line(patient: str, m: Minute) -> str | None:
+def minute_line(patient: str, m: Rollup) -> str | None:
     """The ``rollup_1m`` point of one closed minute (None: nothing was measured)."""
     if not (m.hr_samples or m.steps_samples or m.spo2_samples):
         return None
@@ -159,59 +158,51 @@ def result_lines(result: Result) -> list[str]:
 def batch_lines(uploads: Sequence[UploadPoints]) -> list[list[str]]:
     """The points of each upload, with the vitals formatted for the whole batch at once
     (cheaper per upload); one list per upload, so a refused point traces to its upload."""
-    out = vitals_lines([u.result for u in uploads])
+    out = vitals_lines(uploads)
     for lines, upload in zip(out, uploads, strict=True):
-        lines.extend(_derived_lines(upload.result, upload.status))
+        lines.extend(_derived_lines(upload))
     return out
 
 
-def message_lines(messages: Sequence[MessagePoints]) -> list[list[str]]:
-    """The lines of each message: its upload's points (formatted for all messages at once),
-    then the ``rejected`` points of its dead letters."""
-    uploads = [m.upload for m in messages if m.upload is not None]
-    formatted = iter(batch_lines(uploads))
-    out = []
-    for message in messages:
-        lines = next(formatted) if message.upload is not None else []
-        out.append(lines + [rejection_line(r) for r in message.rejections])
-    return out
-
-
-def _derived_lines(result: Result, status: Status | None) -> list[str]:
+def _derived_lines(upload: UploadPoints) -> list[str]:
     """The upload's closed minutes, findings, baseline and quality (all but the vitals)."""
-    patient = result.upload.patient_id
-    lines = [x for m in result.minutes if (x := minute_line(patient, m)) is not None]
-    for f in result.findings:
+    patient = upload.patient_id
+    lines = [x for m in upload.rollups if (x := minute_line(patient, m)) is not None]
+    for f in upload.findings:
         p = _point("anomaly", f.t_ms).tag("patient", patient).tag("detector", f.detector)
         p.tag("kind", f.kind).tag("severity", f.severity.value).field("score", float(f.score))
         p.field("observed", float(f.observed)).field("explanation", f.explanation)
         if f.baseline is not None:
             p.field("baseline", float(f.baseline))
         lines.append(str(p.to_line_protocol()))
-    if result.baseline is not None:
-        t_ms, mean, sd = result.baseline
+    if upload.baseline is not None:
+        t_ms, mean, sd = upload.baseline
         lines.append(line("baseline", f"patient={patient}",
                           {"resting_hr_bpm": mean, "resting_hr_sd_bpm": sd}, t_ms))
-    q = result.quality
+    q = upload.quality
     if q is not None:
         battery = "" if q.battery_pct is None else f",battery_pct={float(q.battery_pct)!r}"
-        shown = (status or q.status).value
+        shown = (upload.status or q.status).value
         lines.append(
-            f"quality,device={result.upload.device_id},patient={patient} samples={q.samples}i,"
+            f"quality,device={upload.device_id},patient={patient} samples={q.samples}i,"
             f"worn_samples={q.worn_samples}i,dropped={q.dropped}i,"
             f"sync_lag_s={float(q.sync_lag_s)!r},status=\"{shown}\","
             f"status_code={_STATUS_CODE[shown]}i{battery} {q.t_ms}000000")
     return lines
 
 
-def rejection_line(rejection: Rejection) -> str:
+def rejected_line(reason: str, partial: bool, field: str, count: int, received_ms: int,
+                  original: bytes) -> str:
     """One ``rejected`` point; the nanoseconds come from the upload's bytes, so rejections in
     the same millisecond stay apart and a redelivered one overwrites itself."""
-    extra_ns = zlib.crc32(rejection.original) % 1_000_000
-    p = _point("rejected", rejection.received_ms, extra_ns).tag("reason", rejection.reason)
-    p.tag("partial", str(rejection.partial).lower())
-    p.field("count", len(rejection.issues)).field("field", rejection.field)
+    p = _point("rejected", received_ms, zlib.crc32(original) % 1_000_000).tag("reason", reason)
+    p.tag("partial", str(partial).lower()).field("count", count).field("field", field)
     return str(p.to_line_protocol())
+
+
+def rejection_line(rejection: Rejection) -> str:
+    return rejected_line(rejection.reason, rejection.partial, rejection.field,
+                         len(rejection.issues), rejection.received_ms, rejection.original)
 
 
 def alert_title(event: AlertEvent) -> str:

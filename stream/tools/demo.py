@@ -89,6 +89,7 @@ class Demo:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     web_ports: list[int] = field(default_factory=list)
     care_console: subprocess.Popen[bytes] | None = None
+    sink: subprocess.Popen[bytes] | None = None  # Kafka → InfluxDB
 
     def start_child(self, args: list[str], env: dict[str, str], log: Path
                     ) -> subprocess.Popen[bytes]:
@@ -111,6 +112,9 @@ class Demo:
         for index, worker in enumerate(self.workers, 1):
             _terminate(worker)
             self.console.print(f"stopped worker {index}")
+        if self.sink is not None:
+            _terminate(self.sink)
+            self.console.print("stopped the sink")
         for service in reversed(self.services):
             service.stop()
             self.console.print(f"stopped {service.name}")
@@ -249,8 +253,7 @@ def _summary(console: Console, settings: Settings, view: DemoView, produced: Pro
     console.print("\n[bold]Summary[/bold]")
     console.print(f"  uploads sent: {produced.uploads}, samples sent: {produced.samples}")
     console.print(f"  worker processed: {totals.get('uploads', '?')} uploads, "
-                  f"{totals.get('samples', '?')} samples, wrote {totals.get('points', '?')} "
-                  "points")
+                  f"{totals.get('samples', '?')} samples")
     console.print(f"  simulated events that began during the run (history included): "
                   f"{sum(events.values())} {dict(events)}")
     console.print(f"  anomaly findings (a detector repeats one about once a minute while a "
@@ -303,6 +306,12 @@ def _start(demo: Demo, workers: int, notify_url: str, view: DemoView) -> Setting
         demo.workers.append(demo.start_child(["worker"], env, log))
         demo.web_ports.append(port)
         console.print(f"started worker {index} (log: {log})")
+    sink_port = free_port()
+    if "WEARMON_INFLUX_URL" in values:
+        demo.sink = demo.start_child(["sink"], {**base, **values,
+                                                "WEARMON_SINK_PORT": str(sink_port)},
+                                     demo.workdir / "sink.log")
+        console.print(f"started the sink (Kafka → InfluxDB; log: {demo.workdir / 'sink.log'})")
     demo.care_console = demo.start_child(["console"], {**base, **values},
                                          demo.workdir / "console.log")
     settings = demo_settings(values)
@@ -314,6 +323,9 @@ def _start(demo: Demo, workers: int, notify_url: str, view: DemoView) -> Setting
         console.print(f"worker {index}: metrics http://127.0.0.1:{port}/metrics, alerts API "
                       f"http://127.0.0.1:{port}/alerts (header 'Authorization: Bearer {token}')",
                       markup=False, highlight=False)
+    if demo.sink is not None:
+        console.print(f"sink: metrics http://127.0.0.1:{sink_port}/metrics", markup=False,
+                      highlight=False)
     return settings
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
@@ -38,14 +38,6 @@ class ProduceStats:
     samples: int = 0
     bytes: int = 0
     refused: int = 0  # uploads a gateway refused (4xx other than those retried)
-
-
-class Sender(Protocol):
-    async def send(self, key: bytes, value: bytes) -> None: ...
-
-    async def flush(self) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 class KafkaSender:

@@ -109,8 +109,10 @@ def influxd_binary() -> str | None:
     return shutil.which("influxd")
 
 
-def start_influxd(timeout_s: float = 60.0, port: int | None = None) -> Service:
-    """Start Debian's influxd (1.x) with a private temporary data directory."""
+def start_influxd(timeout_s: float = 60.0, port: int | None = None, auth: bool = False
+                  ) -> Service:
+    """Start Debian's influxd (1.x) with a private temporary data directory (``auth``: with
+    authentication on; the first user created is its admin)."""
     binary = influxd_binary()
     if binary is None:
         raise ServiceError("influxd is not installed (apt-get install -y influxdb)")
@@ -124,13 +126,22 @@ def start_influxd(timeout_s: float = 60.0, port: int | None = None) -> Service:
         f'[data]\n  dir = "{workdir}/data"\n  wal-dir = "{workdir}/wal"\n'
         '  query-log-enabled = false\n'
         f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = false\n'
+        f'  auth-enabled = {str(auth).lower()}\n'
         '[monitor]\n  store-enabled = false\n'
         '[continuous_queries]\n  enabled = false\n'
     )
-    log_file = open(workdir / "influxd.log", "wb")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen([binary, "-config", str(config)], stdout=log_file, stderr=log_file,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    return launch_influxd(workdir, f"http://127.0.0.1:{port}", timeout_s)
+
+
+def launch_influxd(workdir: Path, url: str, timeout_s: float = 60.0) -> Service:
+    """Run influxd on the configuration and data in ``workdir`` (again, after a kill: the same
+    data, the same address)."""
+    binary = influxd_binary()
+    if binary is None:
+        raise ServiceError("influxd is not installed (apt-get install -y influxdb)")
+    log_file = open(workdir / "influxd.log", "ab")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen([binary, "-config", str(workdir / "influxdb.conf")], stdout=log_file,
+                            stderr=log_file, start_new_session=True)
 
     def ping() -> bool:
         with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/ping", timeout=1) as r:

@@ -25,8 +25,8 @@ from wearmon.stream.tools.services import free_port, stop_process, worker_health
 
 #: The health counters that together count every telemetry message a worker has handled.
 HANDLED = ("uploads", "rejected", "duplicates")
-TOPICS = ("telemetry", "rejected", "anomalies", "alerts", "patients", "alert_commands", "outbox",
-          "deliveries", "alert_replies", "devices")
+TOPICS = ("telemetry", "points", "rejected", "anomalies", "alerts", "patients", "alert_commands",
+          "outbox", "deliveries", "alert_replies", "devices")
 
 
 class WorkerError(RuntimeError):
@@ -79,12 +79,14 @@ def handled(health: dict[str, int] | None) -> int:
 @dataclass
 class WorkerProcess:
     """One ``python -m wearmon worker`` with ``values`` (and its own web port and state dir);
-    ``command``: another module to run the same way (``python -m …``)."""
+    ``command``: another module to run the same way (``python -m …``), ``port_variable`` the
+    setting of its web port."""
 
     values: dict[str, str]
     workdir: Path
     name: str = "worker"
     command: tuple[str, ...] = ("wearmon", "worker")
+    port_variable: str = "WEARMON_WEB_PORT"
     web_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -101,7 +103,7 @@ class WorkerProcess:
     def start(self) -> None:
         base = {k: v for k, v in os.environ.items() if not k.startswith("WEARMON_")}
         state_dir = Path(f"{self.values['WEARMON_STATE_DIR']}-{self.name}")
-        env = {**base, **self.values, "WEARMON_WEB_PORT": str(self.web_port),
+        env = {**base, **self.values, self.port_variable: str(self.web_port),
                "WEARMON_STATE_DIR": str(state_dir)}
         state_dir.parent.mkdir(parents=True, exist_ok=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +158,12 @@ class WorkerProcess:
             return self.log_path.read_text(errors="replace")[-3000:]
         except OSError:
             return ""
+
+
+def sink_process(values: dict[str, str], workdir: Path, name: str = "sink") -> WorkerProcess:
+    """A ``wearmon sink`` with ``values`` (its group follows the app id in them)."""
+    return WorkerProcess(values, workdir, name=name, command=("wearmon", "sink"),
+                         port_variable="WEARMON_SINK_PORT")
 
 
 def total_handled(workers: list[WorkerProcess]) -> int:

@@ -95,7 +95,7 @@ class AlertsFeed(FollowedView):
                 self.board.apply_delivery(doc)
             else:
                 self.board.apply_reply(doc)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             log.error("alerts feed: record on %s skipped: %s", topic, type(exc).__name__)
 
     def _after_batch(self) -> None:

@@ -29,6 +29,7 @@ class PatientsView(FollowedView):
         self.settings = settings
         self.directory = PatientDirectory()
         self.by_patient: dict[str, PatientSettings] = {}
+        self.skipped = 0  # records that could not be applied
         self.follower = TopicFollower(settings, [settings.topics.patients],
                                       lambda _topic, key, value: self.apply(key, value),
                                       "patients-view")
@@ -37,10 +38,24 @@ class PatientsView(FollowedView):
         return self.by_patient.get(patient_id)
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
-        """One record of the topic: upsert, or remove on a tombstone. Bad records are skipped."""
-        if key is None:
+        """One record of the topic: upsert, or remove on a tombstone. Whatever else a record
+        holds is skipped, counted and logged without the patient's id; this never raises (the
+        follower would read the topic again from the start).
+
+        >>> view = PatientsView.__new__(PatientsView); view.skipped = 0
+        >>> view.directory, view.by_patient = PatientDirectory(), {}
+        >>> for key, value in [(None, b"{}"), (b"\\xff", b"{}"), (b"p-1", b"[1]"), (b"p-1", b"x")]:
+        ...     view.apply(key, value)
+        >>> view.skipped, view.by_patient
+        (4, {})
+        """
+        try:
+            patient_id = key.decode() if key else ""
+        except UnicodeDecodeError:
+            patient_id = ""
+        if not patient_id:
+            self.skip("the record has no patient id as its key")
             return
-        patient_id = key.decode(errors="replace")
         if not value:
             self.directory.remove(patient_id)
             self.by_patient.pop(patient_id, None)
@@ -51,9 +66,16 @@ class PatientsView(FollowedView):
                 raise SettingsError([("patient_id", "does not match the record key")])
             self.directory.upsert(one)
         except SettingsError as exc:
-            log.error("patients topic: settings of %s ignored: %s", patient_id, exc)
+            self.skip(f"invalid settings ({', '.join(where for where, _ in exc.problems)})")
+            return
+        except Exception as exc:  # any other shape: contained to this record
+            self.skip(f"unreadable settings ({type(exc).__name__})")
             return
         self.by_patient[patient_id] = one
+
+    def skip(self, why: str) -> None:
+        self.skipped += 1
+        log.error("patients topic: a record was ignored: %s", why)
 
 
 async def read_patients(settings: Settings) -> dict[str, PatientSettings]:

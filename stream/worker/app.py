@@ -3,8 +3,8 @@ they use.
 
 * telemetry (``worker.telemetry``): ``process-telemetry`` — batches of uploads → page → durable;
 * care (``worker.care``): ``alert-commands`` and the escalation timer on the alert state,
-  ``plan-notifications`` / ``deliver-notifications``, the alert and delivery history in InfluxDB,
-  and the alerts HTTP API over the cluster-wide alerts view (``views.alerts_feed``);
+  ``plan-notifications`` / ``deliver-notifications``, and the alerts HTTP API over the
+  cluster-wide alerts view (``views.alerts_feed``);
 * ``/health`` and ``/metrics`` on the worker's web server.
 
 Both flows change patients only through one ``PatientStore`` and page under one lock.
@@ -13,6 +13,7 @@ Both flows change patients only through one ``PatientStore`` and page under one 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -22,7 +23,6 @@ from wearmon.stream.notify.next_steps import next_steps_of
 from wearmon.stream.views.alerts_feed import AlertsFeed
 from wearmon.stream.worker.care.api import add_api, topic_sender
 from wearmon.stream.worker.care.commands import Commands, add_command_agent
-from wearmon.stream.worker.care.history import History, add_history_agents
 from wearmon.stream.worker.care.notifications import (
     Delivery,
     LinkSigner,
@@ -38,12 +38,13 @@ from wearmon.stream.worker.faust_io import (
     bytes_topic,
     faust_credentials,
 )
+from wearmon.stream.worker.faust_store import register as register_store
 from wearmon.stream.worker.metrics import UNPROCESSED_DELETED, WorkerGauges, add_metrics_page
 from wearmon.stream.worker.paging import PageTopics
 from wearmon.stream.worker.patient_store import PatientStore
 from wearmon.stream.worker.status import WorkerStatus
 from wearmon.stream.worker.telemetry.agent import Telemetry, add_telemetry_agent
-from wearmon.stream.worker.telemetry.durable import DurableSinks
+from wearmon.stream.worker.telemetry.durable import DurableTopics
 from wearmon.stream.worker.telemetry.in_flight import InFlight
 from wearmon.stream.worker.telemetry.process import BatchRules
 from wearmon.stream.worker.telemetry.progress import Offsets, Tracker
@@ -51,12 +52,15 @@ from wearmon.stream.worker.telemetry.progress import Offsets, Tracker
 
 def new_app(settings: Settings) -> faust.App:
     settings.require_broker()
+    # one worker's own tables: a restart on this host with the same web port finds them
+    datadir = Path(settings.worker.state_dir) / f"worker-{settings.worker.web_port}"
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.kafka.app_id,
         broker=settings.kafka.broker_urls,
         autodiscover=False,
-        store="memory://",
-        datadir=settings.worker.state_dir,
+        store=register_store() if settings.worker.state_store == "rocksdb" else "memory://",
+        datadir=str(datadir),
         topic_partitions=settings.kafka.partitions,
         topic_allow_declare=True,
         table_standby_replicas=0,
@@ -94,8 +98,8 @@ def create_app(settings: Settings) -> faust.App:
     app = new_app(settings)
     topics = settings.topics
     topic = {name: bytes_topic(app, getattr(topics, name), settings)
-             for name in ("telemetry", "alerts", "anomalies", "rejected", "alert_commands",
-                          "alert_replies", "outbox", "deliveries")}
+             for name in ("telemetry", "points", "alerts", "anomalies", "rejected",
+                          "alert_commands", "alert_replies", "outbox", "deliveries")}
     patient_table = bytes_table(app, "patient-state", settings)
     connections = Connections(settings)
     store = PatientStore.over(patient_table, bytes_table(app, "alert-state", settings),
@@ -110,7 +114,8 @@ def create_app(settings: Settings) -> faust.App:
     telemetry = Telemetry(
         store=store, rules=rules_of(settings), lock=lock, connections=connections,
         page_topics=page_topics,
-        sinks=DurableSinks(None, topic["rejected"], settings.uploads.dead_letter_max_bytes),
+        durable_topics=DurableTopics(topic["points"], topic["rejected"],
+                                     settings.uploads.dead_letter_max_bytes),
         offsets=Offsets(Tracker(patient_table, settings.kafka.partitions),
                         FaustPartitions(app, settings.topics.telemetry),
                         on_lost=UNPROCESSED_DELETED.inc),
@@ -134,22 +139,33 @@ def create_app(settings: Settings) -> faust.App:
         Delivery(settings.notify.max_attempts, settings.notify.backoff_s,
                  settings.notify.timeout_s),
         flush, next_steps_of(settings.notify)))
-    if settings.influx.url:
-        add_history_agents(app, topic["alerts"], topic["deliveries"], History(connections))
     api_token = settings.api.token.get_secret_value() if settings.api.token is not None else ""
     add_api(app, AlertsFeed(settings, topic_sender(topic["alert_commands"])),
             connections.directory, api_token, settings.api.wait_s)
 
     def gauges() -> WorkerGauges:
-        return WorkerGauges(influx_retries=connections.influx_retries(),
-                            cached_patients=len(store.patients),
+        return WorkerGauges(cached_patients=len(store.patients),
                             evicted_patients=store.patients.evicted,
                             enrolled_patients=len(connections.directory.by_patient))
 
-    add_metrics_page(app, gauges)
+    stall_s = settings.worker.ready_stall_s
+
+    def ready() -> bool:
+        status.directory_ready = connections.directory.ready
+        return not status.reasons(stall_s)
+
+    add_metrics_page(app, gauges, status, ready)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
+        """Alive (the process answers), with what it has handled."""
         return web.json(status.health())
+
+    @app.page("/ready")
+    async def readiness(web: Any, request: Any) -> Any:
+        """Keeping up: 200, or 503 with the reasons."""
+        status.directory_ready = connections.directory.ready
+        answer = status.ready(stall_s)
+        return web.json(answer, status=200 if answer["ready"] else 503)
 
     return app

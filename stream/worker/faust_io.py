@@ -20,6 +20,7 @@ from faust.types import TP
 
 from wearmon.stream.config import Settings
 from wearmon.stream.kafka import ssl_context
+from wearmon.stream.worker.faust_store import OPTIONS as STORE_OPTIONS
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,9 @@ def bytes_topic(app: faust.App, name: str, settings: Settings) -> Any:
 
 
 def bytes_table(app: faust.App, name: str, settings: Settings) -> Any:
+    options = dict(STORE_OPTIONS) if settings.worker.state_store == "rocksdb" else None
     return app.Table(name, partitions=settings.kafka.partitions, use_partitioner=True,
-                     key_type=bytes, value_type=bytes)
+                     key_type=bytes, value_type=bytes, options=options)
 
 
 def fail_stop(what: str, error: BaseException | None = None) -> NoReturn:

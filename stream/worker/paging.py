@@ -23,11 +23,13 @@ import orjson
 
 from wearmon.stream.alerts import policy
 from wearmon.stream.alerts.lifecycle import AlertEvent
+from wearmon.stream.worker.metrics import count_alert_events
 from wearmon.stream.worker.patient_store import PatientStore
 
 
 class Topic(Protocol):
-    async def send(self, *, key: bytes | None, value: bytes) -> Awaitable[Any]: ...
+    async def send(self, *, key: bytes | None, value: bytes, partition: int | None = None
+                   ) -> Awaitable[Any]: ...
 
 
 class Saved(Protocol):
@@ -72,6 +74,7 @@ async def page(found: Page, topics: PageTopics, alert_state: Saved) -> None:
                 for a in found.anomalies]
     await acknowledged(pending)
     alert_state.store()
+    count_alert_events(found.alert_events)
 
 
 def due_transitions(store: PatientStore, now_ms: int) -> Page:

@@ -14,9 +14,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 
-from tests.conftest import Services, Worker, new_worker
+from tests.conftest import Services, Worker, influx_query, new_worker
 from tests.integration.receivers import Inbox, WebhookServer
 from tests.integration.test_notify_delivery import hook, smtp  # noqa: F401 (fixtures)
+from tests.waiting import wait_until
 from wearmon.stream.config import Settings, load_settings
 from wearmon.stream.core.patients import PatientSettings, Recipient
 from wearmon.stream.core.validation import Limits, Rejection, validate
@@ -147,7 +148,7 @@ async def consume(
     await consumer.start()
     records: list[Record] = []
     try:
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + timeout_s  # reading a stream: each read waits 0.5 s
         while not done(records) and time.monotonic() < deadline:
             for messages in (await consumer.getmany(timeout_ms=500)).values():
                 records.extend(r for m in messages if keep(r := orjson.loads(m.value)))
@@ -181,20 +182,32 @@ def acknowledge_one(worker: Worker, patient: str, timeout_s: float = 60.0) -> st
     """Acknowledge the patient's open alert through the worker's API; returns its id."""
     url = f"http://127.0.0.1:{worker.web_port}/alerts"
     headers = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
-    deadline = time.monotonic() + timeout_s
-    while True:  # polling another process until the alert is in its view
+
+    def open_alerts() -> list[dict[str, object]]:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as resp:
-            alerts = [a for a in orjson.loads(resp.read())["alerts"] if a["patient"] == patient]
-        if alerts:
-            break
-        assert time.monotonic() < deadline, f"no open alert for {patient}"
-        time.sleep(0.5)
+            return [a for a in orjson.loads(resp.read())["alerts"] if a["patient"] == patient]
+
+    alerts = wait_until(open_alerts, f"an open alert for {patient} in the worker's API",
+                        timeout_s, interval_s=0.5)
     alert_id = str(alerts[0]["alert_id"])
     body = orjson.dumps({"actor": "nurse.run", "note": "seen"})
     request = urllib.request.Request(f"{url}/{alert_id}/ack", data=body, headers=headers)
     with urllib.request.urlopen(request, timeout=60) as resp:
         assert resp.status == 200
     return alert_id
+
+
+def wait_acknowledgement_stored(worker: Worker, patient: str, alert_id: str,
+                                timeout_s: float = 60.0) -> None:
+    """Await the acknowledgement's ``alert_audit`` point in InfluxDB (the ward dashboard's
+    ACKNOWLEDGED query): the sink writes it from the alerts topic, after the worker's API has
+    answered."""
+    query = ("SELECT \"actor\" FROM \"alert_audit\" WHERE \"action\" = 'acknowledged' "
+             f"AND \"patient\" = '{patient}' AND \"alert_id\" = '{alert_id}'")
+    wait_until(lambda: influx_query(worker.env["WEARMON_INFLUX_URL"],
+                                    worker.env["WEARMON_INFLUX_DB"], query),
+               f"the acknowledgement of {alert_id} in InfluxDB", timeout_s, interval_s=0.5,
+               detail=worker.log_tail)
 
 
 @pytest.fixture(scope="session")
@@ -248,7 +261,9 @@ def pipeline_run(
         rejections = asyncio.run(consume(settings, settings.topics.rejected, bad_count))
         anomalies = asyncio.run(consume(settings, settings.topics.anomalies, 1))
         acknowledged = acknowledge_one(worker, EPISODE_PATIENT)
+        wait_acknowledgement_stored(worker, EPISODE_PATIENT, acknowledged)
         deliveries = asyncio.run(consume(settings, settings.topics.deliveries, 1))
+        worker.wait_stored()  # the deliveries read above are in InfluxDB too
         yield PipelineRun(
             influx_url=services.influx_url,
             influx_db=settings.influx.db,
@@ -267,5 +282,5 @@ def pipeline_run(
             acknowledged=acknowledged,
         )
     finally:
-        worker.stop()
+        worker.stop(sink=True)
         receiver.stop()

@@ -16,12 +16,12 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 
 from tests.conftest import influx_query
 from tests.integration.conftest import consume, send_messages, settings_of
 from tests.integration.test_notify_delivery import Hook, Mail, SmtpServer
+from tests.waiting import await_until
 from wearmon.stream.config import Settings
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
 from wearmon.stream.tools.services import free_port, start_influxd
@@ -85,15 +85,16 @@ async def listed_alert(worker_port: int, ready: Any = lambda alert: True,
     """The one alert the worker's API lists (of ``patient``, if given), once ``ready(alert)``:
     the API's view follows the alerts topic, which can trail a message that the same event
     caused by a fetch or two."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    async def listed() -> list[dict[str, Any]]:
         status, doc = await api(worker_port, "GET", "/alerts")
         assert status == 200, doc
-        alerts = [a for a in doc["alerts"] if patient in (None, a["patient"])]
-        if (len(alerts) == 1 and ready(alerts[0])) or time.monotonic() > deadline:
-            [alert] = alerts
-            return dict(alert)
-        await asyncio.sleep(0.1)  # polling the worker's HTTP API: no event to await
+        return [a for a in doc["alerts"] if patient in (None, a["patient"])]
+
+    [alert] = await await_until(
+        listed, "one listed alert" + (f" of {patient}" if patient else "") + " that is ready",
+        timeout_s, until=lambda alerts: len(alerts) == 1 and ready(alerts[0]), interval_s=0.1)
+    return dict(alert)
 
 
 async def next_post(hook: Hook, timeout_s: float = 30.0) -> tuple[str, dict[str, Any]]:
@@ -108,19 +109,13 @@ async def next_mail(smtp: SmtpServer, timeout_s: float = 30.0) -> Mail:
 async def deliveries(settings: Settings, sent: int, timeout_s: float = 60.0
                      ) -> list[dict[str, Any]]:
     """The delivery results on the topic, read until ``sent`` of them say "sent"."""
-    consumer = AIOKafkaConsumer(settings.topics.deliveries,
-                                bootstrap_servers=settings.kafka.bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    records: list[dict[str, Any]] = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        while sum(r["status"] == "sent" for r in records) < sent:
-            assert time.monotonic() < deadline, records
-            for messages in (await consumer.getmany(timeout_ms=500)).values():
-                records.extend(orjson.loads(m.value) for m in messages)
-    finally:
-        await consumer.stop()
+
+    def sent_count(records: list[dict[str, Any]]) -> int:
+        return sum(r["status"] == "sent" for r in records)
+
+    records = await consume(settings, settings.topics.deliveries, sent, timeout_s,
+                            until=lambda records: sent_count(records) >= sent)
+    assert sent_count(records) >= sent, records
     return records
 
 
@@ -260,26 +255,24 @@ def test_patients_cli_enrols_shows_lists_and_removes(services: Any, tmp_path: An
 async def points(influx_url: str, db: str, query: str, at_least: int,
                  timeout_s: float = 90.0) -> list[list[object]]:
     """Await ``at_least`` rows of an InfluxQL query (the history agents write them)."""
-    deadline = time.monotonic() + timeout_s
-    rows: list[list[object]] = []
-    while time.monotonic() < deadline:
+
+    def rows() -> list[list[object]]:
         try:
-            series = await asyncio.to_thread(influx_query, influx_url, db, query)
+            series = influx_query(influx_url, db, query)
         except (OSError, AssertionError):  # InfluxDB starting, the database not yet created
             series = []
-        rows = [row for s in series for row in s["values"]]  # type: ignore[union-attr]
-        if len(rows) >= at_least:
-            return rows
-        await asyncio.sleep(0.25)  # polling another process's HTTP endpoint: no event to await
-    raise AssertionError(f"{query}: {rows}")
+        return [row for s in series for row in s["values"]]  # type: ignore[union-attr]
+
+    return await await_until(lambda: asyncio.to_thread(rows), f"{at_least} rows of {query}",
+                             timeout_s, until=lambda found: len(found) >= at_least)
 
 
 @pytest.mark.fault
 async def test_escalation_and_acknowledgement_go_on_while_influxdb_is_down(
     smtp: SmtpServer, hook: Hook, make_worker: Any
 ) -> None:
-    """Paging never waits for InfluxDB: with it gone while telemetry keeps coming (its batches
-    wait for InfluxDB), the telemetry's anomalies are published, the escalation and the
+    """Paging never waits for InfluxDB: with it gone while telemetry keeps coming (the sink
+    waits for InfluxDB), the telemetry's anomalies are published, the escalation and the
     acknowledgement still reach people; once it is back, the alert history written meanwhile
     and the telemetry are all there."""
     patient, other = "p-7103", "p-7104"
@@ -309,9 +302,9 @@ async def test_escalation_and_acknowledgement_go_on_while_influxdb_is_down(
     assert "acknowledged" in (await next_mail(smtp)).subject
     path, oncall = await next_post(hook)
     assert path == "/oncall" and "acknowledged" in oncall["title"]
-    # the history agents wait (their first write fails after a batch window of their own, which
-    # can end after the acknowledgement has already gone out)
-    await asyncio.to_thread(worker.wait_logged, "InfluxDB unreachable")
+    # the sink waits (its first write fails after a batch window of its own, which can end
+    # after the acknowledgement has already gone out)
+    await asyncio.to_thread(worker.wait_logged, "InfluxDB unreachable", 30.0, True)
 
     influx = await asyncio.to_thread(start_influxd, 60.0, port)  # back, empty: all from retries
     try:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from tests.conftest import influx_query
 from tests.integration.conftest import EPISODE_PATIENT, PipelineRun, consume, settings_of
 from tests.integration.test_pipeline import DETECTED_KINDS
+from tests.waiting import wait_until
+from wearmon.stream.datasets.simulator import Label
 
 pytestmark = pytest.mark.integration
 
@@ -18,9 +19,9 @@ def test_each_injected_clinical_event_opens_an_alert(pipeline_run: PipelineRun) 
     labels = pipeline_run.clinical_labels
     assert labels, "the simulation must inject clinical events"
     # the history agents write these points from the alerts topic, after the telemetry that
-    # caused them has been processed: wait for them (with a deadline), then check
-    deadline = time.monotonic() + 60
-    while True:
+    # caused them has been processed: wait for them, then check
+
+    def missed_and_opened() -> tuple[list[Label], list[dict[str, object]]]:
         series = influx_query(
             pipeline_run.influx_url,
             pipeline_run.influx_db,
@@ -33,10 +34,10 @@ def test_each_injected_clinical_event_opens_an_alert(pipeline_run: PipelineRun) 
             for lab in labels
             if not any((lab.patient_id, kind) in opened for kind in DETECTED_KINDS[lab.kind])
         ]
-        if not missed or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)  # polling InfluxDB (another process): no event to await
-    assert not missed, (missed, opened)
+        return missed, series
+
+    _, series = wait_until(missed_and_opened, "an opened alert for each injected clinical event",
+                           60, until=lambda answer: not answer[0], interval_s=0.5)
     for s in series:
         for _, alert_id, title, code in s["values"]:  # type: ignore[union-attr]
             assert alert_id and code == 2

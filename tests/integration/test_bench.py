@@ -15,9 +15,11 @@ def test_every_figure_is_measured_at_a_tiny_size() -> None:
     # enough uploads for several worker batches (the backlog is timed after the first one)
     options = BenchOptions(patients=4, hours=3.0, sizes=(10,), memory_patients=300,
                            memory_uploads=1, latency_s=5.0, region_patients=20,
-                           region_hours=2.0, scale_samples=0)
+                           region_hours=2.0, scale_samples=0, restart_patients=(50,))
     result = run_bench(options)
-    assert set(result) == {"10", "config"}
+    assert set(result) == {"10", "restart", "config"}
+    assert set(result["restart"]) == {"restart_blind_s_kill_50", "restart_blind_s_term_50"}
+    assert all(0 < seconds < 120 for seconds in result["restart"].values())
     assert problems(result) == []
     figures = result["10"]
     assert set(KEYS) <= set(figures)

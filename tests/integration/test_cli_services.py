@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import Services, Worker
+from tests.conftest import Services
 from wearmon.stream.cli import main
-from wearmon.stream.tools.services import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -33,15 +31,3 @@ def test_devices_issue_list_revoke(services: Services) -> None:
     assert runner.invoke(main, ["devices", "list"], env=env).stdout == ""
     again = runner.invoke(main, ["devices", "revoke", "watch-cli-1"], env=env)
     assert again.exit_code == 1 and "has no token" in again.output
-
-
-def test_a_worker_without_its_influxdb_says_so_in_one_line_and_waits(
-        make_worker: Callable[..., Worker]) -> None:
-    influx = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    worker = make_worker(WEARMON_INFLUX_URL=influx)
-    worker.start()
-    worker.wait_logged("check WEARMON_INFLUX_URL", timeout_s=15)
-    [line] = [ln for ln in worker.log_tail().splitlines() if "WEARMON_INFLUX_URL" in ln]
-    assert line.startswith(f"cannot reach InfluxDB at {influx} within ")
-    assert "the worker waits for it" in line
-    assert worker.proc is not None and worker.proc.poll() is None  # backpressure, not an exit

@@ -41,6 +41,7 @@ from tests.conftest import REPO, Services, Worker, influx_query, new_worker
 from tests.integration.conftest import send_messages, settings_of
 from tests.integration.receivers import Inbox, MailServer, WebhookServer
 from tests.integration.test_alert_notifications import uploads
+from tests.waiting import wait_until
 from wearmon.stream.config import Settings
 from wearmon.stream.console.accounts import add_account
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
@@ -95,17 +96,6 @@ def produce(settings: Settings, messages: list[tuple[bytes | None, bytes]]) -> N
     in_thread(send_messages(settings, messages))
 
 
-def wait_until(check: Any, what: str, timeout_s: float = 90.0) -> Any:
-    """Poll another process (HTTP) until ``check()`` is truthy, with a deadline."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def get_json(url: str, token: str = "") -> Any:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
@@ -137,7 +127,8 @@ def care(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                        WEARMON_CONSOLE_PORT=str(console_port),
                        WEARMON_CONSOLE_USERS_FILE=str(users))
     second_port = free_port()
-    second = Worker({**first.env, "WEARMON_WEB_PORT": str(second_port)}, second_port,
+    second = Worker({**first.env, "WEARMON_WEB_PORT": str(second_port),
+                     "WEARMON_SINK_PORT": str(free_port())}, second_port,
                     directory / "worker-2.log")
     settings = settings_of(first)
     inbox = Inbox()
@@ -174,18 +165,19 @@ def care(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             for patient in (LINKED, LIVE):
                 produce(settings, uploads(patient, t0 + minute * MIN, 1, 70.0, f"warm-{minute}"))
             minute += 1
-            time.sleep(2)  # one warm-up upload per patient every few seconds
             return False
 
-        wait_until(both_busy, "both workers to process telemetry", 180)
-        wait_until(lambda: get_json(f"{console_url}/health")["ready"], "the console", 60)
+        # one warm-up upload per patient every few seconds
+        wait_until(both_busy, "both workers to process telemetry", 180, interval_s=2)
+        wait_until(lambda: get_json(f"{console_url}/health")["ready"], "the console", 60,
+                   interval_s=0.3)
         yield Care([first, second], settings, console_url, inbox, mail, hooks,
                    services.influx_url, t0 + minute * MIN)
     finally:
         console.terminate()
         console.wait(timeout=30)
         for worker in (first, second):
-            worker.stop()
+            worker.stop(sink=True)
         mail.stop()
         hooks.stop()
 
@@ -332,20 +324,21 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
     assert care.inbox.next(30).channel == "/patient-linked"
     care.inbox.silent_for(3)
 
-    # 4. the acknowledgement is in InfluxDB with the user, and on the patient's page
-    audit = influx_query(care.influx_url, care.settings.influx.db,
-                         f"SELECT \"actor\", \"note\" FROM \"alert_audit\" WHERE "
-                         f"\"patient\" = '{LINKED}' AND \"action\" = 'acknowledged'")
+    # 4. the acknowledgement is in InfluxDB with the user, and on the patient's page (the sink
+    #    writes alert points from the alerts topic, maybe after the messages went out)
+    audit = wait_until(lambda: influx_query(
+        care.influx_url, care.settings.influx.db,
+        f"SELECT \"actor\", \"note\" FROM \"alert_audit\" WHERE "
+        f"\"patient\" = '{LINKED}' AND \"action\" = 'acknowledged'"),
+        "the acknowledgement in InfluxDB", 30, interval_s=0.3)
     assert [row[1:] for row in audit[0]["values"]] == [[NURSE, "on my way"]]
-    # alert points come from the alerts topic through their own agent, which may write the
-    # resolution after the messages went out
     def states() -> set[str]:
         series = influx_query(care.influx_url, care.settings.influx.db,
                               f"SELECT count(\"alert_id\") FROM \"alert\" WHERE "
                               f"\"patient\" = '{LINKED}' GROUP BY \"state\"")
         return {s["tags"]["state"] for s in series}  # type: ignore[index]
 
-    wait_until(lambda: "resolved" in states(), "the resolution in InfluxDB", 30)
+    wait_until(lambda: "resolved" in states(), "the resolution in InfluxDB", 30, interval_s=0.3)
     assert states() == {"open", "acknowledged", "resolved"}
     page.set_viewport_size({"width": 1366, "height": 768})
     page.click(f"a:has-text('Patient {LINKED}: vitals and alerts')")

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_until
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 LOGIN = re.compile(r"Care-team console: (http://127\.0\.0\.1:\d+)\s+\(login: (\S+) / (\S+)\)")
 
@@ -89,26 +91,36 @@ def test_demo_runs_its_own_services_and_the_loop_works_during_it(tmp_path: Path)
 
     threading.Thread(target=read, daemon=True).start()
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 120  # reading the demo's output line by line: not a poll
         login = None
         while login is None:
-            login = LOGIN.search(lines.get(timeout=max(1.0, deadline - time.monotonic())))
+            try:
+                line = lines.get(timeout=max(1.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError("no console login in the demo's output:\n"
+                                     + "".join(output)) from None
+            login = LOGIN.search(line)
         base, user, password = login.groups()
         nurse = Browserless(base)
-        deadline = time.monotonic() + 90
-        while True:  # the console starts with the demo; the first live alert opens soon after
+
+        def logged_in() -> bool:
             try:
                 nurse.log_in(user, password)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "".join(output)
-                time.sleep(0.5)
-        ack = None
-        while ack is None:  # polling the console (another process) with a deadline
-            ack = re.search(r'action="(/alerts/[^/"]+/ack)"[\s\S]*?name="csrf" value="([^"]+)"',
-                            nurse.get("/fragments/alerts"))
-            assert time.monotonic() < deadline, "no alert in the console:\n" + "".join(output)
-            time.sleep(1)
+            except OSError:  # the console is not listening yet
+                return False
+            return True
+
+        def ack_form() -> re.Match[str] | None:
+            return re.search(r'action="(/alerts/[^/"]+/ack)"[\s\S]*?name="csrf" value="([^"]+)"',
+                             nurse.get("/fragments/alerts"))
+
+        # the console starts with the demo; the first live alert opens soon after: 90 s for both
+        started = time.monotonic()
+        wait_until(logged_in, "a login to the demo's console", 90, interval_s=0.5,
+                   detail=lambda: "".join(output))
+        ack = wait_until(ack_form, "an alert in the console",
+                         90 - (time.monotonic() - started), interval_s=1,
+                         detail=lambda: "".join(output))
         page = nurse.post(ack.group(1), {"csrf": ack.group(2), "note": "seen in the demo"})
         assert "Acknowledged by Demo nurse" in page
         assert proc.wait(timeout=240) == 0

@@ -28,7 +28,8 @@ STOP_ORDER = ("stopped the simulator", "Summary", "stopped the care-team console
 
 
 def read_until(master: int, text: str, seen: list[str], timeout_s: float) -> None:
-    """Read the terminal's output until ``text`` appears (or it closes, or the deadline)."""
+    """Read the terminal's output until ``text`` appears (or it closes, or the deadline): reading
+    a stream, not a poll (``select`` waits for the next output)."""
     deadline = time.monotonic() + timeout_s
     while text not in ANSI.sub("", "".join(seen)):
         left = deadline - time.monotonic()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Worker
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -28,11 +28,8 @@ def listening_addresses(port: int) -> set[str]:
 
 
 def wait_healthy(worker: Worker, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while worker.health() is None:
-        assert worker.proc is not None and worker.proc.poll() is None, worker.log_tail()
-        assert time.monotonic() < deadline, worker.log_tail()
-        time.sleep(0.2)  # polling another process's web server: no event to await
+    wait_until(worker.running_health, "the worker's web server to answer", timeout_s,
+               until=lambda health: health is not None, interval_s=0.2, detail=worker.log_tail)
 
 
 def status(url: str) -> int:

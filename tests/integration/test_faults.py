@@ -15,12 +15,13 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from tests.conftest import Services, Worker, influx_query, worker_factory
+from tests.conftest import Services, Worker, influx_query, running_services, worker_factory
 from tests.integration.conftest import consume, send_messages, settings_of
+from tests.waiting import wait_until
 from wearmon.stream.config import Settings
 from wearmon.stream.core.validation import Limits, Rejection, validate
 from wearmon.stream.datasets.simulator import Simulator
-from wearmon.stream.tools.services import free_port, start_broker, start_influxd
+from wearmon.stream.tools.services import free_port, start_influxd
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
 HOUR_MS = 3_600_000
@@ -30,15 +31,7 @@ HOUR_MS = 3_600_000
 def own_services() -> Iterator[Services]:
     """A broker and an InfluxDB of their own: crash tests must not share a broker with the
     hundreds of topics and groups of the rest of the suite."""
-    broker = start_broker()
-    try:
-        influx = start_influxd()
-    except Exception:
-        broker.stop()
-        raise
-    yield Services(broker, influx)
-    influx.stop()
-    broker.stop()
+    yield from running_services()
 
 
 @pytest.fixture
@@ -59,21 +52,26 @@ def _simulated(patients: int, hours: float, seed: int) -> tuple[list[tuple[bytes
     return messages, expected
 
 
+def _stored_samples(url: str, db: str) -> dict[str, int]:
+    """Samples per patient in InfluxDB (none while it or the database is not there)."""
+    try:
+        series = influx_query(url, db, "SELECT count(steps) FROM vitals GROUP BY patient")
+    except (AssertionError, OSError):
+        series = []
+    return {s["tags"]["patient"]: int(s["values"][0][1]) for s in series}  # type: ignore[index]
+
+
 def _wait_stored(url: str, db: str, expected: Counter[str], timeout_s: float = 120.0) -> None:
     """Poll InfluxDB until every patient has exactly the expected number of samples."""
-    deadline = time.monotonic() + timeout_s
-    stored: dict[str, int] = {}
-    while time.monotonic() < deadline:
-        try:
-            series = influx_query(url, db, "SELECT count(steps) FROM vitals GROUP BY patient")
-        except (AssertionError, OSError):
-            series = []
-        stored = {s["tags"]["patient"]: int(s["values"][0][1]) for s in series}  # type: ignore[index]
-        if stored == dict(expected):
-            return
-        assert all(stored.get(p, 0) <= n for p, n in expected.items()), "duplicated samples"
-        time.sleep(0.5)  # polling another process's results: no event to await
-    raise AssertionError(f"stored {stored}, expected {dict(expected)}")
+
+    def stored_once() -> dict[str, int]:
+        stored = _stored_samples(url, db)
+        assert all(stored.get(p, 0) <= n for p, n in expected.items()), \
+            f"duplicated samples: stored {stored}, expected {dict(expected)}"
+        return stored
+
+    wait_until(stored_once, f"the expected samples per patient {dict(expected)}", timeout_s,
+               until=lambda stored: stored == dict(expected), interval_s=0.5)
 
 
 async def _wait_state_saved(settings: Settings, uploads: list[tuple[bytes, bytes]],
@@ -85,7 +83,7 @@ async def _wait_state_saved(settings: Settings, uploads: list[tuple[bytes, bytes
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + timeout_s  # reading a stream: each read waits 0.5 s
         while last_upload and time.monotonic() < deadline:
             for messages in (await consumer.getmany(timeout_ms=500)).values():
                 for m in messages:
@@ -176,18 +174,19 @@ def test_killed_mid_backlog_processes_at_most_one_batch_twice(make_worker, run: 
     assert twice <= 2 * 50  # the batch being processed plus the one being taken
 
 
-def test_influxdb_outage_blocks_and_then_delivers_everything(make_worker) -> None:  # type: ignore[no-untyped-def]
+def test_influxdb_outage_holds_the_sink_and_then_delivers_everything(make_worker) -> None:  # type: ignore[no-untyped-def]
     port = free_port()
     messages, expected = _simulated(3, 1, seed=22)
     worker = make_worker(WEARMON_INFLUX_URL=f"http://127.0.0.1:{port}")
     settings = settings_of(worker)
     asyncio.run(send_messages(settings, messages))
     worker.start()
-    # InfluxDB is down: the worker must hold the batch (retrying), not drop it or crash
-    worker.wait_logged("InfluxDB unreachable", timeout_s=60)
-    assert "InfluxDB unreachable" in worker.log_tail()
-    health = worker.health()
-    assert health is not None and health["uploads"] == 0
+    # InfluxDB is down: the worker judges everything (it needs Kafka only); the sink holds its
+    # batch (retrying), never dropping it or crashing
+    worker.wait_logged("InfluxDB unreachable", timeout_s=60, sink=True)
+    wait_until(lambda: (worker.health() or {}).get("uploads", 0) >= len(messages),
+               "the worker to process every upload during the outage", 120)
+    assert worker.sink_proc is not None and worker.sink_proc.poll() is None
     influx = start_influxd(port=port)
     try:
         _wait_stored(influx.url, settings.influx.db, expected)
@@ -205,10 +204,8 @@ def test_two_workers_share_partitions_without_duplicates(make_worker) -> None:  
     second.start()
     _wait_stored(settings.influx.url, settings.influx.db, expected, timeout_s=180)
     # a batch is counted after its points are durable (and its state and offsets saved)
-    deadline = time.monotonic() + 60
-    while _uploads(first, second) < len(messages) and time.monotonic() < deadline:
-        time.sleep(0.25)  # polling the workers' HTTP endpoints: no event to await
-    assert _uploads(first, second) >= len(messages)
+    wait_until(lambda: _uploads(first, second), f"the workers to count {len(messages)} uploads",
+               60, until=lambda uploads: uploads >= len(messages))
 
 
 def _uploads(*workers: Worker) -> int:
@@ -277,10 +274,15 @@ def test_points_influxdb_refuses_are_dead_lettered_and_the_rest_is_stored(make_w
     asyncio.run(send_messages(settings, list(messages) + [(b"p-old1", raw) for raw in refused]))
     worker.start()
     _wait_stored(settings.influx.url, settings.influx.db, expected)
-    records = _rejections_by_original(settings, len(refused))
-    for raw in refused:
-        assert records[raw]["reason"] == "sink_refused", records[raw]
-        assert "field type conflict" in str(records[raw]["issues"])
+    # the sink dead-letters each refused upload's points (the document it could not store)
+    records = asyncio.run(consume(settings, settings.topics.rejected, len(refused),
+                                  timeout_s=120))
+    assert {(r["patient_id"], r["upload_id"], r["reason"]) for r in records} == {
+        ("p-old1", f"o{i}", "sink_refused") for i in range(len(refused))}
+    for record in records:
+        assert "field type conflict" in str(record["issues"])
+        points = orjson.loads(base64.b64decode(str(record["original_b64"])))
+        assert points["upload_id"] == record["upload_id"]  # what could not be stored
     assert worker.proc is not None and worker.proc.poll() is None
 
 
@@ -301,19 +303,11 @@ def test_a_dropped_database_is_an_outage_not_a_loss(make_worker) -> None:  # typ
         expected[checked.upload.patient_id] += len(checked.upload.columns)
     # every sample that arrived after the drop is stored (the worker re-created the database);
     # samples of the first half written again after the drop would only add to this count
-    deadline = time.monotonic() + 120
-    stored: dict[str, int] = {}
-    while time.monotonic() < deadline:
-        try:
-            series = influx_query(settings.influx.url, settings.influx.db,
-                                  "SELECT count(steps) FROM vitals GROUP BY patient")
-            stored = {s["tags"]["patient"]: int(s["values"][0][1]) for s in series}  # type: ignore[index]
-        except (AssertionError, OSError):
-            stored = {}
-        if stored and all(stored.get(p, 0) >= n for p, n in expected.items()):
-            break
-        time.sleep(0.5)  # polling another process's results: no event to await
-    assert stored and all(stored.get(p, 0) >= n for p, n in expected.items()), (stored, expected)
+    wait_until(lambda: _stored_samples(settings.influx.url, settings.influx.db),
+               f"at least the samples sent after the drop {dict(expected)}", 120,
+               until=lambda stored: stored and all(stored.get(p, 0) >= n
+                                                   for p, n in expected.items()),
+               interval_s=0.5)
     assert "has no database" in worker.log_tail()
 
 

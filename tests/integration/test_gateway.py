@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import signal
 import ssl
@@ -20,9 +21,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from tests.conftest import Services
+from tests.waiting import await_until
 from wearmon.stream.config import ConfigError, Settings, load_settings
 from wearmon.stream.gateway.devices import issue_token, revoke_token
 from wearmon.stream.gateway.server import UPLOADS_PATH, Gateway
+from wearmon.stream.gateway.tokens import issue
+from wearmon.stream.kafka import make_producer
 from wearmon.stream.tools.services import free_port, start_broker
 
 pytestmark = pytest.mark.integration
@@ -35,6 +39,7 @@ def gateway_settings(broker_url: str, **overrides: Any) -> Settings:
         "broker": broker_url, "partitions": 2, "gateway_port": free_port(),
         "gateway_idempotent": False,  # the embedded broker has no idempotent producers
         "topic_telemetry": f"telemetry-{suffix}", "topic_devices": f"devices-{suffix}",
+        "topic_rejected": f"rejected-{suffix}",
         **overrides,
     }
     return load_settings({f"WEARMON_{name.upper()}": str(value) for name, value in values.items()})
@@ -85,22 +90,30 @@ async def running(services: Services) -> AsyncIterator[Running]:
         yield one
 
 
-async def read_topic(settings: Settings, count: int, timeout_s: float = 30.0
-                     ) -> list[tuple[bytes | None, bytes | None, int, int]]:
-    """Up to ``count`` records of the telemetry topic (Tansu's end offsets undercount batches)."""
-    consumer = AIOKafkaConsumer(settings.topics.telemetry,
+async def read_topic(settings: Settings, count: int, timeout_s: float = 30.0,
+                     topic: str = "") -> list[tuple[bytes | None, bytes | None, int, int]]:
+    """Up to ``count`` records of the telemetry topic, or of ``topic`` (Tansu's end offsets
+    undercount batches)."""
+    consumer = AIOKafkaConsumer(topic or settings.topics.telemetry,
                                 bootstrap_servers=settings.kafka.bootstrap,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     seen: list[tuple[bytes | None, bytes | None, int, int]] = []
     try:
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + timeout_s  # reading a stream: each read waits 0.5 s
         while len(seen) < count and time.monotonic() < deadline:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 seen += [(r.key, r.value, r.partition, r.offset) for r in records]
     finally:
         await consumer.stop()
     return seen
+
+
+async def wait_granted(run: Running, *tokens: str, timeout_s: float = 10.0) -> None:
+    """Await the gateway knowing these tokens (a grant travels through the devices topic)."""
+    await await_until(lambda: all(run.gateway.registry.find(t) is not None for t in tokens),
+                      "the gateway's devices follower to read the new grants", timeout_s,
+                      interval_s=0.05)
 
 
 async def test_a_valid_upload_is_on_the_topic_keyed_by_patient_when_202_comes(
@@ -127,10 +140,18 @@ async def test_tokens_are_required_bound_and_revocable(running: Running) -> None
     assert await read_topic(running.settings, 1, timeout_s=2) == []  # nothing refused got in
 
     await revoke_token(running.settings, DEVICE)
-    accepted, deadline = 0, time.monotonic() + 10
-    while (status := (await running.post(upload()))[0]) == 202 and time.monotonic() < deadline:
-        accepted += 1  # the revocation travels through the devices topic
-        await asyncio.sleep(0.05)
+    accepted = 0  # uploads still accepted while the revocation travels through the devices topic
+
+    async def refused_status() -> int | None:
+        nonlocal accepted
+        status = (await running.post(upload()))[0]
+        if status == 202:
+            accepted += 1
+            return None
+        return status
+
+    status = await await_until(refused_status, "the gateway to refuse the revoked token", 10,
+                               interval_s=0.05)
     assert status == 401
     assert len(await read_topic(running.settings, accepted + 1, timeout_s=2)) == accepted
 
@@ -149,6 +170,11 @@ async def test_invalid_uploads_are_refused_naming_field_and_reason(running: Runn
     assert status == 202
     assert doc["issues"] == [{"field": "samples[1].hr_bpm", "reason": "out_of_range",
                               "detail": "hr_bpm=400 outside the plausible 25-250 beats/min"}]
+    letters = [orjson.loads(value) for _, value, _, _ in await read_topic(
+        running.settings, 2, topic=running.settings.topics.rejected) if value is not None]
+    assert [(r["reason"], r["field"], r["patient_id"]) for r in letters] == [
+        ("not_json", "$", PATIENT), ("unknown_schema_version", "schema_version", PATIENT)]
+    assert base64.b64decode(letters[0]["original_b64"]) == b"{not json"  # the 413: not read
     metrics = await (await running.http.get(running.gateway.url + "/metrics")).text()
     assert "wearmon_gateway_uploads_total 1.0" in metrics
     assert 'wearmon_gateway_rejections_total{reason="not_json"} 1.0' in metrics
@@ -165,9 +191,8 @@ async def test_backpressure_answers_429_and_202_waits_for_the_broker(tmp_path: P
             os.kill(broker.proc.pid, signal.SIGSTOP)
             try:
                 waiting = [asyncio.create_task(run.post(upload())) for _ in range(2)]
-                deadline = time.monotonic() + 10
-                while run.gateway.inflight < 2 and time.monotonic() < deadline:
-                    await asyncio.sleep(0.01)
+                await await_until(lambda gateway=run.gateway: gateway.inflight >= 2,
+                                  "two uploads in flight", 10, interval_s=0.01)
                 status, doc, headers = await run.post(upload())
                 assert (status, doc["error"], headers["Retry-After"]) == (429, "busy", "3")
                 assert not any(task.done() for task in waiting)  # no 202 before the ack
@@ -213,3 +238,31 @@ async def test_start_up_errors_name_the_variable(services: Services, tmp_path: P
     with pytest.raises(ConfigError, match="WEARMON_GATEWAY_TLS_CERT and WEARMON_GATEWAY_TLS_KEY"):
         await Gateway(gateway_settings(services.broker_url, gateway_tls_cert=missing,
                                        gateway_tls_key=missing)).start()
+
+
+async def test_every_record_shape_on_the_devices_topic_is_contained(running: Running) -> None:
+    """Junk on the devices topic: logged, counted skips; the registry's follower goes on."""
+    settings = running.settings
+    _, other = issue("watch-gw-x", "p-gw-0009", now_ms=1)
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        junk: list[tuple[bytes | None, bytes | None]] = [
+            (None, other.to_bytes()), (b"", None), (b"", other.to_bytes()),
+            (b"\xff\xfe", other.to_bytes()), (b"watch-gw-x", b"{not json"),
+            (b"watch-gw-x", b""), (b"watch-gw-x", b"[1, 2]"),
+            (b"watch-gw-x", orjson.dumps({"patient_id": "p-gw-0009", "care_team": []})),
+            (b"watch-gw-y", other.to_bytes()),  # a grant under another device's key
+        ]
+        for key, value in junk:
+            await (await producer.send(settings.topics.devices, value, key=key))
+    finally:
+        await producer.stop()
+    token, _ = await issue_token(settings, "watch-gw-2", PATIENT)  # after the junk
+    await wait_granted(running, token)  # the devices follower read past the junk
+    assert running.gateway.registry.skipped == len(junk)
+    assert (await running.post(upload(device="watch-gw-2"), token=token))[0] == 202
+    assert (await running.post(upload()))[0] == 202  # the first device is untouched
+    metrics = await (await running.http.get(running.gateway.url + "/metrics")).text()
+    assert f"wearmon_gateway_device_records_skipped_total {len(junk)}.0" in metrics
+    assert set(running.gateway.registry.by_device) == {DEVICE, "watch-gw-2"}

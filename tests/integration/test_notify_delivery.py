@@ -11,7 +11,6 @@ import asyncio
 import email
 import logging
 import re
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
@@ -29,25 +28,15 @@ from wearmon.models.base import Finding, Severity
 from wearmon.stream.alerts.policy import Action, PatientAlerts, act, observe, tick
 from wearmon.stream.core.patients import PatientDirectory, PatientSettings, QuietHours, Recipient
 from wearmon.stream.log_privacy import quiet_libraries
-from wearmon.stream.notify.deliver import (
-    Deliverer,
-    DeliveryStatus,
-    MemorySentStore,
-    directory_resolver,
-)
+from wearmon.stream.notify.deliver import Deliverer, DeliveryStatus, directory_resolver
 from wearmon.stream.notify.outbox import Audience, OutboxRecord, idempotency_key, plan
+from wearmon.stream.tools.services import free_port
 
 pytestmark = pytest.mark.integration
 
 MIN = 60_000
 T0 = int(datetime(2026, 3, 2, 12, 0, tzinfo=UTC).timestamp() * 1000)
 ARRIVAL_TIMEOUT_S = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- a real SMTP server -------------------------------------------------------------------
@@ -197,6 +186,19 @@ def desaturation(t_ms: int) -> Finding:
         explanation="SpO2 85% is below the limit of 90% (NEWS2 SpO2 sub-score 3).",
         kind="desaturation",
     )
+
+
+class MemorySentStore:
+    """The deliverer's ``SentStore`` in a dict (the worker backs it with a Faust table)."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, int] = {}
+
+    def is_sent(self, key: str) -> bool:
+        return key in self.sent
+
+    def mark_sent(self, key: str, at_ms: int) -> None:
+        self.sent.setdefault(key, at_ms)
 
 
 def deliverer(settings: PatientSettings, store: MemorySentStore, **kw: Any) -> Deliverer:

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.integration
 
 
 def read_all(fd: int, timeout_s: float) -> str:
-    """Everything the terminal shows until the program closes it (or the timeout)."""
+    """Everything the terminal shows until the program closes it (or the timeout): reading a
+    stream, not a poll (each read blocks until output comes or the terminal closes)."""
     out = b""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 
 from tests.conftest import REPO, Services
 from tests.integration.test_gateway import gateway_settings, read_topic
+from tests.integration.test_log_privacy import launch
 from wearmon.stream.config import Settings
 
 pytestmark = pytest.mark.integration
@@ -34,27 +33,12 @@ def env_of(settings: Settings, **extra: str) -> dict[str, str]:
 @pytest.fixture
 def gateway_process(services: Services, tmp_path: Path) -> Iterator[tuple[object, str]]:
     settings = gateway_settings(services.broker_url)
-    log = (tmp_path / "gateway.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "wearmon", "gateway"], cwd=tmp_path,
-                            env=env_of(settings), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{settings.gateway.port}"
+    gateway = launch("gateway", env_of(settings), settings.gateway.port, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "gateway.log").read_text()
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2) as resp:
-                    if json.loads(resp.read())["ready"]:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, "the gateway did not start"
-                time.sleep(0.1)  # another process's port: nothing to await
-        yield settings, url
+        yield settings, f"http://127.0.0.1:{settings.gateway.port}"
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
-    assert proc.returncode == 0, (tmp_path / "gateway.log").read_text()
+        gateway.stop()
+    assert gateway.proc.returncode == 0, gateway.text()
 
 
 def test_the_simulator_posts_through_the_gateway(

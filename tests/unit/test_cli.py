@@ -50,10 +50,11 @@ def test_every_command_answers_dash_h() -> None:
 
 def test_worker_help_lists_every_environment_variable() -> None:
     text = CliRunner().invoke(main, ["worker", "--help"], terminal_width=200).output
-    for name in all_variables(("kafka", "topics", "influx", "uploads", "worker", "api", "notify",
+    for name in all_variables(("kafka", "topics", "uploads", "worker", "api", "notify",
                                "console")):
         assert re.search(rf"^  {name} +(default|unset|secret)", text, re.M), name
-    assert "WEARMON_GATEWAY_PORT" not in text  # the gateway's section is not the worker's
+    # the gateway's and the sink's sections are not the worker's (it needs no InfluxDB)
+    assert "WEARMON_GATEWAY_PORT" not in text and "WEARMON_INFLUX_URL" not in text
     assert re.search(r"WEARMON_API_TOKEN +secret\.", text)  # secrets: no value shown
     assert re.search(r"WEARMON_PARTITIONS +default 4\. Partitions of every", text)
 

@@ -15,8 +15,8 @@ from wearmon.stream.datasets.simulator import Simulator
 from wearmon.stream.kafka import new_topic, topic_names
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"kafka", "influxdb", "grafana", "worker", "simulator", "mailpit", "gateway", "enrol",
-            "prometheus", "console"}
+SERVICES = {"kafka", "influxdb", "grafana", "worker", "sink", "simulator", "mailpit", "gateway",
+            "enrol", "prometheus", "alertmanager", "console"}
 INTERPOLATION = re.compile(r"\$\{(\w+)(?:[:?+-][^}]*)?\}")
 
 
@@ -97,10 +97,15 @@ def test_infrastructure_has_healthchecks_and_dependents_wait_for_them(
     compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
-    for name in ("kafka", "influxdb", "grafana", "mailpit", "worker", "gateway", "console"):
+    for name in ("kafka", "influxdb", "grafana", "mailpit", "worker", "sink", "gateway",
+                 "console"):
         assert services[name]["healthcheck"]["test"], name
+    # the worker and the sink are healthy only while they keep up (readiness, not liveness)
+    for name in ("worker", "sink"):
+        assert "/ready" in str(services[name]["healthcheck"]["test"]), name
     for name, needs in {
-        "worker": {"kafka", "influxdb"},
+        "worker": {"kafka"},
+        "sink": {"kafka", "influxdb"},
         "grafana": {"influxdb", "mailpit"},
         "simulator": {"kafka", "gateway"},
         "gateway": {"kafka"},
@@ -255,7 +260,7 @@ def test_prometheus_is_optional_and_scrapes_workers_and_gateway(compose: dict[st
 
 def test_topics_fit_the_compose_kafka(compose: dict[str, Any]) -> None:
     """The compose cluster can hold the replicas Wearmon asks for, and the registries that must
-    never expire (patients, devices) are created compacted."""
+    never expire (patients, devices, the wards' monitoring) are created compacted."""
     nodes = [s for s in compose["services"].values()
              if str(s.get("image", "")).startswith("apache/kafka:")]
     worker_env = compose["services"]["worker"]["environment"]
@@ -269,4 +274,5 @@ def test_topics_fit_the_compose_kafka(compose: dict[str, Any]) -> None:
     assert {t.replication_factor for t in topics.values()} == {factor}
     compacted = {name for name, t in topics.items()
                  if t.topic_configs.get("cleanup.policy") == "compact"}
-    assert compacted == {settings.topics.patients, settings.topics.devices}
+    assert compacted == {settings.topics.patients, settings.topics.devices,
+                         settings.topics.monitoring}

@@ -72,7 +72,18 @@ async def test_a_cancelled_waiter_leaves_the_commit_running() -> None:
     assert done == ["commit"]
 
 
-async def test_cancel_abandons_the_commit_without_stopping_the_worker(
+async def test_finishing_waits_for_the_commit_in_flight() -> None:
+    release, done = asyncio.Event(), []
+    flight = InFlight()
+    flight.start(blocked(release, done, "commit"))
+    finishing = asyncio.ensure_future(flight.finish(timeout_s=5))
+    await asyncio.sleep(0)
+    assert not finishing.done()
+    release.set()
+    assert await finishing is True and done == ["commit"]
+
+
+async def test_a_commit_that_does_not_finish_in_time_is_abandoned_without_stopping_the_worker(
         monkeypatch: pytest.MonkeyPatch) -> None:
     stopped: list[Any] = []
     monkeypatch.setattr(module, "fail_stop", lambda *args: stopped.append(args))
@@ -80,7 +91,7 @@ async def test_cancel_abandons_the_commit_without_stopping_the_worker(
     flight = InFlight()
     flight.start(blocked(release, done, "commit"))
     await asyncio.sleep(0)
-    flight.cancel()
+    assert await flight.finish(timeout_s=0.05) is False
     with pytest.raises(asyncio.CancelledError):
         await flight.settle()
     release.set()

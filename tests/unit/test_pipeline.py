@@ -9,6 +9,7 @@ from wearmon.stream.core.schema import Columns, Sample, Upload
 from wearmon.stream.core.validation import Issue, Limits, Rejection, validate
 from wearmon.stream.datasets.simulator import Simulator
 from wearmon.stream.sinks.lines import rejection_line, result_lines, vitals_lines
+from wearmon.stream.sinks.records import UploadPoints
 
 HOUR_MS = 3_600_000
 
@@ -88,7 +89,7 @@ def test_vitals_line_format() -> None:
         Columns.from_samples([Sample(t_ms=1000, hr_bpm=71.5, steps=3, rr_ms=[800, 810])])
     )
     result = process(PatientState(), up, HOUR_MS)
-    assert vitals_lines([result]) == [[
+    assert vitals_lines([UploadPoints.observed(result)]) == [[
         "vitals,patient=p-0001,device=dev-1 hr_bpm=71.5,steps=3i 1000000000",
         "beats,patient=p-0001,device=dev-1 rr_ms=800i 1000000000",
         "beats,patient=p-0001,device=dev-1 rr_ms=810i 1800000000",

@@ -16,14 +16,12 @@ from hypothesis import strategies as st
 
 from wearmon.stream.alerts.state import PatientAlerts
 from wearmon.stream.core.pipeline import PatientState
-from wearmon.stream.sinks.influx import InfluxRejectedError
-from wearmon.stream.sinks.lines import message_lines
+from wearmon.stream.sinks.lines import batch_lines, rejection_line
 from wearmon.stream.sinks.records import PipelineHealth
 from wearmon.stream.worker.paging import PageTopics, page
 from wearmon.stream.worker.patient_store import PatientStore
 from wearmon.stream.worker.telemetry.batch import BatchOutput, Incoming
-from wearmon.stream.worker.telemetry.durable import DurableSinks, make_durable
-from wearmon.stream.worker.telemetry.durable import write as durable_write
+from wearmon.stream.worker.telemetry.durable import DurableTopics, make_durable
 from wearmon.stream.worker.telemetry.process import BatchRules
 from wearmon.stream.worker.telemetry.process import process_batch as process
 
@@ -36,8 +34,9 @@ def process_batch(messages: list[Incoming], store: PatientStore, now_ms: int) ->
 
 
 def lines_of(out: BatchOutput) -> list[str]:
-    """The batch's points as the worker writes them."""
-    return [line for group in message_lines(out.points) for line in group]
+    """The batch's points as the sink will write them."""
+    uploads = [line for group in batch_lines([u for _, u in out.uploads]) for line in group]
+    return uploads + [rejection_line(r) for r in out.rejections]
 
 
 def upload(upload_id: str, patient: str, t_ms: int, hr_bpm: float) -> bytes:
@@ -78,17 +77,12 @@ class Recorder:
         self.calls: list[str] = []
         self.fail = fail
 
-    async def write(self, lines: Iterable[str]) -> int:
-        self.calls.append("write")
-        if self.fail == "write":
-            raise ConnectionError("InfluxDB down")
-        return len(list(lines))
-
     def topic(self, name: str) -> Any:
         recorder = self
 
         class Topic:
-            async def send(self, *, key: bytes | None, value: bytes) -> Awaitable[Any]:
+            async def send(self, *, key: bytes | None, value: bytes,
+                           partition: int | None = None) -> Awaitable[Any]:
                 recorder.calls.append(f"send {name}")
                 future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 if recorder.fail == name:
@@ -109,8 +103,9 @@ class Recorder:
 
         return Saved()
 
-    def sinks(self) -> DurableSinks:
-        return DurableSinks(self, self.topic("rejected"), dead_letter_max_bytes=1024)
+    def durable_topics(self) -> DurableTopics:
+        return DurableTopics(self.topic("points"), self.topic("rejected"),
+                             dead_letter_max_bytes=1024)
 
     def page_topics(self) -> PageTopics:
         return PageTopics(alerts=self.topic("alerts"), anomalies=self.topic("anomalies"))
@@ -120,15 +115,14 @@ def output() -> BatchOutput:
     return process_batch(messages(), PatientStore.in_memory(), now_ms=T0_MS)
 
 
-async def test_commit_writes_then_publishes_the_dead_letters_then_saves() -> None:
+async def test_durable_publishes_the_points_and_dead_letters_then_saves() -> None:
     rec = Recorder()
     out = output()
-    lines = len(lines_of(out))
-    points = await make_durable(out, rec.sinks(), rec.saved("patients", out.patients),
-                                PipelineHealth("w", T0_MS, {"uploads": 2.0}))
-    assert points == lines + 1
+    await make_durable(out, rec.durable_topics(), rec.saved("patients", out.patients),
+                       PipelineHealth("w", T0_MS, {"uploads": 2.0}))
     assert len(out.rejections) == 2 and out.page.anomalies  # they went out when paging
-    assert rec.calls == ["write", "send rejected", "send rejected",
+    # one points record per telemetry partition (p-0001 came on 0, p-0002 on 1)
+    assert rec.calls == ["send points", "send points", "send rejected", "send rejected",
                          "save patients ['p-0001', 'p-0002']"]
 
 
@@ -152,12 +146,12 @@ async def test_paging_publishes_the_alert_events_and_anomalies_then_saves_the_al
     assert rec.calls == ["send alerts", *anomalies, "save alerts ['p-0003']"]
 
 
-@pytest.mark.parametrize("fail", ["write", "rejected"])
-async def test_state_is_saved_only_after_the_write_and_the_publishes_succeeded(fail: str) -> None:
+@pytest.mark.parametrize("fail", ["points", "rejected"])
+async def test_state_is_saved_only_after_the_publishes_were_acknowledged(fail: str) -> None:
     rec = Recorder(fail=fail)
     out = output()
     with pytest.raises(ConnectionError):
-        await make_durable(out, rec.sinks(), rec.saved("patients", out.patients))
+        await make_durable(out, rec.durable_topics(), rec.saved("patients", out.patients))
     assert not any(c.startswith("save") for c in rec.calls)
 
 
@@ -168,34 +162,6 @@ async def test_alert_state_is_saved_only_after_the_events_were_acknowledged(fail
     with pytest.raises(ConnectionError):
         await page(out.page, rec.page_topics(), rec.saved("alerts", out.page.alert_patients))
     assert not any(c.startswith("save") for c in rec.calls)
-
-
-class Refusing:
-    """A writer that refuses (like InfluxDB's 400) any batch with a line of patient p-0002."""
-
-    def __init__(self) -> None:
-        self.written: list[str] = []
-
-    async def write(self, lines: Iterable[str]) -> int:
-        lines = list(lines)
-        if any("patient=p-0002" in line for line in lines):
-            raise InfluxRejectedError(400, "field type conflict")
-        self.written += lines
-        return len(lines)
-
-
-async def test_refused_points_are_traced_to_their_upload_and_the_rest_is_written() -> None:
-    out = output()
-    writer = Refusing()
-    points = await durable_write(out, writer)
-    assert points == len(writer.written) > 0
-    assert not any("patient=p-0002" in line for line in writer.written)
-    assert any("patient=p-0001" in line for line in writer.written)
-    refused = [r for r in out.rejections if r.reason == "sink_refused"]
-    assert [(r.patient_id, r.upload_id) for r in refused] == [("p-0002", "u2")]
-    assert out.counts["sink_refused"] == 1
-    assert any(line.startswith("rejected,") and "reason=sink_refused" in line
-               for line in writer.written)
 
 
 class Exploding(PatientStore):

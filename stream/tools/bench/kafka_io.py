@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from wearmon.stream.config import Settings
 from wearmon.stream.kafka import client_options, ensure_topics, make_producer
@@ -95,6 +95,24 @@ async def consume_all(settings: Settings, count: int, timeout_s: float = 300.0) 
         await consumer.stop()
     assert first_s is not None
     return Timed(samples, time.perf_counter() - first_s)
+
+
+async def records_in(settings: Settings, topics: list[str]) -> int:
+    """How many records these topics hold (their partitions' end offsets, added up)."""
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for topic in topics
+               for p in (consumer.partitions_for_topic(topic)
+                         or await partitions_of(consumer, topic))]
+        return sum((await consumer.end_offsets(tps)).values())
+    finally:
+        await consumer.stop()
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer.topics()
+    return consumer.partitions_for_topic(topic) or set()
 
 
 async def warm_up(settings: Settings, workers: list[WorkerProcess], round_s: float = 0.5,

@@ -36,15 +36,16 @@ ROWS = (
         "the same, each upload of a batch another patient's (a region), samples/s", "/s"),
     Row("region_patients", "patients of that run (its last hour timed)", "n"),
     Row("consumer_samples_per_s", "baseline: plain aiokafka consumer + decode, samples/s", "/s"),
-    Row("e2e_samples_per_s", "worker through a backlog (broker → InfluxDB), samples/s", "/s"),
+    Row("e2e_samples_per_s", "worker through a backlog (broker → topics, paged), samples/s",
+        "/s"),
     Row("e2e_vs_consumer", "worker ÷ consumer", "x"),
     Row("faust_floor_samples_per_s", "baseline: a Faust agent that only decodes, samples/s",
         "/s"),
     Row("faust_floor_vs_consumer", "Faust agent ÷ consumer (the ceiling of a Faust worker)", "x"),
     Row("e2e_vs_faust_floor", "worker ÷ Faust agent", "x"),
     Row("influx_points_per_s", "baseline: raw POST /write of the same points, points/s", "/s"),
-    Row("e2e_points_per_s", "worker's InfluxDB points/s in the backlog", "/s"),
-    Row("e2e_points_vs_influx", "worker points ÷ raw write", "x"),
+    Row("sink_points_per_s", "the sink through the worker's results, points/s", "/s"),
+    Row("sink_points_vs_influx", "sink points ÷ raw write", "x"),
     Row("latency_load_samples_per_s", "latency run: load sent, samples/s (half the worker's)",
         "/s"),
     Row("latency_p50_s", "produce → anomaly on its topic, p50", "s"),
@@ -55,8 +56,7 @@ ROWS = (
     Row("latency_probes", "probes sent", "n"),
     Row("latency_worker_cpu_share", "worker's CPU share in the latency run (1 = a core)", "x"),
     Row("latency_batch_uploads", "latency run: mean uploads per worker batch", "x"),
-    Row("latency_batch_s", "latency run: mean worker batch, processing to commit", "s"),
-    Row("latency_influx_write_s", "latency run: mean InfluxDB write of a batch", "s"),
+    Row("latency_batch_s", "latency run: mean worker batch, processing to durable", "s"),
     Row("latency_batch_oldest_wait_s",
         "latency run: mean wait of a batch's oldest upload, sent → processed", "s"),
     Row("state_bytes_per_patient", "serialised patient state", "KiB"),
@@ -87,7 +87,7 @@ def shown(value: float, unit: str) -> str:
 
 def table_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header (the sizes) and one row per figure present in any size."""
-    sizes = [key for key in result if key != "config"]
+    sizes = [key for key in result if key not in ("config", "restart")]
     rows = []
     for row in ROWS:
         if any(row.key in result[size] for size in sizes):
@@ -105,6 +105,10 @@ def render(result: dict[str, Any]) -> str:
     lines += [f"{r[0]:<{width}}" + "".join(f"  {v:>{w}}" for v, w in zip(r[1:], columns,
                                                                           strict=True))
               for r in rows]
+    for key, seconds in sorted(result.get("restart", {}).items()):
+        how, patients = key.removeprefix("restart_blind_s_").split("_")
+        lines.append(f"restart blind after SIG{how.upper()}, {int(patients):,} patients: "
+                     f"{seconds:.1f} s")
     config = result.get("config", {})
     lines.append(f"{config.get('patients')} patients × {config.get('hours')} h per size, "
                  f"{config.get('cpu_count')} CPUs, {config.get('seconds')} s")
@@ -117,9 +121,10 @@ def problems(result: dict[str, Any], keys: tuple[str, ...] = KEYS) -> list[str]:
     >>> problems({"10": {"a": 1.0, "b": float("nan")}, "config": {}}, ("a", "b", "c"))
     ['10: b = nan', '10: c missing']
     """
-    found = []
+    found = [f"restart: {key} = {value}" for key, value in result.get("restart", {}).items()
+             if not (math.isfinite(value) and value > 0)]
     for size, figures in result.items():
-        if size == "config":
+        if size in ("config", "restart"):
             continue
         for key in keys:
             value = figures.get(key)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from wearmon.stream.config import Settings
+from wearmon.stream.sinks.service import kinds_of
 from wearmon.stream.tools.bench.data import (
     HOUR_MS,
     SAMPLE_MS,
@@ -31,8 +32,10 @@ from wearmon.stream.tools.bench.kafka_io import (
     consume_all,
     median,
     produce,
+    records_in,
 )
 from wearmon.stream.tools.bench.latency import broker_hop, percentile, run_latency
+from wearmon.stream.tools.bench.restart import restart_figures
 from wearmon.stream.tools.bench.stage import REPEATS, run_region, run_stage
 from wearmon.stream.tools.bench.worker_runs import (
     cpu_run,
@@ -40,6 +43,7 @@ from wearmon.stream.tools.bench.worker_runs import (
     mean_batch,
     memory_run,
     time_backlog,
+    time_sink,
 )
 from wearmon.stream.tools.services import Service, start_broker, start_influxd
 from wearmon.stream.tools.workers import (
@@ -47,6 +51,7 @@ from wearmon.stream.tools.workers import (
     WorkerProcess,
     isolated_values,
     settings_from,
+    sink_process,
 )
 
 Say = Callable[[str], None]
@@ -59,6 +64,8 @@ class BenchOptions:
     sizes: tuple[int, ...] = (10, 60)  # samples per upload
     e2e: bool = True  # the measurements with services and worker processes
     memory_patients: int = 20_000
+    # a worker holding this many patients is restarted (SIGKILL, then SIGTERM): restart_blind_s
+    restart_patients: tuple[int, ...] = (2_000, 20_000, 100_000)
     region_patients: int = 200  # a batch of the worker's 200 uploads: one of each patient
     region_hours: float = 3.0  # the last hour is timed
     memory_uploads: int = 2  # uploads per patient in the memory run
@@ -116,26 +123,32 @@ def throughput_figures(options: BenchOptions, size: int, data: Uploads, services
     floor = faust_floor(values, services.workdir, data.count)
     say(f"{size}: worker through the backlog")
     worker = WorkerProcess(values, services.workdir, name=f"e2e-{size}")
+    sink = sink_process(values, services.workdir, name=f"sink-{size}")
     worker.start()
     try:
         backlog = time_backlog(worker, data.count)
+        say(f"{size}: the sink through what the worker published")
+        records = asyncio.run(records_in(settings, list(kinds_of(settings))))
+        sink.start()
+        written = time_sink(sink, records)
         say(f"{size}: raw InfluxDB write")
         influx = write_raw(services.influx.url, f"raw_{size}_{int(time.time())}", lines)
-        rate = backlog.samples.per_s / 2
+        rate = backlog.per_s / 2
         say(f"{size}: latency at {rate:,.0f} samples/s for {options.latency_s:.0f} s")
         latency = latency_figures(options, size, worker, settings, rate)
     finally:
         worker.stop()
+        sink.stop()
     return {
         "consumer_samples_per_s": consumer.per_s,
-        "e2e_samples_per_s": backlog.samples.per_s,
-        "e2e_vs_consumer": backlog.samples.per_s / consumer.per_s,
+        "e2e_samples_per_s": backlog.per_s,
+        "e2e_vs_consumer": backlog.per_s / consumer.per_s,
         "faust_floor_samples_per_s": floor.per_s,
         "faust_floor_vs_consumer": floor.per_s / consumer.per_s,
-        "e2e_vs_faust_floor": backlog.samples.per_s / floor.per_s,
+        "e2e_vs_faust_floor": backlog.per_s / floor.per_s,
         "influx_points_per_s": influx.per_s,
-        "e2e_points_per_s": backlog.points.per_s,
-        "e2e_points_vs_influx": backlog.points.per_s / influx.per_s,
+        "sink_points_per_s": written.per_s,
+        "sink_points_vs_influx": written.per_s / influx.per_s,
         **latency,
     }
 
@@ -226,6 +239,7 @@ def config_of(options: BenchOptions) -> dict[str, Any]:
     defaults = settings_from({})
     return {
         **asdict(options), "sizes": list(options.sizes),
+        "restart_patients": list(options.restart_patients),
         "cpu_count": os.cpu_count(), "python": platform.python_version(),
         "machine": platform.machine(), "partitions": defaults.kafka.partitions,
         "batch_max_uploads": defaults.worker.batch_max_uploads,
@@ -257,6 +271,10 @@ def run_bench(options: BenchOptions, say: Say = lambda text: None) -> dict[str, 
             if services is not None:
                 figures |= worker_figures(options, size, data, services, lines, say)
             out[str(size)] = figures
+        if services is not None and options.restart_patients:
+            say(f"restarts with {', '.join(f'{n:,}' for n in options.restart_patients)} "
+                "patients")
+            out["restart"] = restart_figures(services.values, workdir, options.restart_patients)
     finally:
         if services is not None:
             services.influx.stop()

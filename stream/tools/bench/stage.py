@@ -5,10 +5,10 @@
 * stage: validation, features and detectors, and the InfluxDB lines, batch by batch as the
   worker takes them (``validate_many``, ``process_many``, ``batch_lines``: the stage as #12
   defines it, comparable with the code before);
-* worker batch: all the worker does to a batch between the consumer and the sinks, by its own
-  ``process_batch`` (the stage, plus the alert policy, anomaly records and containment per
-  message) and the patients' state saved after each batch (serialised into plain dicts, where
-  the worker has its tables).
+* worker batch: all the worker does to a batch between the consumer and the topics, by its own
+  ``process_batch`` (the stage without the lines, plus the alert policy, anomaly records and
+  containment per message), the points records encoded for their topic, and the patients' state
+  saved after each batch (serialised into plain dicts, where the worker has its tables).
 
 Each of the two is the median of three runs from fresh state (this machine's speed varies).
 The lines are kept: they are the points of the raw InfluxDB write (the sink's baseline).
@@ -32,8 +32,8 @@ import orjson
 
 from wearmon.stream.core.pipeline import DEFAULT_MAX_LATENESS_MS, Job, PatientState, process_many
 from wearmon.stream.core.validation import Limits, Rejection, validate_many
-from wearmon.stream.sinks.lines import batch_lines, message_lines
-from wearmon.stream.sinks.records import UploadPoints
+from wearmon.stream.sinks.lines import batch_lines
+from wearmon.stream.sinks.records import UploadPoints, encode_upload, points_records
 from wearmon.stream.tools.bench.data import Uploads, sample_count
 from wearmon.stream.worker.paging import due_transitions
 from wearmon.stream.worker.patient_store import PatientStore
@@ -103,11 +103,11 @@ def stage_batches(values: list[bytes], batch_uploads: int, received_ms: int) -> 
 
 
 def process_batches(values: list[bytes], batch_uploads: int, received_ms: int,
-                    store: PatientStore) -> tuple[list[str], int]:
+                    store: PatientStore) -> tuple[list[UploadPoints], int]:
     """Run the worker's batch work over the uploads in batches (due alert transitions,
-    ``process_batch``, the points formatted) and save the patients' state after each, as the
-    worker does; returns the lines and how many uploads were rejected."""
-    lines: list[str] = []
+    ``process_batch``, the points records encoded for their topic) and save the patients' state
+    after each, as the worker does; returns the points and how many uploads were rejected."""
+    stored: list[UploadPoints] = []
     rejected = 0
     rules = BatchRules()
     for batch in batches(values, batch_uploads):
@@ -117,9 +117,11 @@ def process_batches(values: list[bytes], batch_uploads: int, received_ms: int,
         found.merge(output.page)
         store.patients.save(output.patients)
         store.alerts.save(found.alert_patients)
-        lines += [line for group in message_lines(output.points) for line in group]
+        points = [upload for _, upload in output.uploads]
+        list(points_records([encode_upload(upload) for upload in points]))
+        stored += points
         rejected += output.counts["rejected"]
-    return lines, rejected
+    return stored, rejected
 
 
 def timed(run: Callable[[], T]) -> tuple[float, T]:
@@ -143,7 +145,8 @@ def run_stage(uploads: Uploads, batch_uploads: int, received_ms: int) -> StageRu
     contexts = [PatientStore.in_memory() for _ in range(REPEATS)]  # fresh state for each run
     batch_runs = [timed(partial(process_batches, values, batch_uploads, received_ms, c))
                   for c in contexts]
-    lines, rejected = batch_runs[-1][1]
+    stored, rejected = batch_runs[-1][1]
+    lines = [line for group in batch_lines(stored) for line in group]  # what the sink writes
     sizes = [len(raw) for raw in contexts[-1].patients.table.values()]
     return StageRun(uploads.samples, decode_s, stage_s, median_s(batch_runs), lines, sizes,
                     rejected)

@@ -22,17 +22,10 @@ from wearmon.stream.tools.workers import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Backlog:
-    """A worker through a backlog, timed from its first handled batch to the last message."""
-
-    samples: Timed  # valid samples the worker counted after its first batch
-    points: Timed  # InfluxDB points it wrote after its first batch
-
-
 def time_backlog(worker: WorkerProcess, count: int, timeout_s: float = 600.0,
-                 poll_s: float = 0.05) -> Backlog:
-    """Wait until ``worker`` has handled ``count`` messages (already in its topic)."""
+                 poll_s: float = 0.05) -> Timed:
+    """Wait until ``worker`` has handled ``count`` messages (already in its topic); the valid
+    samples it counted after its first batch, timed from then to the last message."""
     deadline = time.monotonic() + timeout_s
     first: tuple[float, dict[str, int]] | None = None
     while time.monotonic() < deadline:
@@ -45,11 +38,28 @@ def time_backlog(worker: WorkerProcess, count: int, timeout_s: float = 600.0,
             if health["samples"] == first[1]["samples"]:
                 raise WorkerError(f"the worker handled all {count} messages in its first batch: "
                                   "too few to time (more patients or hours)")
-            return Backlog(Timed(health["samples"] - first[1]["samples"], seconds),
-                           Timed(health["points"] - first[1]["points"], seconds))
+            return Timed(health["samples"] - first[1]["samples"], seconds)
         time.sleep(poll_s)  # polling another process's HTTP endpoint: no event to await
     raise WorkerError(f"the worker did not handle {count} messages in {timeout_s:.0f} s\n"
                       f"{worker.log_tail()}")
+
+
+def time_sink(sink: WorkerProcess, records: int, timeout_s: float = 600.0,
+              poll_s: float = 0.05) -> Timed:
+    """Wait until ``sink`` has committed ``records`` records (already in its topics); the
+    points it wrote after its first commit, timed from then to the last record."""
+    deadline = time.monotonic() + timeout_s
+    first: tuple[float, float] | None = None
+    while time.monotonic() < deadline:
+        committed = int((sink.health() or {}).get("committed", 0))
+        if committed and first is None:
+            first = time.perf_counter(), sink.metrics().get("wearmon_sink_points_total", 0.0)
+        if first is not None and committed >= records:
+            points = sink.metrics().get("wearmon_sink_points_total", 0.0) - first[1]
+            return Timed(int(points), time.perf_counter() - first[0])
+        time.sleep(poll_s)  # polling another process's HTTP endpoint: no event to await
+    raise WorkerError(f"the sink did not write {records} records in {timeout_s:.0f} s\n"
+                      f"{sink.log_tail()}")
 
 
 def faust_floor(values: dict[str, str], workdir: Path, count: int, timeout_s: float = 600.0
@@ -78,21 +88,19 @@ def faust_floor(values: dict[str, str], workdir: Path, count: int, timeout_s: fl
 
 def mean_batch(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """A worker's mean telemetry batch between two readings of its metrics: seconds
-    (processing to commit), seconds of its InfluxDB write, and uploads.
+    (processing to durable) and uploads.
 
     >>> mean_batch({"wearmon_batch_seconds_count": 1, "wearmon_batch_seconds_sum": 0.5},
     ...            {"wearmon_batch_seconds_count": 3, "wearmon_batch_seconds_sum": 1.5,
     ...             "wearmon_uploads_total": 40})
-    {'batch_s': 0.5, 'influx_write_s': 0.0, 'batch_uploads': 20.0}
+    {'batch_s': 0.5, 'batch_uploads': 20.0}
     """
     def delta(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
 
     batches = delta("wearmon_batch_seconds_count")
-    writes = delta("wearmon_influx_write_seconds_count")
     return {
         "batch_s": delta("wearmon_batch_seconds_sum") / batches,
-        "influx_write_s": delta("wearmon_influx_write_seconds_sum") / writes if writes else 0.0,
         "batch_uploads": delta("wearmon_uploads_total") / batches,
     }
 

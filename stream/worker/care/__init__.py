@@ -1,3 +1,3 @@
 """The care flow of a worker: care-team commands and the escalation timer on the alert state
-(``commands``, ``timer``), notifications planned and delivered (``notifications``), the alert and
-delivery history written to InfluxDB (``history``), and the alerts HTTP API (``api``)."""
+(``commands``, ``timer``), notifications planned and delivered (``notifications``), and the
+alerts HTTP API (``api``). Their history reaches InfluxDB through ``wearmon sink``."""

@@ -6,11 +6,10 @@ API or the console) and the escalation timer send *commands* (``alerts.command``
 ``alert-state`` table): whichever worker owns the patient applies it. The ``alert-commands``
 agent applies each one with ``alerts.policy.act`` / ``tick`` under the worker's alert lock, then
 pages as a telemetry batch does (``worker.paging``): the events on the alerts topic, then the
-alert state saved to the table. Nothing here waits for InfluxDB (the alert history is written
-from the alerts topic by ``care.history``), and a telemetry batch waits for InfluxDB without the
-lock, so escalation and acknowledgements go on during an InfluxDB outage while telemetry keeps
-arriving. Events caused by an action carry its command id; the answer to every action then goes
-to ``WEARMON_TOPIC_ALERT_REPLIES``, where the sender reads it (``views.alerts_feed``).
+alert state saved to the table. Nothing in a worker waits for InfluxDB: ``wearmon sink`` writes
+the alert history from the alerts topic, so escalation and acknowledgements go on during an
+InfluxDB outage. Events caused by an action carry its command id; the answer to every action
+then goes to ``WEARMON_TOPIC_ALERT_REPLIES``, where the sender reads it (``views.alerts_feed``).
 """
 
 from __future__ import annotations

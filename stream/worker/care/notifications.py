@@ -8,7 +8,7 @@
   ``SentStore`` backed by the Faust table ``notify-sent`` (key: patient id, value: JSON
   ``{idempotency key: sent ms}``, the newest ``MAX_SENT_KEYS`` per patient). The sent mark is
   flushed to the table's changelog before the result is recorded on ``WEARMON_TOPIC_DELIVERIES``
-  (from where ``care.history`` writes it to InfluxDB); only then is the record acknowledged.
+  (from where ``wearmon sink`` writes it to InfluxDB); only then is the record acknowledged.
 
 Delivery guarantee: at most one message per (alert, recipient, step) across redeliveries,
 restarts and rebalances, except a crash between the provider accepting a message and the sent
@@ -107,7 +107,7 @@ class Notifications:
         """One alert event → its outbox records (enrolled patients only), acknowledged."""
         try:
             event = AlertEvent.from_json(orjson.loads(raw))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             log.error("alert event dropped (not an AlertEvent): %s", exc)
             return
         await self.connections.ready()
@@ -125,7 +125,7 @@ class Notifications:
         """One outbox record → delivered (at most once per key) → its result recorded."""
         try:
             record = OutboxRecord.from_json(orjson.loads(raw))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             log.error("outbox record dropped: %s", exc)
             return
         await self.connections.ready()

@@ -14,6 +14,7 @@ and the restarted worker resumes from the saved offsets.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -31,18 +32,26 @@ from wearmon.stream.worker.patient_store import PatientStore
 from wearmon.stream.worker.state_cache import Snapshot
 from wearmon.stream.worker.status import WorkerStatus
 from wearmon.stream.worker.telemetry.batch import BatchOutput, Incoming
-from wearmon.stream.worker.telemetry.durable import DurableSinks, make_durable
+from wearmon.stream.worker.telemetry.durable import DurableTopics, make_durable
 from wearmon.stream.worker.telemetry.in_flight import InFlight
 from wearmon.stream.worker.telemetry.process import BatchRules, process_batch
 from wearmon.stream.worker.telemetry.progress import STALL_S, Offsets
 
+STOP_WAIT_S = 15.0  # on SIGTERM, how long the batch in flight may take to become durable
+BROKER_TIMEOUT_S = 5.0  # a check of the partitions' ends that takes longer: broker unreachable
+log = logging.getLogger(__name__)
 HEALTH_COUNTS = ("uploads", "samples", "rejected", "duplicates", "anomalies", "alert_events",
                  "skipped_seen")
 
 
-def incoming(event: EventT) -> Incoming:
+def incoming(event: EventT, now_ms: int) -> Incoming:
+    """The message as the worker judges it: a tombstone is an empty upload, and it arrived when
+    the broker says, but never later than now (a producer may set the record's timestamp, and
+    one from the future must not move a patient's clock: samples beyond the clock-skew bound from
+    the worker's clock are ``future_sample``)."""
     message = event.message
-    return Incoming(value=event.value, received_ms=int(message.timestamp * 1000),
+    value = event.value if isinstance(event.value, bytes) else b""
+    return Incoming(value=value, received_ms=min(int(message.timestamp * 1000), now_ms),
                     partition=message.partition, offset=message.offset)
 
 
@@ -74,6 +83,7 @@ class Processed:
     output: BatchOutput
     patient_state: Snapshot  # as it was right after processing
     offsets: dict[int, int]  # partition → next offset, once this batch is durable
+    event_ms: dict[int, int]  # partition → broker timestamp of its last record in the batch
     health: PipelineHealth
     lag: int | None
     started_s: float
@@ -88,7 +98,7 @@ class Telemetry:
     lock: asyncio.Lock  # one writer of alert state (shared with the care-team commands)
     connections: Connections
     page_topics: PageTopics
-    sinks: DurableSinks
+    durable_topics: DurableTopics
     offsets: Offsets
     status: WorkerStatus
     flush: Callable[[], Awaitable[None]]  # the producer: everything sent is acknowledged
@@ -98,27 +108,26 @@ class Telemetry:
     async def handle(self, events: Sequence[EventT]) -> None:
         """Process a batch, then start making it durable once the batch before is."""
         await self.connections.ready()
-        self.sinks.influx = self.connections.influx
         started_s = time.perf_counter()
         now_ms = int(time.time() * 1000)
         admission = await self.offsets.admit([(e.message.partition, e.message.offset)
                                               for e in events])
-        self.show_new_partitions()
+        self.status.assigned(self.offsets.tracker.expected)
         admitted = [events[i] for i in admission.process]
-        partitions = {e.message.partition for e in admitted}
+        messages = [incoming(e, now_ms) for e in admitted]
+        event_ms = {m.partition: m.received_ms for m in messages}
         async with self.lock:
             found = due_transitions(self.store, now_ms)
-            output = process_batch([incoming(e) for e in admitted], self.store, self.rules,
-                                   now_ms)
+            output = process_batch(messages, self.store, self.rules, now_ms)
             found.merge(output.page)
             output.page = found
             output.counts["skipped_seen"] = admission.skipped
             output.counts["alert_events"] = len(found.alert_events)
             lag = lag_of(admitted, self.highwater)
-            batch = Processed(output, self.store.patients.snapshot(output.patients),
-                              {p: self.offsets.tracker.expected[p] for p in partitions},
-                              health_of(self.status.worker_name, output, started_s, now_ms, lag),
-                              lag, started_s)
+            state = self.store.patients.snapshot(output.patients)
+            offsets = {p: self.offsets.tracker.expected[p] for p in event_ms}
+            health = health_of(self.status.worker_name, output, started_s, now_ms, lag)
+            batch = Processed(output, state, offsets, event_ms, health, lag, started_s)
             await page(found, self.page_topics,
                        self.store.alerts.snapshot(found.alert_patients))
             self.store.index_due(found.alert_patients, now_ms)
@@ -126,30 +135,34 @@ class Telemetry:
         self.in_flight.start(self.make_durable(batch))
         self.store.shrink()
 
-    def show_new_partitions(self) -> None:
-        """Partitions seen for the first time show their next offset on ``/health`` at once."""
-        expected = self.offsets.tracker.expected
-        self.status.next_offsets.update({p: o for p, o in expected.items()
-                                         if p not in self.status.next_offsets})
-
     async def make_durable(self, batch: Processed) -> None:
         """Points, dead letters, the patients' state; the producer flushed, so that the state
         is in its changelog; only then the next offsets saved and the batch counted."""
         output = batch.output
-        output.counts["points"] = await make_durable(output, self.sinks, batch.patient_state,
-                                                     batch.health)
+        await make_durable(output, self.durable_topics, batch.patient_state, batch.health)
         if batch.offsets:
             await self.flush()
             self.offsets.tracker.save(batch.offsets)
-        self.status.handled(output.counts, batch.offsets)
-        observe_batch(output, time.perf_counter() - batch.started_s, batch.lag)
+        self.status.handled(output.counts, batch.offsets, batch.event_ms)
+        observe_batch(output.counts, output.rejections, time.perf_counter() - batch.started_s)
 
     def partitions_revoked(self, partitions: set[int]) -> None:
         """After the batch in flight settled: their state and offsets go with them."""
         self.store.forget_state()
         self.offsets.forget(partitions)
-        for partition in partitions:
-            self.status.next_offsets.pop(partition, None)
+        self.status.revoked(partitions)
+
+    async def check(self) -> None:
+        """Every few seconds: stalled partitions sent back; ends, broker and tracker state
+        recorded for ``/ready`` and ``/metrics``."""
+        try:
+            ends = await asyncio.wait_for(self.offsets.check_stalls(), BROKER_TIMEOUT_S)
+        except Exception:
+            self.status.broker_failed()
+            raise
+        self.status.assigned(self.offsets.tracker.expected)
+        self.status.ends(ends)
+        self.status.rewinding(set(self.offsets.rewinding))
 
 
 def add_telemetry_agent(app: faust.App, topic: Any, telemetry: Telemetry, max_uploads: int,
@@ -165,14 +178,18 @@ def add_telemetry_agent(app: faust.App, topic: Any, telemetry: Telemetry, max_up
                     await telemetry.handle(list(events))
                 except Exception:
                     fail_stop("processing a batch")
-        finally:
-            telemetry.in_flight.cancel()
+        finally:  # stopping: the batch in flight is finished, not processed again next time
+            if await telemetry.in_flight.finish(STOP_WAIT_S):
+                log.info("stopping: the batch in flight is durable")
+            else:
+                log.warning("stopping: the batch in flight did not finish within %.0f s; it "
+                            "is processed again after the restart", STOP_WAIT_S)
 
     @app.timer(STALL_S / 2)
     async def stalls() -> None:
         if not app.rebalancing:
-            with log_failure("checking telemetry partitions for stalls"):  # again next tick
-                await telemetry.offsets.check_stalls()
+            with log_failure("checking telemetry partitions"):  # again at the next tick
+                await telemetry.check()
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from wearmon.stream.core.validation import Rejection
-from wearmon.stream.sinks.records import MessagePoints, Source
+from wearmon.stream.sinks.records import UploadPoints
 from wearmon.stream.worker.paging import Page
 
 
@@ -15,41 +15,31 @@ class Incoming:
     """One telemetry message as the worker received it."""
 
     value: bytes
-    received_ms: int  # broker timestamp of the message
+    received_ms: int  # when it arrived (the broker's timestamp)
     partition: int = 0
     offset: int = 0
-
-    def source(self) -> Source:
-        return Source(self.value, self.received_ms)
 
 
 @dataclass
 class BatchOutput:
-    """Everything one batch causes, in the order it must be made durable: the page first
-    (``worker.paging``), then points, dead letters and the patients' state (``durable``)."""
+    """Everything one batch (or one of its messages) causes, in the order it must be made
+    durable: the page first (``worker.paging``), then points, dead letters and the patients'
+    state (``durable``)."""
 
-    points: list[MessagePoints] = field(default_factory=list)  # → InfluxDB, by message
+    uploads: list[tuple[int, UploadPoints]] = field(default_factory=list)  # (partition, points)
     rejections: list[Rejection] = field(default_factory=list)  # → dead-letter topic
     page: Page = field(default_factory=Page)  # → alerts and anomalies topics, alert state
     patients: set[str] = field(default_factory=set)  # patient states to save
     counts: Counter[str] = field(default_factory=Counter)
     e2e_latency_ms: float = 0.0  # oldest message of the batch: broker arrival → processing (ms)
+    about: tuple[str, str] | None = None  # one message's output: its (patient id, upload id)
 
-    def message(self, source: Incoming) -> MessagePoints:
-        """The points record of one more message."""
-        new = MessagePoints(source.source())
-        self.points.append(new)
-        return new
-
-    def reject(self, points: MessagePoints, rejection: Rejection, count: str = "rejected"
-               ) -> None:
-        """A dead letter of this message (and its ``rejected`` point)."""
+    def reject(self, rejection: Rejection, count: str = "rejected") -> None:
         self.rejections.append(rejection)
         self.counts[count] += 1
-        points.rejections.append(rejection)
 
     def merge(self, other: BatchOutput) -> None:
-        self.points += other.points
+        self.uploads += other.uploads
         self.rejections += other.rejections
         self.page.merge(other.page)
         self.patients |= other.patients

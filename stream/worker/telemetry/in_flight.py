@@ -14,6 +14,7 @@ nothing of that batch or a later one is recorded as processed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
@@ -55,11 +56,19 @@ class InFlight:
         if self.task is not None:
             await asyncio.shield(self.task)
 
-    def cancel(self) -> None:
-        """The worker stops: the commit in flight is abandoned (its offsets are not saved, so
-        its messages are processed again; their points are the same)."""
-        if self.task is not None:
+    async def finish(self, timeout_s: float) -> bool:
+        """The worker stops (SIGTERM): let the commit in flight finish, so that its batch is
+        not processed again after the restart; past ``timeout_s`` (the broker does not answer)
+        it is abandoned: its offsets are not saved, and its messages are processed again (the
+        same points). True when it finished."""
+        if self.task is None or self.task.done():
+            return True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self.task), timeout_s)
+        if not self.task.done():
             self.task.cancel()
+            return False
+        return True
 
 
 def stop_on_error(task: asyncio.Task[None]) -> None:

@@ -34,7 +34,7 @@ from wearmon.stream.core.validation import (
     validate,
     validate_many,
 )
-from wearmon.stream.sinks.records import MessagePoints, UploadPoints
+from wearmon.stream.sinks.records import UploadPoints
 from wearmon.stream.worker.patient_store import PatientStore
 from wearmon.stream.worker.telemetry.batch import BatchOutput, Incoming
 
@@ -78,7 +78,6 @@ class Checked:
     """A message that passed validation, with what its patient's pipeline needs."""
 
     message: Incoming
-    points: MessagePoints
     validated: Validated
     settings: PatientSettings
     state: PatientState
@@ -89,16 +88,15 @@ def check_message(store: PatientStore, rules: BatchRules, message: Incoming,
                   ) -> Checked | None:
     """Validate one message (unless ``validated`` already holds the outcome); a refused one
     goes to the output's dead letters."""
-    points = output.message(message)
     checked = (validate(message.value, message.received_ms, rules.limits)
                if validated is None else validated)
     if isinstance(checked, Rejection):
-        output.reject(points, checked)
+        output.reject(checked)
         return None
     up = checked.upload
-    points.patient_id, points.upload_id = up.patient_id, up.upload_id
+    output.about = (up.patient_id, up.upload_id)
     state = store.patient_state(up.patient_id)
-    return Checked(message, points, checked, store.settings_for(up.patient_id), state)
+    return Checked(message, checked, store.settings_for(up.patient_id), state)
 
 
 def job_of(rules: BatchRules, checked: Checked) -> Job:
@@ -111,13 +109,12 @@ def settle_message(store: PatientStore, checked: Checked, result: Result,
     """A processed upload's dead letters, alert policy, anomaly records and points."""
     message, up, settings = checked.message, checked.validated.upload, checked.settings
     if result.duplicate or result.conflict:
-        output.reject(checked.points, identity_rejection(message, result),
+        output.reject(identity_rejection(message, result),
                       "duplicates" if result.duplicate else "rejected")
         return
     if result.issues:
-        output.reject(checked.points, Rejection(tuple(result.issues), message.value,
-                                                message.received_ms, up.patient_id,
-                                                up.upload_id, partial=True))
+        output.reject(Rejection(tuple(result.issues), message.value, message.received_ms,
+                                up.patient_id, up.upload_id, partial=True))
     output.counts["uploads"] += 1
     output.counts["samples"] += len(up.columns)
     alerts = store.patient_alerts(up.patient_id, message.received_ms)
@@ -125,7 +122,7 @@ def settle_message(store: PatientStore, checked: Checked, result: Result,
         alerts, settings, result.findings, result.quality, now_ms=message.received_ms))
     status = None if result.quality is None else policy.assessment(
         alerts, settings, message.received_ms, observed=result.quality.status)
-    checked.points.upload = UploadPoints(result, status)
+    output.uploads.append((message.partition, UploadPoints.of(result, status)))
     output.page.anomalies.extend(anomaly_records(result))
     output.patients.add(up.patient_id)
 
@@ -149,8 +146,7 @@ def contain(store: PatientStore, message: Incoming, output: BatchOutput,
     """An unexpected error while processing one message: dead-letter it (the exception's type,
     never its text: it could quote vitals); nothing else of it is kept, and that patient's state
     restarts from the last saved one (whatever the message changed in memory is dropped)."""
-    points = partial.points[0] if partial.points else None
-    patient = points.patient_id if points is not None else None
+    patient, upload_id = partial.about or (None, None)
     if patient is not None:
         store.forget_patient(patient)
         output.patients.discard(patient)
@@ -160,9 +156,7 @@ def contain(store: PatientStore, message: Incoming, output: BatchOutput,
     issue = Issue("$", "internal_error",
                   f"{type(error).__name__} while processing this upload; the rest of the batch "
                   "went on")
-    rejection = Rejection((issue,), message.value, message.received_ms, patient,
-                          points.upload_id if points is not None else None)
-    output.reject(output.message(message), rejection)
+    output.reject(Rejection((issue,), message.value, message.received_ms, patient, upload_id))
 
 
 def validate_all(messages: Sequence[Incoming], limits: Limits

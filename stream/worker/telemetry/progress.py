@@ -190,19 +190,25 @@ class Offsets:
             self.rewinding.add(partition)
         await self.consumer.seek(partition, offset)
 
-    async def check_stalls(self) -> None:
-        """Records exist beyond the expected offset but none came for ``STALL_S``: go back."""
+    async def check_stalls(self) -> dict[int, int]:
+        """Records exist beyond the expected offset but none came for ``STALL_S``: go back.
+        Returns the end offsets of the assigned partitions (asked of the broker if need be)."""
         now_s = time.monotonic()
         assigned = self.consumer.assigned()
         await self.know(assigned)  # also partitions that have delivered nothing at all yet
+        ends: dict[int, int] = {}
         for partition in assigned:
             expected = self.tracker.expected[partition]
             end = await self.consumer.end(partition)
             idle_s = now_s - self.last_seen_s.get(partition, now_s)
             self.last_seen_s.setdefault(partition, now_s)
-            if end is not None and end > expected and idle_s > STALL_S:
+            if end is None:
+                continue
+            ends[partition] = end
+            if end > expected and idle_s > STALL_S:
                 self.last_seen_s[partition] = now_s
                 await self.go_back(partition, "records not delivered")
+        return ends
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Partitions moved to another worker."""
