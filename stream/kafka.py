@@ -73,6 +73,8 @@ def compacted_topics(settings: Settings) -> set[str]:
 
 def new_topic(settings: Settings, name: str) -> NewTopic:
     configs = {"cleanup.policy": COMPACTED} if name in compacted_topics(settings) else {}
+    if name == settings.topics.telemetry:  # the broker's clock, not the producer's, on Kafka
+        configs["message.timestamp.type"] = "LogAppendTime"  # (the worker bounds it too)
     return NewTopic(name, num_partitions=settings.kafka.partitions,
                     replication_factor=settings.kafka.replication_factor, topic_configs=configs)
 

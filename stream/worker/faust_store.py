@@ -28,9 +28,9 @@ SCHEME = "wearmon-rocksdb"
 #: Small memtables and caches: many partitions' databases share one process.
 OPTIONS: dict[str, Any] = {
     "driver": "rocksdict",
-    "write_buffer_size": 4 * 1024 * 1024,
+    "write_buffer_size": 2 * 1024 * 1024,
     "max_write_buffer_number": 2,
-    "block_cache_size": 16 * 1024 * 1024,
+    "block_cache_size": 4 * 1024 * 1024,
 }
 
 

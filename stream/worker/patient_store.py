@@ -12,6 +12,7 @@ changes (or when their state is loaded), not on every message.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sys
 from collections.abc import Iterable, MutableMapping
@@ -122,10 +123,14 @@ class PatientStore:
             else:
                 self.due_ms[patient] = due
 
-    def load_due_index(self, now_ms: int) -> None:
-        """After an assignment: index every alert state of the (recovered) table."""
+    async def load_due_index(self, now_ms: int, chunk: int = 500) -> None:
+        """After an assignment: index every alert state of the (recovered) table, a chunk at a
+        time (a worker with 100,000 patients decodes for seconds: telemetry goes on meanwhile)."""
         self.due_ms.clear()
-        self.index_due((key.decode() for key in self.alerts.patient_keys()), now_ms)
+        keys = self.alerts.patient_keys()
+        for start in range(0, len(keys), chunk):
+            self.index_due((key.decode() for key in keys[start:start + chunk]), now_ms)
+            await asyncio.sleep(0)
 
     # --- memory and rebalances ---------------------------------------------------------------
 

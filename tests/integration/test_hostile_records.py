@@ -50,7 +50,7 @@ def test_a_tombstone_amid_valid_uploads_is_dead_lettered_and_the_rest_stored(
     middle = len(messages) // 2
     records: list[tuple[bytes | None, bytes | None, int | None]] = [
         (k, v, None) for k, v in messages[:middle]]
-    records += [(b"p-tomb", None, None), (None, None, None)]  # tombstones, with and without key
+    records += [(b"p-tomb", None, None), (b"", None, None)]  # tombstones (an empty key too)
     records += [(k, v, None) for k, v in messages[middle:]]
     asyncio.run(produce(settings, records))
     worker.start()

@@ -38,8 +38,8 @@ class EscalationTimer:
         """Send a tick for every due patient that has none on its way."""
         at_ms = now_ms()
         if not self.loaded:
-            self.store.load_due_index(at_ms)
             self.loaded = True
+            await self.store.load_due_index(at_ms)
         for patient, due in list(self.store.due_ms.items()):
             if due > at_ms:
                 continue
