@@ -32,11 +32,17 @@ from wearmon.models.base import (
     Severity,
     Status,
     activity_words,
+    duration_words,
+    local_clock,
     period_of_day,
+    value_range,
 )
-from wearmon.models.persistence import Timer, persisted
+from wearmon.models.persistence import Timer, persisted, run_since
 
 NEWS2_MISSING_ALWAYS = ("blood pressure", "consciousness", "supplemental oxygen")
+#: how a missing NEWS2 parameter is named in the one short clause of an explanation
+SHORT_NAMES = {"blood pressure": "BP", "supplemental oxygen": "O₂ therapy",
+               "respiration rate": "respiration"}
 
 
 def news2_heart_rate(hr_bpm: float) -> int:
@@ -170,8 +176,46 @@ class PartialNews2:
     missing: tuple[str, ...]
 
     def describe(self) -> str:
-        parts = ", ".join(f"{k} {v}" for k, v in self.subscores.items())
-        return f"partial NEWS2 {self.total} ({parts}; missing: {', '.join(self.missing)})"
+        """The total, its sub-scores and, in one short clause, what a wearable cannot score.
+
+        >>> partial_news2(BandSettings(), hr_bpm=70, spo2_pct=89).describe()
+        ... # doctest: +NORMALIZE_WHITESPACE
+        'partial NEWS2 3 (heart rate 0, SpO2 3; without BP, consciousness, O₂ therapy,
+        respiration or temperature)'
+        """
+        parts = ", ".join(f"{k.replace(' (scale 1)', '').replace(' (scale 2)', '')} {v}"
+                          for k, v in self.subscores.items())
+        return f"partial NEWS2 {self.total} ({parts}; {missing_clause(self.missing)})"
+
+
+def missing_clause(missing: Sequence[str]) -> str:
+    """``without BP, consciousness or O₂ therapy``: the parameters not scored.
+
+    >>> missing_clause(["blood pressure"]), missing_clause([])
+    ('without BP', 'nothing missing')
+    """
+    names = [SHORT_NAMES.get(m, m) for m in missing]
+    if not names:
+        return "nothing missing"
+    if len(names) == 1:
+        return f"without {names[0]}"
+    return f"without {', '.join(names[:-1])} or {names[-1]}"
+
+
+@dataclass(slots=True)
+class Episode:
+    """The run of one condition so far: when it began and its lowest and highest value."""
+
+    since_ms: int
+    lo: float
+    hi: float
+
+    def to_state(self) -> list[float]:
+        return [self.since_ms, self.lo, self.hi]
+
+    @classmethod
+    def from_state(cls, state: list[float]) -> Episode:
+        return cls(int(state[0]), float(state[1]), float(state[2]))
 
 
 def _present(value: float | None) -> bool:
@@ -276,6 +320,7 @@ class ClinicalBands:
     repeat_ms: int = 60_000  # while a condition lasts, one finding per kind per minute
     timers: dict[str, Timer] = field(default_factory=lambda: {k: Timer() for k in KINDS})
     emitted_ms: dict[str, int] = field(default_factory=dict)
+    episodes: dict[str, Episode] = field(default_factory=dict)  # the runs in progress
 
     def status(self) -> Status:
         return Status.OK
@@ -293,19 +338,20 @@ class ClinicalBands:
             limit = st.spo2_limit()
             readings = np.flatnonzero(has_spo2)
             low = spo2[readings]
-            findings += self._check("desaturation", block, readings, low < limit,
+            findings += self._check("desaturation", block, readings, low, low < limit,
                                     low <= limit - 4, self.spo2_persist_ms, self._desaturation)
         hr = block.hr_bpm  # NaN where not worn: never below nor above a limit
         everyone = np.arange(len(t))
-        findings += self._check("bradycardia", block, everyone, hr < st.hr_low_bpm,
+        findings += self._check("bradycardia", block, everyone, hr, hr < st.hr_low_bpm,
                                 hr <= st.hr_low_bpm - 5, self.persist_ms, self._bradycardia)
-        findings += self._check("tachycardia_at_rest", block, everyone,
+        findings += self._check("tachycardia_at_rest", block, everyone, hr,
                                 block.at_rest & (hr > st.rest_hr_high_bpm),
                                 hr >= st.rest_hr_high_bpm + 30, self.persist_ms,
                                 self._tachycardia)
         scored = has_spo2 | ~np.isnan(block.resp_rate_brpm) | ~np.isnan(block.skin_temp_c)
         alarm = np.zeros(len(t), dtype=bool)
         critical = alarm
+        total = np.zeros(len(t))
         rows = np.flatnonzero(scored)
         if len(rows):
             alarm = alarm.copy()
@@ -314,37 +360,53 @@ class ClinicalBands:
                 for i in rows.tolist():
                     news = self._news2_at(block, i)
                     red = any(v == 3 for v in news.subscores.values())
+                    total[i] = news.total
                     alarm[i] = news.total >= st.news2_alert_total or red
                     critical[i] = alarm[i] and news.total >= 7
             else:
-                total, red_rows = news2_arrays(block, st, rows)
-                alarm[rows] = (total >= st.news2_alert_total) | red_rows
-                critical[rows] = alarm[rows] & (total >= 7)
-        findings += self._check("news2_partial", block, everyone, alarm, critical,
+                totals, red_rows = news2_arrays(block, st, rows)
+                total[rows] = totals
+                alarm[rows] = (totals >= st.news2_alert_total) | red_rows
+                critical[rows] = alarm[rows] & (totals >= 7)
+        findings += self._check("news2_partial", block, everyone, total, alarm, critical,
                                 self.spo2_persist_ms, self._news2)
         return findings
 
-    def _check(self, kind: str, block: SampleBlock, readings: np.ndarray, active: BoolArray,
-               critical: BoolArray, persist_ms: int,
-               explain: Callable[[SampleBlock, int], Finding]) -> list[Finding]:
+    def _check(self, kind: str, block: SampleBlock, readings: np.ndarray, values: FloatArray,
+               active: BoolArray, critical: BoolArray, persist_ms: int,
+               explain: Callable[[SampleBlock, int, Episode], Finding]) -> list[Finding]:
         """Persistence of one condition over its readings, and its findings."""
         timer = self.timers[kind]
         if not active.any():  # the usual case: nothing abnormal, the timer rests
             timer.since_ms = timer.last_ms = -1
+            self.episodes.pop(kind, None)
             return []
-        hits = persisted(timer, block.t_ms[readings], active, critical, persist_ms)
-        return self._emit(kind, block, readings[hits], explain)
-
-    def _emit(self, kind: str, block: SampleBlock, indices: np.ndarray,
-              explain: Callable[[SampleBlock, int], Finding]) -> list[Finding]:
-        out = []
-        last = self.emitted_ms.get(kind)
-        for i in indices.tolist():
-            t_ms = int(block.t_ms[i])
-            if last is None or t_ms - last >= self.repeat_ms:
-                out.append(explain(block, i))
-                last = self.emitted_ms[kind] = t_ms
+        t_ms = block.t_ms[readings]
+        since = run_since(timer, t_ms, active, persist_ms)
+        hits = persisted(timer, t_ms, active, critical, persist_ms)
+        carried = self.episodes.pop(kind, None)
+        out, last = [], self.emitted_ms.get(kind)
+        for i in np.flatnonzero(hits).tolist():
+            t = int(t_ms[i])
+            if last is None or t - last >= self.repeat_ms:
+                episode = self._episode(carried, since, values, active, i)
+                out.append(explain(block, int(readings[i]), episode))
+                last = self.emitted_ms[kind] = t
+        if active[-1]:
+            self.episodes[kind] = self._episode(carried, since, values, active, len(since) - 1)
         return out
+
+    @staticmethod
+    def _episode(carried: Episode | None, since: np.ndarray, values: FloatArray,
+                 active: BoolArray, i: int) -> Episode:
+        """The run reading ``i`` belongs to, up to that reading (the carried part included)."""
+        start = int(since[i])
+        members = active[: i + 1] & (since[: i + 1] == start)
+        seen = values[: i + 1][members]
+        lo, hi = float(np.nanmin(seen)), float(np.nanmax(seen))
+        if carried is not None and carried.since_ms == start:
+            lo, hi = min(lo, carried.lo), max(hi, carried.hi)
+        return Episode(start, lo, hi)
 
     def _news2_at(self, block: SampleBlock, i: int) -> PartialNews2:
         hr = float(block.hr_bpm[i])
@@ -359,7 +421,13 @@ class ClinicalBands:
                                   int(block.steps_recent[i]))
         return f"{activity}, {period_of_day(int(block.hour_of_day[i]))}"
 
-    def _desaturation(self, block: SampleBlock, i: int) -> Finding:
+    @staticmethod
+    def _for_since(block: SampleBlock, i: int, episode: Episode) -> str:
+        """``for 4 min since 02:03`` (the patient's local time)."""
+        lasted = duration_words(int(block.t_ms[i]) - episode.since_ms)
+        return f"for {lasted} since {local_clock(episode.since_ms, int(block.utc_offset_ms[i]))}"
+
+    def _desaturation(self, block: SampleBlock, i: int, episode: Episode) -> Finding:
         st = self.settings
         spo2, limit = float(block.spo2_pct[i]), st.spo2_limit()
         news = self._news2_at(block, i)
@@ -367,34 +435,37 @@ class ClinicalBands:
             self.name, int(block.t_ms[i]),
             Severity.CRITICAL if spo2 < limit - 2 else Severity.WARNING,
             float(news.total), spo2, limit,
-            f"SpO2 {spo2:.0f}% is below this patient's limit of {limit:.0f}% "
-            f"(NEWS2 SpO2 scale {st.spo2_scale}); {self._context(block, i)}; "
+            f"SpO2 {value_range(episode.lo, episode.hi, spo2, '%')} "
+            f"{self._for_since(block, i, episode)}, below this patient's configured limit of "
+            f"{limit:.0f}% (NEWS2 SpO2 scale {st.spo2_scale}); {self._context(block, i)}; "
             f"{news.describe()}.",
             kind="desaturation",
         )
 
-    def _bradycardia(self, block: SampleBlock, i: int) -> Finding:
+    def _bradycardia(self, block: SampleBlock, i: int, episode: Episode) -> Finding:
         hr, limit = float(block.hr_bpm[i]), self.settings.hr_low_bpm
         return Finding(
             self.name, int(block.t_ms[i]), Severity.CRITICAL, float(news2_heart_rate(hr)), hr,
             limit,
-            f"Heart rate {hr:.0f} bpm is below this patient's limit of {limit:.0f} bpm; "
-            f"{self._context(block, i)}.",
+            f"Heart rate {value_range(episode.lo, episode.hi, hr, ' bpm')} "
+            f"{self._for_since(block, i, episode)}, below this patient's configured limit of "
+            f"{limit:.0f} bpm; {self._context(block, i)}.",
             kind="bradycardia",
         )
 
-    def _tachycardia(self, block: SampleBlock, i: int) -> Finding:
+    def _tachycardia(self, block: SampleBlock, i: int, episode: Episode) -> Finding:
         hr, limit = float(block.hr_bpm[i]), self.settings.rest_hr_high_bpm
         return Finding(
             self.name, int(block.t_ms[i]),
             Severity.CRITICAL if hr >= limit + 30 else Severity.WARNING,
             float(news2_heart_rate(hr)), hr, limit,
-            f"Heart rate {hr:.0f} bpm at rest is above this patient's limit of {limit:.0f} bpm; "
-            f"{self._context(block, i)}.",
+            f"Heart rate {value_range(episode.lo, episode.hi, hr, ' bpm')} "
+            f"{self._for_since(block, i, episode)}, above this patient's configured at-rest "
+            f"limit of {limit:.0f} bpm; {self._context(block, i)}.",
             kind="tachycardia_at_rest",
         )
 
-    def _news2(self, block: SampleBlock, i: int) -> Finding:
+    def _news2(self, block: SampleBlock, i: int, episode: Episode) -> Finding:
         news = self._news2_at(block, i)
         red = any(v == 3 for v in news.subscores.values())
         reason = ("a single parameter scores 3" if red
@@ -403,7 +474,9 @@ class ClinicalBands:
             self.name, int(block.t_ms[i]),
             Severity.CRITICAL if news.total >= 7 else Severity.WARNING,
             float(news.total), float(news.total), float(self.settings.news2_alert_total),
-            f"The {news.describe()} reaches the alert level ({reason}); "
+            f"The {news.describe()} has been at the configured alert level ({reason}) "
+            f"{self._for_since(block, i, episode)}, scoring "
+            f"{value_range(episode.lo, episode.hi, news.total, '')}; "
             f"{self._context(block, i)}.",
             kind="news2_partial",
         )
@@ -413,6 +486,7 @@ class ClinicalBands:
             "settings": self.settings.to_state(),
             "timers": {k: timer.to_state() for k, timer in self.timers.items()},
             "emitted": self.emitted_ms,
+            "episodes": {k: e.to_state() for k, e in self.episodes.items()},
         }
 
     @classmethod
@@ -421,6 +495,7 @@ class ClinicalBands:
         for kind, timer in st.get("timers", {}).items():
             bands.timers[kind] = Timer.from_state(timer)
         bands.emitted_ms = {k: int(v) for k, v in st.get("emitted", {}).items()}
+        bands.episodes = {k: Episode.from_state(e) for k, e in st["episodes"].items()}
         return bands
 
 

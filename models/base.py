@@ -68,6 +68,41 @@ def period_of_day(hour: int) -> str:
     return next(words for end, words in PERIODS if hour < end)
 
 
+def local_clock(t_ms: int, utc_offset_ms: int) -> str:
+    """The patient's local time of day, for explanations.
+
+    >>> local_clock(2 * 3_600_000 + 3 * 60_000, 0), local_clock(0, -5 * 3_600_000)
+    ('02:03', '19:00')
+    """
+    minutes = (t_ms + utc_offset_ms) // 60_000 % 1440
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def duration_words(ms: int) -> str:
+    """How long something has lasted, for explanations.
+
+    >>> duration_words(20_000), duration_words(4 * 60_000 + 59_000), duration_words(125 * 60_000)
+    ('under a minute', '4 min', '2 h 05 min')
+    """
+    minutes = max(0, ms) // 60_000
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def value_range(lo: float, hi: float, now: float, unit: str) -> str:
+    """The values of an episode, lowest to highest, and the last one when they differ.
+
+    >>> value_range(36, 38, 36, " bpm"), value_range(85, 85, 85, "%")
+    ('36–38 bpm (last 36)', '85%')
+    """
+    if round(lo) == round(hi):
+        return f"{lo:.0f}{unit}"
+    return f"{lo:.0f}–{hi:.0f}{unit} (last {now:.0f})"
+
+
 def activity_words(has_steps: bool, at_rest: bool, steps_recent: int) -> str:
     """The patient's activity context, for explanations.
 
@@ -94,7 +129,8 @@ class SampleBlock:
     Missing values are NaN. ``hr_bpm`` is the 30-second rolling median of heart rate (robust to
     single-beat artefacts; NaN when the sample itself has no heart rate); ``steps_recent`` counts
     steps in the last 10 minutes; ``at_rest`` means none (known only when the device reports
-    steps); ``hour_of_day`` is in the patient's own time zone.
+    steps); ``hour_of_day`` is in the patient's own time zone, ``utc_offset_ms`` that zone's
+    offset from UTC at each sample (``t_ms + utc_offset_ms`` is the patient's local clock).
     """
 
     t_ms: IntArray
@@ -107,6 +143,7 @@ class SampleBlock:
     hour_of_day: IntArray
     worn: BoolArray
     has_steps: BoolArray  # the device has reported steps (at or before this sample)
+    utc_offset_ms: IntArray
 
     def __len__(self) -> int:
         return len(self.t_ms)
@@ -116,7 +153,8 @@ class SampleBlock:
         return SampleBlock(
             self.t_ms[lo:hi], self.hr_bpm[lo:hi], self.spo2_pct[lo:hi],
             self.resp_rate_brpm[lo:hi], self.skin_temp_c[lo:hi], self.steps_recent[lo:hi],
-            self.at_rest[lo:hi], self.hour_of_day[lo:hi], self.worn[lo:hi], self.has_steps[lo:hi])
+            self.at_rest[lo:hi], self.hour_of_day[lo:hi], self.worn[lo:hi], self.has_steps[lo:hi],
+            self.utc_offset_ms[lo:hi])
 
     @classmethod
     def build(
@@ -132,6 +170,7 @@ class SampleBlock:
         has_steps: bool | Sequence[bool] = False,
         hour_of_day: int | Sequence[int] = 0,
         worn: Sequence[bool] | None = None,
+        utc_offset_ms: int = 0,
     ) -> SampleBlock:
         """A block from plain values (tests, examples); missing arrays are all-missing.
 
@@ -153,6 +192,7 @@ class SampleBlock:
             hour_of_day=np.broadcast_to(np.array(hour_of_day, dtype=np.int64), (n,)).copy(),
             worn=~np.isnan(hr) if worn is None else np.array(worn, dtype=bool),
             has_steps=np.broadcast_to(np.array(has_steps, dtype=bool), (n,)).copy(),
+            utc_offset_ms=np.full(n, utc_offset_ms, dtype=np.int64),
         )
 
 

@@ -68,8 +68,9 @@ class ContextualHeartRate:
     >>> findings = [minute(m, 105) for m in range(90, 101)]
     >>> findings[-1].kind
     'high_hr_for_patient'
-    >>> print(findings[-1].explanation)  # doctest: +ELLIPSIS
-    Heart rate 105 bpm is 44 bpm above this patient's usual 61 ± 3 bpm (at rest, day)...
+    >>> print(findings[-1].explanation)  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    Heart rate 105 bpm is 44 bpm above this patient's personal baseline of 61 ± 3 bpm (at rest,
+    day)...
     """
 
     name: str = "contextual_hr"
@@ -151,8 +152,8 @@ class ContextualHeartRate:
             abs(z),
             hr,
             mean,
-            f"Heart rate {hr:.0f} bpm is {abs(diff):.0f} bpm {word} this patient's usual "
-            f"{mean:.0f} ± {sd:.0f} bpm ({describe_bucket(b)}), {abs(z):.1f} SD, for "
+            f"Heart rate {hr:.0f} bpm is {abs(diff):.0f} bpm {word} this patient's personal "
+            f"baseline of {mean:.0f} ± {sd:.0f} bpm ({describe_bucket(b)}), {abs(z):.1f} SD, for "
             f"{(minute.end_ms - since) // MINUTE_MS} minutes; {activity}, "
             f"{period_of_day(minute.hour_of_day)}.",
             kind=kind,

@@ -30,6 +30,28 @@ class Timer:
         return cls(int(state[0]), int(state[1]))
 
 
+def run_since(timer: Timer, t_ms: IntArray, active: BoolArray, persist_ms: int) -> IntArray:
+    """When the run each reading belongs to began (carried from ``timer``), without updating
+    the timer; meaningful where ``active``.
+
+    >>> run_since(Timer(10, 20), np.array([30, 40, 500]), np.array([1, 0, 1], bool), 45).tolist()
+    [10, 10, 500]
+    """
+    n = len(t_ms)
+    previous_t = np.empty(n, dtype=np.int64)
+    previous_t[0] = timer.last_ms
+    previous_t[1:] = t_ms[:-1]
+    previous_active = np.empty(n, dtype=bool)
+    previous_active[0] = timer.since_ms >= 0
+    previous_active[1:] = active[:-1]
+    silence = t_ms - previous_t > 2 * persist_ms
+    starts = active & (~previous_active | silence)
+    start_index = np.maximum.accumulate(np.where(starts, np.arange(n), -1))
+    since: IntArray = np.where(start_index >= 0, t_ms[np.maximum(start_index, 0)],
+                               timer.since_ms)
+    return since
+
+
 def persisted(timer: Timer, t_ms: IntArray, active: BoolArray, critical: BoolArray,
               persist_ms: int) -> BoolArray:
     """Whether the condition persists (or is critical) at each reading; updates ``timer``.
@@ -45,19 +67,9 @@ def persisted(timer: Timer, t_ms: IntArray, active: BoolArray, critical: BoolArr
     ...           45_000).tolist()
     [True, False, False, False]
     """
-    n = len(t_ms)
-    if n == 0:
+    if len(t_ms) == 0:
         return np.zeros(0, dtype=bool)
-    previous_t = np.empty(n, dtype=np.int64)
-    previous_t[0] = timer.last_ms
-    previous_t[1:] = t_ms[:-1]
-    previous_active = np.empty(n, dtype=bool)
-    previous_active[0] = timer.since_ms >= 0
-    previous_active[1:] = active[:-1]
-    silence = t_ms - previous_t > 2 * persist_ms
-    starts = active & (~previous_active | silence)
-    start_index = np.maximum.accumulate(np.where(starts, np.arange(n), -1))
-    since = np.where(start_index >= 0, t_ms[np.maximum(start_index, 0)], timer.since_ms)
+    since = run_since(timer, t_ms, active, persist_ms)
     result: BoolArray = active & (critical | (t_ms - since >= persist_ms))
     if active[-1]:
         timer.since_ms, timer.last_ms = int(since[-1]), int(t_ms[-1])

@@ -34,7 +34,7 @@ from wearmon.models.quality import score_many as score_quality
 from wearmon.models.rhythm import IrregularRhythm
 from wearmon.models.slow import SlowDeviation
 
-SUITE_STATE_VERSION = 3
+SUITE_STATE_VERSION = 4  # 4: the clinical bands keep their episodes (since, range)
 MAX_STATE_BYTES = 16 * 1024
 
 

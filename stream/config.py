@@ -242,6 +242,9 @@ class NotifySettings(Section):
     max_attempts: int = Field(4, ge=1, le=20, description="Delivery attempts per message")
     backoff_s: float = Field(1.0, ge=0, description="First retry wait (doubles)")
     timeout_s: float = Field(30.0, gt=0, description="Timeout of one delivery attempt")
+    next_steps_file: str = Field(
+        "", description="JSON file: each ward's suggested next step per kind of alert, shown "
+                        "in messages and the console (unset: the NEWS2-based defaults)")
 
 
 class ConsoleSettings(Section):

@@ -11,7 +11,7 @@ Times: ``at_ms`` is when the decision was made (processing time, passed in by th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -43,6 +43,7 @@ ACTIVE = frozenset(
 
 class Action(StrEnum):
     OPENED = "opened"
+    ANNOUNCED = "announced"  # an info alert that outlasted policy.info_hold_s: people are told
     REOPENED = "reopened"  # the same episode came back within the cooldown
     SEVERITY_RAISED = "severity_raised"
     ESCALATED = "escalated"  # next care-team recipient: not acknowledged in time
@@ -160,6 +161,8 @@ class Alert:
     notice: Notice = Notice.NONE
     silent: bool = False  # over the repeat limit: recorded, not notified
     late: bool = False
+    told: list[int] = field(default_factory=list)  # care-team levels told of it, this episode
+    announced: bool = True  # False while an info alert waits out policy.info_hold_s
 
     @property
     def dedup_key(self) -> str:
@@ -183,6 +186,8 @@ class Alert:
         """Record a transition that has just been applied; the next step number is used."""
         self.step += 1
         silent = self.silent and self.severity is not Severity.CRITICAL
+        if not silent and levels:
+            self.told = sorted({*self.told, *levels})
         return AlertEvent(
             alert_id=self.alert_id,
             patient=self.patient,
@@ -213,8 +218,9 @@ class Alert:
         return end is not None and t_ms - end <= window_ms
 
     def notified_levels(self) -> tuple[int, ...]:
-        """Everyone on the care team who has heard about this alert (for ack/resolve notices)."""
-        return tuple(range(self.level + 1))
+        """Everyone on the care team who has been told of this alert so far (for the
+        acknowledge, snooze and resolve notices): nobody who never heard of it."""
+        return tuple(self.told)
 
     def unacked_state(self) -> AlertState:
         return AlertState.ESCALATED if self.level > 0 else AlertState.OPEN
@@ -229,8 +235,8 @@ class Alert:
         self.acked_by = actor
         self.due_ms = None
         self.snoozed_until_ms = None
-        others = self.notified_levels() if self.level > 0 else ()
-        return [self.event(Action.ACKNOWLEDGED, at_ms, actor=actor, note=note, levels=others)]
+        return [self.event(Action.ACKNOWLEDGED, at_ms, actor=actor, note=note,
+                           levels=self.notified_levels())]
 
     def snooze(
         self, actor: str, at_ms: int, until_ms: int, note: str, max_snooze_ms: int
@@ -243,8 +249,8 @@ class Alert:
         self.state = AlertState.SNOOZED
         self.snoozed_until_ms = until_ms
         self.due_ms = until_ms
-        others = self.notified_levels() if self.level > 0 else ()
-        return [self.event(Action.SNOOZED, at_ms, actor=actor, note=note, levels=others)]
+        return [self.event(Action.SNOOZED, at_ms, actor=actor, note=note,
+                           levels=self.notified_levels())]
 
     def resolve(self, at_ms: int, event_ms: int, *, actor: str = SYSTEM, note: str = "",
                 patient_now: bool = True) -> list[AlertEvent]:
@@ -290,6 +296,8 @@ class Alert:
         data["severity"] = Severity(data["severity"])
         data["state"] = AlertState(data["state"])
         data["notice"] = Notice(data["notice"])
+        # saved before levels were tracked: everyone up to its level had been paged
+        data["told"] = list(data.get("told", range(int(data["level"]) + 1)))
         return cls(**data)
 
 
@@ -338,6 +346,8 @@ def open_or_reopen(
         last_finding_ms=event_ms,
         late=late,
     )
+    if held(alert, settings, now_ms):
+        return [alert.event(Action.OPENED, now_ms, note=note, event_ms=event_ms)]
     alert.due_ms = first_due_ms(alert, settings, now_ms)
     tell = notice_on_open(alert, settings, now_ms)
     return [
@@ -346,6 +356,27 @@ def open_or_reopen(
             patient=tell, event_ms=event_ms,
         )
     ]
+
+
+def held(alert: Alert, settings: PatientSettings, now_ms: int) -> bool:
+    """Hold an info alert back for ``policy.info_hold_s``: nobody is told of one that ends
+    sooner (a battery reading that recovers at once), then it is announced (``announce``)."""
+    hold_s = settings.policy.info_hold_s
+    if alert.severity is not Severity.INFO or hold_s <= 0:
+        return False
+    alert.announced = False
+    alert.due_ms = now_ms + int(hold_s * 1000)
+    return True
+
+
+def announce(alert: Alert, settings: PatientSettings, now_ms: int) -> list[AlertEvent]:
+    """An info alert outlasted its hold: tell whom an opening tells, then the usual schedule."""
+    alert.announced = True
+    alert.due_ms = first_due_ms(alert, settings, now_ms)
+    tell = notice_on_open(alert, settings, now_ms)
+    minutes = round(settings.policy.info_hold_s / 60)
+    return [alert.event(Action.ANNOUNCED, now_ms, levels=first_levels(alert, settings),
+                        patient=tell, note=f"still there after {minutes} min")]
 
 
 def first_due_ms(alert: Alert, settings: PatientSettings, now_ms: int) -> int | None:
@@ -374,6 +405,9 @@ def reopen(
     alert.resolved_ms = alert.resolved_event_ms = None
     alert.repeats += 1
     alert.silent = alert.repeats > settings.policy.max_repeats
+    alert.told, alert.announced = [], True
+    if held(alert, settings, now_ms):
+        return [alert.event(Action.REOPENED, now_ms, note=note, event_ms=event_ms)]
     alert.due_ms = first_due_ms(alert, settings, now_ms)
     tell = False
     if alert.notice is Notice.PENDING:
@@ -421,6 +455,8 @@ def on_due(alert: Alert, settings: PatientSettings, now_ms: int) -> list[AlertEv
     if alert.state is AlertState.ACKNOWLEDGED:
         alert.due_ms = None
         return []
+    if not alert.announced:
+        return announce(alert, settings, now_ms)
     action = due_action(alert.category, alert.level, len(settings.care_team), alert.repeats,
                         policy.max_repeats)
     if action is Action.ESCALATED:

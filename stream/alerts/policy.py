@@ -27,6 +27,10 @@ Rules (times per patient, from ``settings.policy``):
   ``battery_ok_pct``) with reminders every ``device_repeat_every_s`` and a recovery notice.
   ``cant_assess``: uploads arrive but none with worn data for ``cant_assess_after_s`` — reported
   separately from normal.
+* Info alerts (battery low, can't assess, info findings) are held back ``info_hold_s``: one
+  that ends sooner tells nobody; then it is announced like an opening.
+* Who hears of an acknowledgement, snooze or resolution: everyone on the care team who was told
+  of the alert so far (``Alert.told``), never someone who was not.
 * Late data: a finding older than ``late_after_s`` still counts, but its alert is marked late and
   the patient is not told about an episode that may be long over.
 * Quiet hours: non-critical patient messages wait until they end; if the alert has ended by then,
@@ -238,6 +242,7 @@ def _raise(
     alert: Alert, settings: PatientSettings, severity: Severity, finding: Finding, now_ms: int
 ) -> list[AlertEvent]:
     alert.severity = severity
+    alert.announced = True  # no longer info: told at once
     if alert.state in (AlertState.ACKNOWLEDGED, AlertState.SNOOZED):
         alert.state, alert.acked_by, alert.snoozed_until_ms = alert.unacked_state(), None, None
     alert.due_ms = after_ms(now_ms, settings.policy.ack_timeout_ms(severity))

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from wearmon.models.base import Severity
 from wearmon.stream.alerts.board import AlertCard
 from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertState, due_action
 from wearmon.stream.core.patients import PatientSettings
 from wearmon.stream.notify.links import ALERT, PATIENT, opaque_ref
+from wearmon.stream.notify.next_steps import NextSteps
 from wearmon.stream.notify.render import escalation_step
 
 STATE_LABEL = {
@@ -28,13 +30,34 @@ STATE_LABEL = {
     AlertState.RESOLVED: "Resolved",
 }
 ACTION_LABEL = {
-    Action.OPENED: "Opened", Action.REOPENED: "Reopened (same episode)",
+    Action.OPENED: "Opened", Action.ANNOUNCED: "Care team told (still there after the hold)",
+    Action.REOPENED: "Reopened (same episode)",
     Action.SEVERITY_RAISED: "Severity raised", Action.ESCALATED: "Escalated",
     Action.REPEATED: "Reminder sent", Action.EXHAUSTED: "Nobody left to escalate to",
     Action.ACKNOWLEDGED: "Acknowledged", Action.SNOOZED: "Snoozed",
     Action.SNOOZE_ENDED: "Snooze ended", Action.PATIENT_NOTICE: "Patient informed",
     Action.RESOLVED: "Resolved",
 }
+
+
+#: what each kind of finding was compared with (said above its explanation)
+COMPARED = {
+    "tachycardia_at_rest": "Compared with this patient's configured at-rest limit.",
+    "bradycardia": "Compared with this patient's configured low limit.",
+    "desaturation": "Compared with this patient's configured SpO2 limit.",
+    "news2_partial": "Compared with the NEWS2 alert level (a partial score: a wearable has no "
+                     "blood pressure or consciousness).",
+    "high_hr_for_patient": "Compared with this patient's personal baseline.",
+    "low_hr_for_patient": "Compared with this patient's personal baseline.",
+    "resting_hr_rise": "Compared with this patient's own nights (personal baseline).",
+    "irregular_rhythm": "Beat-to-beat irregularity of this patient's heart rhythm.",
+    "unusual_inactivity": "Compared with this patient's usual activity.",
+    "unusual_night_activity": "Compared with this patient's usual nights.",
+    "steps_decline": "Compared with this patient's usual steps.",
+}
+#: the events after which a silent last step is news again
+RESTARTS = frozenset({Action.OPENED, Action.REOPENED, Action.SEVERITY_RAISED,
+                      Action.SNOOZE_ENDED, Action.ACKNOWLEDGED})
 
 
 def duration_text(ms: int) -> str:
@@ -104,6 +127,12 @@ class AlertRow:
     paged: tuple[str, ...]
     late: bool
     active: bool
+    needs_action: bool  # open or escalated: nobody has it yet
+    exhausted: bool  # nobody left to page and nobody has it
+    compared: str  # what the finding was compared with
+    suggestion: str  # the ward's suggested next step
+    ended: str  # "14:05, after 12 min" once resolved
+    readings_from: str  # when the readings behind it were taken, if not when it opened
 
 
 def recipient_label(settings: PatientSettings | None, recipient_id: str) -> str:
@@ -121,6 +150,8 @@ def next_step_text(card: AlertCard, settings: PatientSettings | None, now_ms: in
         return f"snoozed for {wait}"
     if card.state not in (AlertState.OPEN, AlertState.ESCALATED):
         return ""
+    if held_back(card):
+        return f"the care team is told in {wait} if it is still there"
     if settings is None:  # the patient's settings are gone: its care team is not known here
         return f"reminder in {wait}"
     reminders = sum(event.action is Action.REPEATED for event in card.history)
@@ -130,22 +161,64 @@ def next_step_text(card: AlertCard, settings: PatientSettings | None, now_ms: in
             Action.REPEATED: f"reminder in {wait}"}.get(due, "nobody left to page")
 
 
+def held_back(card: AlertCard) -> bool:
+    """An info alert in its hold: nobody has been told of it yet (``policy.info_hold_s``)."""
+    if card.severity is not Severity.INFO or card.due_ms is None:
+        return False
+    for event in reversed(card.history):
+        if event.notify_levels or event.notify_patient or event.action is Action.ANNOUNCED:
+            return False
+        if event.action in (Action.OPENED, Action.REOPENED):
+            return True
+    return False
+
+
+def exhausted(card: AlertCard, next_step: str) -> bool:
+    """Nobody has it and Wearmon will page nobody more: everyone was paged, reminders used."""
+    if card.state not in (AlertState.OPEN, AlertState.ESCALATED):
+        return False
+    for event in reversed(card.history):
+        if event.action is Action.EXHAUSTED:
+            return True
+        if event.action in RESTARTS:
+            break
+    return next_step == "nobody left to page"
+
+
 def alert_row(card: AlertCard, settings: PatientSettings | None, refs: Refs, now_ms: int,
-              tz: str, people: dict[str, str]) -> AlertRow:
+              tz: str, people: dict[str, str], next_steps: NextSteps | None = None
+              ) -> AlertRow:
     team = len(settings.care_team) if settings is not None else 1
     end_ms = now_ms if card.active else card.updated_ms
+    next_step = next_step_text(card, settings, now_ms)
+    ward = settings.ward if settings else ""
     return AlertRow(
         ref=refs.alert(card.alert_id), patient=card.patient,
-        patient_ref=refs.patient(card.patient), ward=settings.ward if settings else "",
+        patient_ref=refs.patient(card.patient), ward=ward,
         kind=card.kind.replace("_", " ").capitalize(), severity=card.severity.value,
         state=card.state.value, state_label=STATE_LABEL[card.state],
         explanation=card.explanation, opened=clock_text(card.opened_ms, tz, now_ms),
         open_for=duration_text(end_ms - card.opened_ms),
-        escalation=escalation_step(card.level, team),
-        next_step=next_step_text(card, settings, now_ms),
+        escalation=escalation_step(card.level, team), next_step=next_step,
         state_by=people.get(actor, actor) if (actor := state_actor(card)) else "",
         paged=tuple(recipient_label(settings, r) for r in card.paged_care_team()),
-        late=card.late, active=card.active)
+        late=card.late, active=card.active,
+        needs_action=card.state in (AlertState.OPEN, AlertState.ESCALATED),
+        exhausted=exhausted(card, next_step), compared=COMPARED.get(card.kind, ""),
+        suggestion=(next_steps or NextSteps()).suggest(ward, card.kind, card.severity.value),
+        ended="" if card.active else f"{clock_text(card.updated_ms, tz, now_ms)}, after "
+                                     f"{duration_text(end_ms - card.opened_ms)}",
+        readings_from=readings_text(card, tz, now_ms))
+
+
+def readings_text(card: AlertCard, tz: str, now_ms: int) -> str:
+    """``14:01``: the time of the readings that opened it, when not the minute it opened."""
+    opening = next((e for e in reversed(card.history)
+                    if e.action in (Action.OPENED, Action.REOPENED)), None)
+    if opening is None or opening.event_ms is None:
+        return ""
+    shown = clock_text(opening.event_ms, tz, now_ms)
+    return "" if shown == clock_text(card.opened_ms, tz, now_ms) else shown
 
 
 def state_actor(card: AlertCard) -> str:
@@ -157,10 +230,14 @@ def state_actor(card: AlertCard) -> str:
 
 
 def open_rows(cards: Iterable[AlertCard], patients: dict[str, PatientSettings], refs: Refs,
-              now_ms: int, tz: str, people: dict[str, str], ward: str = "") -> list[AlertRow]:
-    """Open alerts, most severe and oldest first (the board's order), of one ward if given."""
-    rows = [alert_row(c, patients.get(c.patient), refs, now_ms, tz, people) for c in cards]
-    return [r for r in rows if not ward or r.ward == ward]
+              now_ms: int, tz: str, people: dict[str, str], ward: str = "",
+              next_steps: NextSteps | None = None) -> list[AlertRow]:
+    """Active alerts of one ward (if given): those that need someone first, then those someone
+    has (acknowledged or snoozed); each group most severe and oldest first."""
+    rows = [alert_row(c, patients.get(c.patient), refs, now_ms, tz, people, next_steps)
+            for c in cards]
+    rows = [r for r in rows if not ward or r.ward == ward]
+    return sorted(rows, key=lambda r: not r.needs_action)  # stable: keeps the board's order
 
 
 def wards(patients: Iterable[PatientSettings]) -> list[str]:

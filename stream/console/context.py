@@ -18,6 +18,7 @@ from wearmon.stream.console.history import InfluxReader
 from wearmon.stream.console.sessions import Session, SessionKeys
 from wearmon.stream.console.throttle import LoginThrottle
 from wearmon.stream.console.watch import WardWatch
+from wearmon.stream.notify.next_steps import NextSteps
 from wearmon.stream.views.alerts_feed import AlertsFeed
 from wearmon.stream.views.patients import PatientsView
 
@@ -33,6 +34,7 @@ class Console:
     secret: bytes
     reader: InfluxReader | None = None
     watch: WardWatch | None = None  # which wards are not monitored now (a banner on every page)
+    next_steps: NextSteps = field(default_factory=NextSteps)  # the wards' suggested next steps
     keys: SessionKeys = field(init=False)
     refs: Refs = field(init=False)
     streams: set[web.StreamResponse] = field(default_factory=set)

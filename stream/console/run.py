@@ -25,6 +25,7 @@ from wearmon.stream.console.history import InfluxReader
 from wearmon.stream.console.server import create_app
 from wearmon.stream.console.watch import WardWatch
 from wearmon.stream.kafka import ensure_topics, make_producer
+from wearmon.stream.notify.next_steps import next_steps_of
 from wearmon.stream.views.alerts_feed import AlertsFeed
 from wearmon.stream.views.patients import PatientsView
 
@@ -43,6 +44,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     secret = settings.console.secret()
     settings.require_broker()
     accounts = load_console_accounts(settings)
+    next_steps = next_steps_of(settings.notify)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -65,7 +67,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     watching = asyncio.create_task(watch.run(), name="ward-watch")
     session = aiohttp.ClientSession()
     console = Console(settings, feed, patients, accounts, secret, InfluxReader(settings, session),
-                      watch=watch)
+                      watch=watch, next_steps=next_steps)
     runner = web.AppRunner(create_app(console), access_log=None, shutdown_timeout=5)
     await runner.setup()
     try:

@@ -8,8 +8,10 @@ Routes (no patient or alert id ever appears in a URL; see ``board_view.Refs``):
 * ``GET /alerts/{ref}`` and ``POST /alerts/{ref}/ack|snooze|resolve`` — one alert: explanation,
   state, escalation step, who was paged, the audit trail, and the actions (with a note);
 * ``GET /a/{token}`` — the signed, expiring link of a care-team message: opens that alert;
-* ``GET /patients/{ref}`` — the last hours of heart rate, SpO2 and steps and the alert timeline
-  from InfluxDB, with a link to the Grafana patient dashboard;
+* ``GET /patients/{ref}?window=30m|1h|6h|24h|7d`` — charts of heart rate, SpO2, respiration,
+  skin temperature and steps on fixed clinical scales with the patient's limits and the alerts
+  of the window (and the nights view for illness alerts), the alert timeline, a link to the
+  Grafana patient dashboard; without ``window`` the shortest one that shows the data;
 * ``GET /events`` — server-sent events: ``board`` when any alert changes, ``tick`` every 30 s;
 * ``GET /fragments/…`` — the parts of the pages that live updates replace;
 * ``GET /health`` — readiness, without login.
@@ -30,7 +32,8 @@ from aiohttp import web
 from wearmon.stream.alerts.board import AlertCard
 from wearmon.stream.alerts.command import ACTIONS
 from wearmon.stream.console.board_view import alert_row, clock_text, open_rows, trail, wards
-from wearmon.stream.console.charts import chart
+from wearmon.stream.console.charts.page import patient_charts, steps_bucket_s, wants_nights
+from wearmon.stream.console.charts.vitals import WINDOWS, bucket_s, default_window
 from wearmon.stream.console.context import HERE, Console, render, templates, wall_ms
 from wearmon.stream.console.web_auth import (
     login,
@@ -45,7 +48,6 @@ from wearmon.stream.notify.links import LinkError, verify_token
 
 log = logging.getLogger(__name__)
 SNOOZE_MINUTES = (15, 30, 60, 120, 240)
-HISTORY_HOURS = (2, 6, 12, 24)
 TICK_S = 30.0
 NOTE_MAX_CHARS = 500
 RESULTS = {  # ?done= after an action (a fixed set: no free text in URLs)
@@ -76,7 +78,8 @@ def alert_context(console: Console, card: AlertCard) -> dict[str, Any]:
     tz = console.settings.console.timezone
     settings = console.patients.get(card.patient)
     return {
-        "row": alert_row(card, settings, console.refs, now_ms, tz, console.people),
+        "row": alert_row(card, settings, console.refs, now_ms, tz, console.people,
+                         console.next_steps),
         "trail": trail(card, settings, now_ms, tz, console.people),
     }
 
@@ -84,8 +87,10 @@ def alert_context(console: Console, card: AlertCard) -> dict[str, Any]:
 def rows_context(console: Console, ward: str) -> dict[str, Any]:
     rows = open_rows(console.feed.board.open_cards(), dict(console.patients.by_patient),
                      console.refs, wall_ms(), console.settings.console.timezone,
-                     console.people, ward)
-    return {"rows": rows, "ward": ward}
+                     console.people, ward, console.next_steps)
+    return {"rows": [r for r in rows if r.needs_action],
+            "in_hand": [r for r in rows if not r.needs_action],
+            "exhausted": sum(r.exhausted for r in rows), "ward": ward}
 
 
 # --- handlers ------------------------------------------------------------------------------
@@ -186,38 +191,35 @@ async def patient_page(request: web.Request) -> web.Response:
     patient = console.refs.find_patient(request.match_info["ref"], patients)
     if patient is None:
         raise web.HTTPNotFound(text="no such patient")
-    try:
-        hours = int(request.query.get("hours", "6"))
-    except ValueError:
-        hours = 6
-    hours = hours if hours in HISTORY_HOURS else 6
-    history = await console.reader.patient(patient, hours) if console.reader else None
-    end_ms = wall_ms()
-    start_ms = end_ms - hours * 3_600_000
+    tz, now_ms = console.settings.console.timezone, wall_ms()
+    own = console.feed.board.of_patient(patient)
+    window = request.query.get("window", "")
+    chosen = window in WINDOWS
+    if not chosen:
+        first = await console.reader.first_data_ms(patient) if console.reader else None
+        window = default_window(first, now_ms, [c.opened_ms for c in own if c.active])
+    history = await console.reader.patient(
+        patient, WINDOWS[window][0], bucket_s(window), steps_bucket_s(window),
+        wants_nights(window, own)) if console.reader else None
     settings = console.patients.get(patient)
-    tz, now_ms = console.settings.console.timezone, end_ms
     grafana = ""
     if console.settings.console.grafana_url:
         grafana = (f"{console.settings.console.grafana_url}/d/wearmon-patient?"
-                   f"var-patient={patient}&from=now-{hours}h&to=now")
-    charts = {}
+                   f"var-patient={patient}&from=now-{window}&to=now")
+    charts = []
     if history is not None and not history.error:
-        charts = {
-            "Heart rate": chart(history.hr_bpm, start_ms, end_ms, "bpm"),
-            "SpO2": chart(history.spo2_pct, start_ms, end_ms, "%"),
-            "Steps": chart(history.steps, start_ms, end_ms, "steps", bars=True, floor=0),
-        }
+        charts = patient_charts(history, settings, own, window, now_ms, tz)
     people = console.people
     timeline = [{**e, "at": clock_text(int(e["time"]), tz, now_ms),
                  "actor": people.get(e["actor"], e["actor"])}
                 for e in (history.timeline if history else [])]
-    rows = [alert_row(c, settings, console.refs, now_ms, tz, console.people)
-            for c in console.feed.board.of_patient(patient)]
+    rows = [alert_row(c, settings, console.refs, now_ms, tz, people, console.next_steps)
+            for c in own]
     return render(request, "patient.html", patient=patient, ward=settings.ward if settings else "",
-                  hours=hours, hour_choices=HISTORY_HOURS, charts=charts, rows=rows,
-                  timeline=timeline, grafana=grafana,
+                  window=window, window_text=WINDOWS[window][1], chosen=chosen,
+                  windows=WINDOWS, charts=charts, rows=rows, timeline=timeline, grafana=grafana,
                   error=history.error if history else "InfluxDB is not configured",
-                  patient_ref=request.match_info["ref"])
+                  patient_ref=request.match_info["ref"], tz=tz)
 
 
 @login_required

@@ -218,7 +218,7 @@ def _block(features: Sequence[PatientFeatures], t: IntArray, values: np.ndarray,
     block = SampleBlock(
         t_ms=t, hr_bpm=hr, spo2_pct=values[2], resp_rate_brpm=values[3], skin_temp_c=values[4],
         steps_recent=recent, at_rest=at_rest, hour_of_day=((t + offset) // HOUR_MS) % 24,
-        worn=has_hr | (rr_count > 0), has_steps=has_steps)
+        worn=has_hr | (rr_count > 0), has_steps=has_steps, utc_offset_ms=offset)
     return block, context
 
 

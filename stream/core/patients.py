@@ -66,6 +66,10 @@ class Recipient(_Model):
     label: str = Field(
         default="", max_length=80, description="Shown to humans, e.g. 'Ward 3 on call'"
     )
+    user: str = Field(
+        default="", max_length=80,
+        description="This person's console user name: not told of their own actions",
+    )
 
     @field_validator("url")
     @classmethod
@@ -187,6 +191,10 @@ class AlertPolicy(_Model):
     battery_low_pct: float = Field(default=15.0, ge=0, le=100)
     battery_ok_pct: float = Field(
         default=25.0, ge=0, le=100, description="Recovery level (hysteresis)"
+    )
+    info_hold_s: float = Field(
+        default=600.0, ge=0, le=86_400,
+        description="Info alerts tell nobody until they have lasted this long (0: at once)",
     )
 
     @model_validator(mode="after")

@@ -29,6 +29,12 @@ from wearmon.stream.grafana.panels import (
 PATIENT_UID = "wearmon-patient"
 # A patient's series, selected by the dashboard's `patient` variable
 PATIENT = "\"patient\" = '$patient'"
+#: what an empty panel says: why it cannot have data (yet), instead of a bare "No data"
+NO_BASELINE = ("Not learned yet: the personal baseline needs about an hour of worn data at rest "
+               "(the illness score: 5 nights)")
+NO_SPO2 = "No SpO2 from this patient's device in this period"
+NO_NEWS2_INPUTS = ("No SpO2 or respiration from this patient's device: a wearable's NEWS2 needs "
+                   "them (heart rate alone is scored at rest)")
 
 
 def patient_detail() -> dm.Dashboard:
@@ -114,14 +120,15 @@ def latest_values() -> list[stat.Panel]:
     """The top row: latest heart rate, SpO2, baseline, status, battery and upload time."""
     return [
         stat_panel("Heart rate (latest)", latest("hr_bpm", "vitals"), "bpm"),
-        stat_panel("SpO2 (latest)", latest("spo2_pct", "vitals"), "percent"),
-        stat_panel("Resting heart rate (baseline)", latest("resting_hr_bpm", "baseline"), "bpm"),
+        stat_panel("SpO2 (latest)", latest("spo2_pct", "vitals"), "percent").no_value(NO_SPO2),
+        stat_panel("Resting heart rate (baseline)", latest("resting_hr_bpm", "baseline"), "bpm")
+        .no_value(NO_BASELINE),
         stat_panel("Status", latest("status_code", "quality"))
         .mappings(status_mappings())
         .color_mode(cm.BigValueColorMode.BACKGROUND),
         stat_panel("Battery", latest("battery_pct", "quality"), "percent").thresholds(
             thresholds("red", (20, "orange"), (40, "green"))
-        ),
+        ).no_value("This device does not report its battery"),
         stat_panel("Last upload", latest("samples", "quality"), "dateTimeFromNow").reduce_options(
             cb.ReduceDataOptions().calcs(["lastNotNull"]).fields("/^Time$/").values(False)
         ),
@@ -187,7 +194,7 @@ def spo2() -> timeseries.Panel:
         )
         .thresholds(thresholds("red", (92, "orange"), (94, "transparent")))
         .thresholds_style(cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.DASHED))
-        .no_value("No SpO2 from this patient's device")
+        .no_value(NO_SPO2)
     )
 
 
@@ -241,6 +248,7 @@ def news2_subscores() -> statetimeline.Panel:
             "pressure, consciousness, supplemental-oxygen status or core temperature, so this "
             "is never a full NEWS2. Patients on SpO2 scale 2 are scored by the worker, not here."
         )
+        .no_value(NO_NEWS2_INPUTS)
         .color_scheme(db.FieldColor().mode(dm.FieldColorModeId.FIXED).fixed_color("text"))
         .override_by_name(
             "heart rate",
@@ -266,7 +274,7 @@ def anomaly_scores() -> timeseries.Panel:
     return points(timeseries_panel("Anomaly scores", "none", scores)).description(
         "Score of every finding, per detector and kind (higher = further from "
         "the patient's normal)."
-    )
+    ).no_value("No findings in this period: nothing unusual was flagged")
 
 
 def news2_at_alert_level() -> timeseries.Panel:
@@ -279,6 +287,8 @@ def news2_at_alert_level() -> timeseries.Panel:
         points(timeseries_panel("NEWS2 (partial) at alert level", "none", news2))
         .min(0)
         .max(20)
+        .no_value("Never at the NEWS2 alert level in this period (or no SpO2 and respiration "
+                  "from this device)")
         .description(
             "Partial NEWS2 totals the worker flagged (total ≥ the alert level or a "
             "single parameter scoring 3). Partial: no blood pressure, consciousness or "
@@ -296,6 +306,7 @@ def findings() -> table.Panel:
     return (
         table_panel("Findings", anomalies, height=9, width=24)
         .description("Every finding with its explanation, newest first.")
+        .no_value("No findings in this period")
         .override_by_name(
             "explanation", [prop("custom.cellOptions", {"type": "auto", "wrapText": True})]
         )
@@ -307,7 +318,8 @@ def alerts_and_acknowledgements() -> table.Panel:
         'SELECT "state", "severity", "title", "alert_id" FROM "alert" '
         f"WHERE {PATIENT} AND $timeFilter ORDER BY time DESC LIMIT 200"
     ).table()
-    return table_panel("Alerts and acknowledgements", alerts, height=8, width=12).override_by_name(
+    return table_panel("Alerts and acknowledgements", alerts, height=8, width=12).no_value(
+        "No alerts in this period").override_by_name(
         "state",
         [
             prop("mappings", alert_state_mappings()),

@@ -1,13 +1,18 @@
-"""The Ward overview dashboard: every patient at a glance, the ones who need attention first."""
+"""The Ward overview dashboard: every patient at a glance, the ones who need attention first.
+
+The ``ward`` variable filters every query by the points' ``ward`` tag (the patient's ward from
+enrolment; docs/influx-schema.md). "All" matches every point, those without a ward included.
+"""
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import stat, table
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
-from wearmon.stream.grafana.influxql import InfluxQL
+from wearmon.stream.grafana.influxql import InfluxQL, datasource_ref
 from wearmon.stream.grafana.panels import (
     PanelBuilder,
     dashboard,
@@ -23,6 +28,8 @@ from wearmon.stream.grafana.panels import (
 )
 
 WARD_UID = "wearmon-ward"
+#: the selected ward(s): Grafana writes a multi-value or "All" selection as a regex
+WARD = '"ward" =~ /^$ward$/'
 
 WARD_COLUMNS = {  # query column -> table header, in display order
     "patient": "Patient",
@@ -44,7 +51,8 @@ WARD_COLUMNS = {  # query column -> table header, in display order
 PRIORITY = '(2 * last("status_code")) % 5'
 #: Per patient and alert kind the latest event: code 2 while active, 0 once resolved.
 OPEN_ALERTS = (
-    'SELECT last("code") / 2 AS "active" FROM "alert" WHERE $timeFilter GROUP BY "patient", "kind"'
+    f'SELECT last("code") / 2 AS "active" FROM "alert" WHERE {WARD} AND $timeFilter '
+    'GROUP BY "patient", "kind"'
 )
 PATIENTS_DESCRIPTION = (
     "One row per patient seen in the time range, in order Alert, Attention, Can't "
@@ -53,7 +61,8 @@ PATIENTS_DESCRIPTION = (
     "is not a resolution; Latest alert opened = when the newest of them opened (time "
     "open); NEWS2 appears when the partial score reached the alert level. Wear time = "
     "worn samples / all samples in the range. Click a patient for the patient detail "
-    "dashboard; acknowledge in the Wearmon care console."
+    "dashboard; acknowledge in the Wearmon care console. The Ward selector keeps the "
+    "patients of the chosen ward(s)."
 )
 
 
@@ -67,12 +76,30 @@ def ward_overview() -> dm.Dashboard:
         "1m",
         "Every patient at a glance; the patients who need attention come first.",
         panels,
-    ).build()
+    ).with_variable(ward_variable()).build()
+
+
+def ward_variable() -> db.QueryVariable:
+    """The wards in the data, several at once or all (points without a ward included)."""
+    return (
+        db.QueryVariable("ward")
+        .label("Ward")
+        .description("The patients' ward from their enrolment (wearmon patients set)")
+        .datasource(datasource_ref())
+        .query('SHOW TAG VALUES FROM "quality" WITH KEY = "ward"')
+        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .current(dm.VariableOption(selected=True, text="All", value="$__all"))
+    )
 
 
 def by_patient(select: str, measurement: str, where: str = "") -> str:
-    """An InfluxQL query with one row per patient over the time range, filtered by ``where``."""
-    condition = f"{where} AND $timeFilter" if where else "$timeFilter"
+    """An InfluxQL query with one row per patient of the selected ward(s) over the time range,
+    filtered by ``where``."""
+    condition = f"{where} AND {WARD} AND $timeFilter" if where else f"{WARD} AND $timeFilter"
     return f'SELECT {select} FROM "{measurement}" WHERE {condition} GROUP BY "patient"'
 
 
@@ -94,7 +121,7 @@ def ward_totals() -> list[stat.Panel]:
             "Critical anomalies",
             InfluxQL(
                 'SELECT count("score") FROM "anomaly" '
-                "WHERE \"severity\" = 'critical' AND $timeFilter"
+                f"WHERE \"severity\" = 'critical' AND {WARD} AND $timeFilter"
             ),
             width=6,
         ).thresholds(thresholds("green", (1, "red"))),

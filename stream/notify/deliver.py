@@ -86,6 +86,9 @@ async def apprise_transport(url: str, message: Message, timeout_s: float) -> str
             body=message.body,
             title=message.title,
             notify_type=apprise.NotifyType(message.notify_type),
+            # plain text: Apprise escapes it for HTML e-mail and Markdown chats (a note with
+            # "<a href=…>" or "**urgent**" is shown as typed, never as markup)
+            body_format=apprise.NotifyFormat.TEXT,
             timeout=timeout_s,
         )
     except Exception as exc:  # a plugin bug must not kill the deliverer

@@ -14,8 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 from wearmon.models.base import Severity
-from wearmon.stream.alerts.lifecycle import AlertEvent
+from wearmon.stream.alerts.lifecycle import SYSTEM, AlertEvent
 from wearmon.stream.core.patients import PatientSettings
+from wearmon.stream.notify.next_steps import NextSteps
 from wearmon.stream.notify.render import Message, render_care_team, render_patient
 
 RECORD_VERSION = 1
@@ -59,11 +60,13 @@ class OutboxRecord:
         return cls(**data)
 
 
-def plan(event: AlertEvent, settings: PatientSettings, now_ms: int, link: str = ""
-         ) -> list[OutboxRecord]:
+def plan(event: AlertEvent, settings: PatientSettings, now_ms: int, link: str = "",
+         next_steps: NextSteps | None = None) -> list[OutboxRecord]:
     """The messages one event causes: care-team levels it names, and the patient if asked.
 
-    ``link`` (optional) is the signed console link of the alert, for the care team only.
+    ``link`` (optional) is the signed console link of the alert, for the care team only;
+    ``next_steps`` the wards' suggested next steps (default: the built-in ones). A person is
+    not told of their own action (a recipient whose ``user`` is the event's actor).
     """
     records: list[OutboxRecord] = []
     critical = event.severity is Severity.CRITICAL
@@ -90,10 +93,15 @@ def plan(event: AlertEvent, settings: PatientSettings, now_ms: int, link: str = 
         )
 
     if event.notify_levels and settings.care_team:
-        message = render_care_team(event, settings, link)
+        step = (next_steps or NextSteps()).suggest(settings.ward, event.kind,
+                                                   event.severity.value)
+        message = render_care_team(event, settings, link, step)
         last = len(settings.care_team) - 1
         for level in sorted(set(event.notify_levels)):
-            add(settings.care_team[min(level, last)].id, Audience.CARE_TEAM, message, 0)
+            recipient = settings.care_team[min(level, last)]
+            if event.actor != SYSTEM and recipient.user == event.actor:
+                continue  # their own action
+            add(recipient.id, Audience.CARE_TEAM, message, 0)
     if event.notify_patient and settings.patient_recipients:
         message = render_patient(event, settings)
         not_before_ms = 0

@@ -10,8 +10,11 @@ and success for good news.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import apprise
 
@@ -103,12 +106,13 @@ def render_patient(event: AlertEvent, settings: PatientSettings) -> Message:
     if event.action is Action.REPEATED:
         title = f"Reminder: {title[0].lower()}{title[1:]}"
     if settings.display_name:
-        body = f"Hi {settings.display_name}. {body}"
+        body = f"Hi {plain_text(settings.display_name)}. {body}"
     return Message(title=title, body=body, notify_type=patient_type(event))
 
 
 _ACTION_TEXT = {
     Action.OPENED: "new alert",
+    Action.ANNOUNCED: "new alert (still there after the info hold)",
     Action.REOPENED: "back again (same episode)",
     Action.SEVERITY_RAISED: "severity raised",
     Action.ESCALATED: "escalated to you: not acknowledged in time",
@@ -121,8 +125,31 @@ _ACTION_TEXT = {
     Action.RESOLVED: "resolved",
 }
 #: Care-team events that ask someone to act: their Apprise type follows the severity.
-_CALLS_TO_ACT = frozenset({Action.OPENED, Action.REOPENED, Action.SEVERITY_RAISED,
-                           Action.ESCALATED, Action.REPEATED, Action.SNOOZE_ENDED})
+_CALLS_TO_ACT = frozenset({Action.OPENED, Action.ANNOUNCED, Action.REOPENED,
+                           Action.SEVERITY_RAISED, Action.ESCALATED, Action.REPEATED,
+                           Action.SNOOZE_ENDED})
+#: What a person did, first in the message to everyone told of the alert.
+_DONE_BY = {Action.ACKNOWLEDGED: "Acknowledged", Action.SNOOZED: "Snoozed",
+            Action.RESOLVED: "Resolved"}
+#: Characters that would let typed or device text break out of its place in a message: line
+#: and paragraph breaks, other control characters, bidirectional overrides.
+_UNSAFE = re.compile("[\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+NOTE_MAX_CHARS = 500
+
+
+def plain_text(text: str, max_chars: int = NOTE_MAX_CHARS) -> str:
+    """Text someone typed or a device sent, made one plain line: control characters,
+    line breaks and direction overrides become spaces, runs of spaces one, and it is cut to
+    ``max_chars``. Markup is escaped later, by format (Apprise converts the message from plain
+    text to the recipient's HTML or Markdown, escaping it).
+
+    >>> plain_text("on my way\\nOpen: http://evil.example  \\u202egnp.exe")
+    'on my way Open: http://evil.example gnp.exe'
+    """
+    cleaned = "".join(" " if unicodedata.category(c) == "Cc" else c
+                      for c in _UNSAFE.sub(" ", text))
+    line = " ".join(cleaned.split())
+    return line if len(line) <= max_chars else line[: max_chars - 1] + "…"
 
 
 def escalation_step(level: int, care_team_size: int) -> str:
@@ -135,27 +162,39 @@ def escalation_step(level: int, care_team_size: int) -> str:
     return f"step {min(level, size - 1) + 1} of {size}"
 
 
-def render_care_team(event: AlertEvent, settings: PatientSettings, link: str = "") -> Message:
-    """What happened, why (the detector's explanation, once), where the alert stands and how
-    to act: ``link`` is a signed console link (no patient data in it), else the CLI command."""
+def render_care_team(event: AlertEvent, settings: PatientSettings, link: str = "",
+                     next_step: str = "") -> Message:
+    """What happened, why (the detector's explanation, once), where the alert stands, the
+    ward's suggested next step for calls to act, and how to act: ``link`` is a signed console
+    link (no patient data in it), else the CLI command. Times are the patient's local times.
+
+    Free text (notes, user names, explanations) is made one plain line (``plain_text``); the
+    message is plain text, which Apprise escapes for HTML e-mail and Markdown chats.
+    """
     kind = event.kind.replace("_", " ")
     title = (
         f"[{event.severity.upper()}] {kind.capitalize()} · patient {event.patient} · "
         f"{_ACTION_TEXT[event.action]}"
     )
+    actor = plain_text(event.actor, 80)
     lines = []
+    if event.action in _DONE_BY and event.actor != SYSTEM:
+        lines.append(f"{_DONE_BY[event.action]} by {actor}.")
     if event.explanation:
-        lines.append(event.explanation)
-    if event.note and event.note != event.explanation:
-        lines.append(f"Note ({event.actor}): {event.note}" if event.actor != SYSTEM
-                     else f"{event.note[0].upper()}{event.note[1:]}.")
+        lines.append(plain_text(event.explanation))
+    note = plain_text(event.note)
+    if note and event.note != event.explanation:
+        lines.append(f"Note ({actor}): {note}" if event.actor != SYSTEM
+                     else f"{note[0].upper()}{note[1:]}.")
     if event.late and not event.note.startswith(LATE_DATA):
         lines.append("Based on late data: the device synced after a delay.")
+    if next_step and event.action in _CALLS_TO_ACT:
+        lines.append(f"Next step: {plain_text(next_step)}")
     lines.append(f"{str(event.state).capitalize()} · escalation "
                  f"{escalation_step(event.level, len(settings.care_team))}")
-    when = f"Alert time {_clock(event.at_ms)}"
+    when = f"Alert time {_clock(event.at_ms, settings.timezone)}"
     if event.event_ms is not None:
-        when += f"; readings from {_clock(event.event_ms)}"
+        when += f"; readings from {_clock(event.event_ms, settings.timezone)}"
     lines.append(when)
     if event.state not in (AlertState.RESOLVED, AlertState.ACKNOWLEDGED):
         if link:
@@ -197,5 +236,7 @@ def patient_type(event: AlertEvent) -> str:
     return apprise.NotifyType.INFO.value
 
 
-def _clock(t_ms: int) -> str:
-    return datetime.fromtimestamp(t_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _clock(t_ms: int, tz: str = "UTC") -> str:
+    """``2026-03-02 14:05 GMT``: the patient's local time, with its zone's abbreviation."""
+    local = datetime.fromtimestamp(t_ms / 1000, UTC).astimezone(ZoneInfo(tz))
+    return local.strftime("%Y-%m-%d %H:%M %Z")

@@ -71,7 +71,12 @@ LIVE_EVENTS = (
     (2, "bradycardia", 90_000, 8 * MINUTE_MS),
     (3, "tachycardia_at_rest", 180_000, 8 * MINUTE_MS),
 )
-DEMO_POLICY = AlertPolicy(ack_timeout_critical_s=60, ack_timeout_warning_s=120)
+#: Unacknowledged alerts go to the charge nurse after this long: time to find the console, log
+#: in, read the first alert and acknowledge it (printed at start).
+ESCALATE_CRITICAL_S, ESCALATE_WARNING_S = 300, 600
+DEMO_REMINDERS = 1  # then nobody is left to page: the console's banner shows within the demo
+DEMO_POLICY = AlertPolicy(ack_timeout_critical_s=ESCALATE_CRITICAL_S,
+                          ack_timeout_warning_s=ESCALATE_WARNING_S, max_repeats=DEMO_REMINDERS)
 
 
 @dataclass
@@ -219,6 +224,22 @@ def _wait_for_workers(demo: Demo, uploads: int, timeout_s: float) -> dict[str, i
     return totals
 
 
+def escalation_line(now_ms: int) -> str:
+    """When the first alerts open and when the first escalates if nobody acknowledges it."""
+    escalates = time.strftime("%H:%M", time.localtime(now_ms / 1000 + 60 + ESCALATE_CRITICAL_S))
+    return (f"Alerts open within the first minutes. One that nobody acknowledges goes to the "
+            f"charge nurse {ESCALATE_CRITICAL_S // 60} min after it opens (critical; warnings "
+            f"after {ESCALATE_WARNING_S // 60} min): the first at about {escalates}; after "
+            f"{DEMO_REMINDERS} reminder nobody is left to page, and the console says so.")
+
+
+def events_so_far(sim: Simulator, until_ms: int) -> Counter[str]:
+    """The simulated clinical and device events that began by ``until_ms`` (not the ones the
+    simulator has planned for later)."""
+    return Counter(label.kind for label in sim.labels
+                   if sim.start_ms <= label.start_ms <= until_ms)
+
+
 def _influx_count(url: str, db: str, query: str) -> int:
     params = urllib.parse.urlencode({"db": db, "q": query})
     with urllib.request.urlopen(f"{url}/query?{params}", timeout=10) as resp:
@@ -228,15 +249,17 @@ def _influx_count(url: str, db: str, query: str) -> int:
 
 
 def _summary(console: Console, settings: Settings, view: DemoView, produced: ProduceStats,
-             totals: dict[str, int], injected: int) -> None:
+             totals: dict[str, int], events: Counter[str]) -> None:
     console.print("\n[bold]Summary[/bold]")
     console.print(f"  uploads sent: {produced.uploads}, samples sent: {produced.samples}")
     console.print(f"  worker processed: {totals.get('uploads', '?')} uploads, "
                   f"{totals.get('samples', '?')} samples")
-    console.print(f"  labelled events injected: {injected}")
-    console.print(f"  anomalies: {sum(view.anomalies.values())} {dict(view.anomalies)}")
-    console.print(f"  alert events: {sum(view.alert_actions.values())} "
-                  f"{dict(view.alert_actions)}")
+    console.print(f"  simulated events that began during the run (history included): "
+                  f"{sum(events.values())} {dict(events)}")
+    console.print(f"  anomaly findings (a detector repeats one about once a minute while a "
+                  f"condition lasts): {sum(view.anomalies.values())} {dict(view.anomalies)}")
+    console.print(f"  alerts opened: {len(view.opened)}; alert lifecycle events: "
+                  f"{sum(view.alert_actions.values())} {dict(view.alert_actions)}")
     console.print(f"  care-team actions: {dict(view.acted_by) or 'none'}")
     console.print(f"  messages delivered to the inbox: {view.messages}")
     console.print(f"  rejected uploads: {sum(view.rejected.values())} {dict(view.rejected)}")
@@ -283,9 +306,10 @@ def _start(demo: Demo, workers: int, notify_url: str, view: DemoView) -> Setting
         demo.workers.append(demo.start_child(["worker"], env, log))
         demo.web_ports.append(port)
         console.print(f"started worker {index} (log: {log})")
+    sink_port = free_port()
     if "WEARMON_INFLUX_URL" in values:
         demo.sink = demo.start_child(["sink"], {**base, **values,
-                                                "WEARMON_SINK_PORT": str(free_port())},
+                                                "WEARMON_SINK_PORT": str(sink_port)},
                                      demo.workdir / "sink.log")
         console.print(f"started the sink (Kafka → InfluxDB; log: {demo.workdir / 'sink.log'})")
     demo.care_console = demo.start_child(["console"], {**base, **values},
@@ -294,6 +318,14 @@ def _start(demo: Demo, workers: int, notify_url: str, view: DemoView) -> Setting
     view.header = f"Console: {settings.console.url}  login: {DEMO_USER} / {password}"
     console.print(f"[bold]Care-team console: {settings.console.url}[/bold]  "
                   f"(login: {DEMO_USER} / {password})")
+    token = values["WEARMON_API_TOKEN"]
+    for index, port in enumerate(demo.web_ports, 1):
+        console.print(f"worker {index}: metrics http://127.0.0.1:{port}/metrics, alerts API "
+                      f"http://127.0.0.1:{port}/alerts (header 'Authorization: Bearer {token}')",
+                      markup=False, highlight=False)
+    if demo.sink is not None:
+        console.print(f"sink: metrics http://127.0.0.1:{sink_port}/metrics", markup=False,
+                      highlight=False)
     return settings
 
 
@@ -304,7 +336,8 @@ def run_demo(duration_s: float, patients: int, history_s: float, seed: int,
     view = DemoView()
     signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: stop in order
     settings: Settings | None = None
-    produced, injected, interrupted = ProduceStats(), 0, False
+    produced, interrupted = ProduceStats(), False
+    sim: Simulator | None = None
     try:
         settings = _start(demo, workers, notify_url, view)
         now_ms = time.time_ns() // 1_000_000
@@ -314,10 +347,10 @@ def run_demo(duration_s: float, patients: int, history_s: float, seed: int,
         for index, kind, start_ms, length_ms in LIVE_EVENTS:
             if index < patients:
                 sim.inject(index, kind, now_ms + start_ms, length_ms)
-        injected = len(sim.labels)
         console.print(f"simulating {patients} patients: {history_s / 60:.0f} min of history "
                       "at once, then real time"
                       + (f" for {duration_s:.0f} s" if duration_s > 0 else " until Ctrl-C"))
+        console.print(escalation_line(now_ms))
         produced = asyncio.run(_run(settings, demo, sim, duration_s, notify_url, view))
     except ServiceError as exc:
         console.print(f"[red]cannot start a service: {exc}[/red]")
@@ -333,7 +366,8 @@ def run_demo(duration_s: float, patients: int, history_s: float, seed: int,
             if settings is not None:
                 timeout_s = 15.0 if interrupted else 60.0
                 totals = _wait_for_workers(demo, produced.uploads, timeout_s)
-                _summary(console, settings, view, produced, totals, injected)
+                events = events_so_far(sim, time.time_ns() // 1_000_000) if sim else Counter()
+                _summary(console, settings, view, produced, totals, events)
         finally:
             demo.stop()
     return 0

@@ -19,6 +19,7 @@ from typing import Any
 import faust
 
 from wearmon.stream.config import Settings
+from wearmon.stream.notify.next_steps import next_steps_of
 from wearmon.stream.views.alerts_feed import AlertsFeed
 from wearmon.stream.worker.care.api import add_api, topic_sender
 from wearmon.stream.worker.care.commands import Commands, add_command_agent
@@ -137,7 +138,7 @@ def create_app(settings: Settings) -> faust.App:
                    settings.console.link_ttl_s),
         Delivery(settings.notify.max_attempts, settings.notify.backoff_s,
                  settings.notify.timeout_s),
-        flush))
+        flush, next_steps_of(settings.notify)))
     api_token = settings.api.token.get_secret_value() if settings.api.token is not None else ""
     add_api(app, AlertsFeed(settings, topic_sender(topic["alert_commands"])),
             connections.directory, api_token, settings.api.wait_s)

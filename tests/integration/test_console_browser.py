@@ -4,11 +4,18 @@ HTTP receivers.
 
 * an event injected while a nurse looks at the console appears there without a reload;
 * the signed link in the nurse's e-mail opens that alert (after login); acknowledging it from the
-  page stops the escalation (nothing more reaches the receivers) and the acknowledgement is in
-  InfluxDB with the user; an altered or expired link is refused; nothing works without login;
+  page stops the escalation (nothing more reaches the receivers, not even the nurse herself) and
+  leaves no Acknowledge button; the acknowledgement is in InfluxDB with the user; an altered or
+  expired link is refused; nothing works without login;
+* the patient page's charts have axes with units, the patient's limit lines, a marker at the
+  alert's opening, and a default window that holds the data;
+* the ward screen lists the alert that needs someone above an acknowledged critical one (shown
+  collapsed, with who has it), and "nobody left to page" as a banner once everyone was paged;
+* a colleague's acknowledgement reaches the nurse paged at step 1;
 * both workers list every alert and route actions to the owner (each owns one partition);
 * keyboard only: a nurse acknowledges from the list with Tab and Enter;
-* screenshots of the main views at 1024×768 and 390×844 go to docs/screenshots/ (README).
+* screenshots of the views asserted, at 1366×768 (ward screen) and 390×844 (phone), go to
+  docs/screenshots/ (README).
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ LINKED, LIVE = "p-8101", "p-8103"
 ESCALATE_LINKED_S, ESCALATE_LIVE_S = 25.0, 6.0
 MIN = 60_000
 SHOTS = REPO / "docs" / "screenshots"
-SIZES = {"tablet": (1024, 768), "phone": (390, 844)}
+SIZES = {"ward": (1366, 768), "phone": (390, 844)}
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -66,6 +73,7 @@ class Care:
     mail: MailServer
     hooks: WebhookServer
     influx_url: str
+    warmed_until_ms: int  # the warm-up's event time: later uploads are in order, not late
 
 
 def enrolment(patient: str, ward: str, care_team: list[Recipient], escalate_s: float,
@@ -132,7 +140,7 @@ def care(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                                stderr=subprocess.STDOUT)
     try:
         in_thread(publish_patient(settings, LINKED, enrolment(
-            LINKED, "Ward 3", [Recipient(id="nurse", label="Ward 3 nurse",
+            LINKED, "Ward 3", [Recipient(id="nurse", label="Ward 3 nurse", user=NURSE,
                                          url=SecretStr(mail.url("nurse@example.org"))),
                                Recipient(id="oncall", label="On-call doctor",
                                          url=SecretStr(hooks.url("oncall")))],
@@ -164,7 +172,7 @@ def care(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         wait_until(lambda: get_json(f"{console_url}/health")["ready"], "the console", 60,
                    interval_s=0.3)
         yield Care([first, second], settings, console_url, inbox, mail, hooks,
-                   services.influx_url)
+                   services.influx_url, t0 + minute * MIN)
     finally:
         console.terminate()
         console.wait(timeout=30)
@@ -183,7 +191,7 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def new_page(browser: Browser, size: str = "tablet") -> Page:
+def new_page(browser: Browser, size: str = "ward") -> Page:
     width, height = SIZES[size]
     return browser.new_context(viewport={"width": width, "height": height}).new_page()
 
@@ -194,11 +202,14 @@ def log_in(page: Page) -> None:
     page.click("button:has-text('Log in')")
 
 
-def shoot(page: Page, name: str) -> None:
+def shoot(page: Page, name: str, full_page: bool = False) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     for size, (width, height) in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=str(SHOTS / f"{name}-{size}.png"))
+        # the new layout painted (two animation frames), not tiles of the previous size
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => "
+                      "requestAnimationFrame(r)))")
+        page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=full_page)
         assert (SHOTS / f"{name}-{size}.png").stat().st_size > 10_000
 
 
@@ -264,9 +275,11 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
         care: Care, browser: Browser) -> None:
     now_ms = int(time.time() * 1000)
     # 1. an episode for the first patient: the nurse's e-mail carries a signed link
-    produce(care.settings, uploads(LINKED, now_ms - 4 * MIN, 3, 150.0, "episode"))
+    episode_from = max(now_ms - 4 * MIN, care.warmed_until_ms)
+    produce(care.settings, uploads(LINKED, episode_from, 3, 150.0, "episode"))
     mail = care.inbox.next(90)
     assert mail.channel == "nurse@example.org" and "new alert" in mail.title, mail.title
+    assert "Next step: See the patient now" in mail.text  # the ward's suggested next step
     match = re.search(r"http://\S+/a/\S+", mail.text)
     assert match, mail.text
     link = match.group(0)
@@ -281,24 +294,35 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
     log_in(page)
     page.wait_for_selector(f"h1:has-text('patient {LINKED}')")
     assert page.is_visible("text=Tachycardia at rest") and page.is_visible("text=150")
+    assert page.is_visible("text=Compared with this patient's configured at-rest limit.")
+    assert page.is_visible("text=Suggested next step")
     assert page.is_visible("text=Ward 3 nurse")  # who was paged
     assert page.is_visible("text=step 1 of 2")
+    # the readings behind it (event time, on the charts' clock) may predate its opening
+    since = re.search(r"\(since (\d\d:\d\d)(?:; readings from (\d\d:\d\d))?\)",
+                      page.inner_text("dl.facts"))
+    assert since, page.inner_text("dl.facts")
+    readings_clock = since.group(2) or since.group(1)
     page.fill("#note-ack", "on my way")
     page.click("button:has-text('Acknowledge')")
     page.wait_for_selector("text=Acknowledged: escalation stopped.")
     assert page.is_visible(f"text=Acknowledged by {NURSE_NAME}")
+    assert page.locator("button:has-text('Acknowledge')").count() == 0  # done: no button
+    assert page.is_visible("button:has-text('Snooze')")
     assert page.is_visible("text=on my way")  # the audit trail
+    assert page.is_visible("td[data-label='By']:has-text('Jo Smith')")  # labelled on a phone
     shoot(page, "alert")
 
-    # 3. escalation stopped: past the ack timeout nothing reaches the on-call doctor or the
-    #    nurse (acknowledging at step 1 tells nobody); a resolve is the next thing they hear
+    # 3. escalation stopped: past the ack timeout nothing reaches the on-call doctor, nor the
+    #    nurse (it was her own acknowledgement); her resolve tells only the patient
     care.inbox.silent_for(ESCALATE_LINKED_S + 5 - (time.monotonic() - opened_at))
     page.fill("#note-resolve", "reviewed with the patient")
     page.click("button:has-text('Resolve')")
     page.wait_for_selector("text=Resolved.")
-    resolved = sorted([care.inbox.next(30), care.inbox.next(30)], key=lambda a: a.channel)
-    assert [a.channel for a in resolved] == ["/patient-linked", "nurse@example.org"], resolved
-    assert "resolved" in resolved[1].title and "reviewed with the patient" in resolved[1].text
+    assert page.is_visible("text=Resolved") and page.is_visible("dd.ended")
+    assert re.search(r"after \d+ (s|min)", page.inner_text("dd.ended"))
+    assert care.inbox.next(30).channel == "/patient-linked"
+    care.inbox.silent_for(3)
 
     # 4. the acknowledgement is in InfluxDB with the user, and on the patient's page (the sink
     #    writes alert points from the alerts topic, maybe after the messages went out)
@@ -316,24 +340,41 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
 
     wait_until(lambda: "resolved" in states(), "the resolution in InfluxDB", 30, interval_s=0.3)
     assert states() == {"open", "acknowledged", "resolved"}
-    page.click(f"a:has-text('Patient {LINKED}: last hours')")
-    page.wait_for_selector("figcaption:has-text('Heart rate')")
-    assert page.is_visible("text=latest 150 bpm") and page.locator("svg polyline").count() >= 1
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.click(f"a:has-text('Patient {LINKED}: vitals and alerts')")
+    assert_patient_charts(page, readings_clock)
     timeline = page.inner_text("section:has(#tl-h)")
     assert "Tachycardia at rest: acknowledged (critical)" in timeline and NURSE_NAME in timeline
     assert "on my way" in timeline
-    shoot(page, "patient")
+    shoot(page, "patient", full_page=True)
     page.context.close()
 
-    # 5. the ward screen: an event injected now appears without a reload, escalates, and is
-    #    acknowledged with the keyboard alone
+    # 5. a colleague acknowledges a new critical alert of the first patient: the nurse paged at
+    #    step 1 is told; it stays acknowledged while the ward screen below gets a live one
+    after_episode = max(int(time.time() * 1000) - 2 * MIN, episode_from + 3 * MIN)  # in order
+    produce(care.settings, uploads(LINKED, after_episode, 3, 30.0, "brady"))
+    paged = sorted([care.inbox.next(60), care.inbox.next(30)], key=lambda a: a.channel)
+    assert [a.channel for a in paged] == ["/patient-linked", "nurse@example.org"], paged
+    alert = next(a for a in get_json(f"http://127.0.0.1:{care.workers[0].web_port}/alerts",
+                                     "browser-test-token")["alerts"] if a["patient"] == LINKED)
+    status, _ = post_json(f"http://127.0.0.1:{care.workers[1].web_port}/alerts/"
+                          f"{alert['alert_id']}/ack", {"actor": COLLEAGUE, "note": "with him"})
+    assert status == 200
+    told = care.inbox.next(30)
+    assert told.channel == "nurse@example.org" and "acknowledged" in told.title, told
+    assert told.text.startswith(f"Acknowledged by {COLLEAGUE}.") and "with him" in told.text
+
+    # 6. the ward screen: an event injected now appears without a reload above the acknowledged
+    #    critical alert, escalates to nobody left to page, and is acknowledged with the keyboard
     ward = new_page(browser)
     ward.goto(care.console_url + "/")
     log_in(ward)
     ward.wait_for_selector("text=Open alerts")
     assert not ward.is_visible(f"text=patient {LIVE}")
+    assert ward.is_visible("details.in-hand summary:has-text('Al Jones (RN)')")
     injected = time.monotonic()
-    produce(care.settings, uploads(LIVE, int(time.time() * 1000) - 4 * MIN, 3, 150.0, "live"))
+    live_from = max(int(time.time() * 1000) - 3 * MIN, care.warmed_until_ms)
+    produce(care.settings, uploads(LIVE, live_from, 3, 135.0, "live"))
     ward.wait_for_selector(f"a:has-text('patient {LIVE}')", timeout=20_000)
     assert time.monotonic() - injected < 20
     assert care.inbox.next(30).channel in ("/nurse-5", "/patient-live")
@@ -342,12 +383,24 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
     assert escalated.channel == "/charge-5" and "escalated to you" in escalated.title
     ward.wait_for_selector("text=Escalated, not acknowledged", timeout=20_000)
     ward.wait_for_selector("text=Ward 5 nurse, Ward 5 charge nurse", timeout=20_000)
+    assert_needs_someone_first(ward)
+    banner = ward.locator(".banner.exhausted").first
+    assert banner.is_visible() and "Nobody left to page" in (banner.text_content() or "")
+    box = banner.bounding_box()
+    assert box is not None and box["y"] < 768  # on screen without scrolling
 
     # both workers' APIs see both patients' alerts (one partition each)
     for worker in care.workers:
         listed = get_json(f"http://127.0.0.1:{worker.web_port}/alerts", "browser-test-token")
-        assert {a["patient"] for a in listed["alerts"]} == {LIVE}
+        assert {a["patient"] for a in listed["alerts"]} == {LIVE, LINKED}
+    ward.click("details.in-hand summary")
     shoot(ward, "alerts")
+    ward.set_viewport_size({"width": 390, "height": 844})
+    first = ward.locator("ol.alerts > li").first
+    assert LIVE in first.inner_text()
+    first_box = first.bounding_box()
+    assert first_box is not None and first_box["y"] < 844  # the one to act on, above the fold
+    ward.set_viewport_size({"width": 1366, "height": 768})
 
     target = f"Acknowledge Tachycardia at rest of patient {LIVE}"
     for _ in range(40):
@@ -358,15 +411,59 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
         raise AssertionError("the Acknowledge button cannot be reached with Tab")
     ward.keyboard.press("Enter")
     ward.wait_for_selector("text=Acknowledged: escalation stopped.")
-    told = sorted([care.inbox.next(30).channel, care.inbox.next(30).channel])
-    assert told == ["/charge-5", "/nurse-5"]  # everyone paged so far hears it
+    told_live = sorted([care.inbox.next(30).channel, care.inbox.next(30).channel])
+    assert told_live == ["/charge-5", "/nurse-5"]  # everyone paged so far hears it
     ward.context.close()
 
-    # 6. an action sent to either worker's API reaches the owner of the patient: the first
+    # 7. an action sent to either worker's API reaches the owner of the patient: the first
     #    resolves the alert, the second is told it is already resolved (not "not on this worker")
-    [alert] = get_json(f"http://127.0.0.1:{care.workers[0].web_port}/alerts",
-                       "browser-test-token")["alerts"]
+    alert = next(a for a in get_json(f"http://127.0.0.1:{care.workers[0].web_port}/alerts",
+                                     "browser-test-token")["alerts"] if a["patient"] == LIVE)
     answers = [post_json(f"http://127.0.0.1:{w.web_port}/alerts/{alert['alert_id']}/resolve",
                          {"actor": NURSE, "note": "reviewed"}) for w in care.workers]
     assert [status for status, _ in answers] == [200, 409], answers
     assert "already resolved" in answers[1][1]["error"]
+
+
+def assert_patient_charts(page: Page, opened_clock: str) -> None:
+    """Axes with units, the patient's limits, the alert's marker at its opening time, and a
+    default window (no ``?window=``) that holds the data instead of squeezing it to one side."""
+    page.wait_for_selector("figure[data-vital='heart'] svg.plot")
+    assert "window=" not in page.url
+    heart = page.locator("figure[data-vital='heart']")
+    y_ticks = heart.locator("text.y-tick").all_text_contents()  # SVG text has no innerText
+    assert y_ticks[0] == "30" and y_ticks[-1] == "180 bpm", y_ticks  # fixed scale, unit
+    x_ticks = heart.locator("text.x-tick").all_text_contents()
+    assert len(x_ticks) >= 4 and all(re.fullmatch(r"\d\d:\d\d", t) for t in x_ticks), x_ticks
+    limits = {float(v) for v in heart.locator("line.limit").evaluate_all(
+        "lines => lines.map(l => l.getAttribute('data-value'))")}
+    assert limits == {40.0, 120.0}, limits
+    assert heart.locator("text.limit-label").all_text_contents() == ["low limit 40 bpm",
+                                                                   "at-rest limit 120 bpm"]
+    marker = heart.locator("line.marker").first
+    label = heart.locator("text.marker-label").first.text_content()
+    assert label == f"▲ {opened_clock} Tachycardia at rest", label
+    window = page.locator("nav.windows a.current").inner_text()
+    minutes = {"30 min": 30, "1 h": 60, "6 h": 360}[window]
+    opened_ms = int(marker.get_attribute("data-opened-ms") or 0)
+    x_pct = float((marker.get_attribute("x1") or "").rstrip("%"))
+    expected = 100 * (1 - (time.time() * 1000 - opened_ms) / (minutes * MIN))
+    assert abs(x_pct - expected) < 3, (x_pct, expected)  # the marker sits at the alert's time
+    path = heart.locator("path.series").get_attribute("d") or ""
+    xs = [float(x) for x in re.findall(r"[ML]([\d.]+) ", path)]
+    assert xs and min(xs) < 60 and max(xs) > 90, (window, xs[:3], xs[-3:])  # the data fills it
+    assert "latest 150 bpm" in heart.locator(".summary").inner_text()
+    assert page.is_visible("figure[data-vital='spo2'] >> text=this device does not measure SpO2")
+
+
+def assert_needs_someone_first(page: Page) -> None:
+    """The unacknowledged alert is listed first; the acknowledged critical one is collapsed
+    below, saying who has it, without an Acknowledge button."""
+    first = page.locator("ol.alerts > li").first
+    assert LIVE in first.inner_text() and "Escalated" in first.inner_text()
+    in_hand = page.locator("details.in-hand")
+    assert in_hand.get_attribute("open") is None  # collapsed
+    assert "Al Jones (RN)" in in_hand.locator("summary").inner_text()
+    assert in_hand.locator("button").count() == 0
+    needs = page.locator("ol.alerts").first.inner_text()
+    assert "Bradycardia" not in needs

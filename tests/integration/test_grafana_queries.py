@@ -136,7 +136,7 @@ def test_query_runs_on_influxdb(pipeline_run: Any, patient_with_alerts: str,
                        f"AND time <= {pipeline_run.end_ms}ms")
     query = substitute_macros(
         found.query,
-        {"patient": patient_with_alerts},
+        {"patient": patient_with_alerts, "ward": ".*"},  # the ward selector's "All"
         time_filter=time_filter,
         interval=INTERVAL,
     )

@@ -267,9 +267,15 @@ def test_not_worn_is_cant_assess_not_normal() -> None:
         Category.ASSESS,
         Severity.INFO,
     )
-    assert opened.notify_patient and opened.notify_levels == (0,)
-    [back] = sim.upload(now + MIN)
+    # info: held back for policy.info_hold_s, then announced to the care team and the patient
+    assert not opened.notify_patient and opened.notify_levels == ()
+    assert sim.tick(now + 9 * MIN) == []
+    [announced] = sim.tick(now + 10 * MIN)
+    assert announced.action is Action.ANNOUNCED and announced.state is AlertState.OPEN
+    assert announced.notify_patient and announced.notify_levels == (0,)
+    [back] = sim.upload(now + 11 * MIN)
     assert (back.kind, back.action, back.notify_patient) == ("cant_assess", Action.RESOLVED, True)
+    assert back.notify_levels == (0,)
 
 
 def test_not_worn_findings_cannot_resolve_an_alert() -> None:
@@ -373,11 +379,42 @@ def test_ack_stops_escalation_and_tells_those_already_paged() -> None:
     assert sim.act(opened.alert_id, "ack", opened.at_ms + 32 * MIN) == []  # idempotent
 
 
-def test_ack_at_first_level_notifies_nobody() -> None:
+def test_ack_at_first_level_tells_the_person_paged() -> None:
+    """A colleague acknowledges: the nurse paged at step 1 hears that someone has it."""
     sim = Sim()
     [opened] = sim.minutes(T0, 3, Severity.WARNING)
     [ack] = sim.act(opened.alert_id, "ack", opened.at_ms + MIN)
-    assert ack.notify_levels == () and not ack.notify_patient
+    assert ack.notify_levels == (0,) and not ack.notify_patient
+    [snoozed] = sim.act(opened.alert_id, "snooze", opened.at_ms + 2 * MIN,
+                        until_ms=opened.at_ms + HOUR)
+    assert snoozed.notify_levels == (0,)
+
+
+def test_everyone_paged_so_far_hears_of_the_acknowledgement_and_nobody_else() -> None:
+    sim = Sim()
+    [opened] = sim.minutes(T0, 2, Severity.CRITICAL)
+    [escalated] = sim.tick(opened.at_ms + 5 * MIN)
+    assert escalated.notify_levels == (1,)
+    [ack] = sim.act(opened.alert_id, "ack", opened.at_ms + 6 * MIN)
+    assert ack.notify_levels == (0, 1)  # not the third person of the team: never paged
+
+
+def test_a_short_info_alert_tells_nobody_not_even_that_it_resolved() -> None:
+    sim = Sim(settings=make_settings(patient=False))
+    [low] = sim.upload(T0, battery=10)
+    assert (low.action, low.notify_levels, low.notify_patient) == (Action.OPENED, (), False)
+    [ok] = sim.upload(T0 + 1000, battery=90)  # recovered a second later
+    assert (ok.action, ok.notify_levels, ok.notify_patient) == (Action.RESOLVED, (), False)
+    assert sim.tick(T0 + HOUR) == []  # and nothing is announced later
+
+
+def test_an_info_alert_raised_to_warning_during_its_hold_is_told_at_once() -> None:
+    sim = Sim(settings=make_settings(persist_info=1))
+    [opened] = sim.minutes(T0, 1, Severity.INFO)
+    assert opened.severity is Severity.INFO and opened.notify_levels == ()
+    [raised] = of(sim.minutes(T0 + MIN, 3, Severity.WARNING))
+    assert raised.action is Action.SEVERITY_RAISED and raised.notify_levels == (0,)
+    assert [e.action for e in of(sim.tick(T0 + 20 * MIN))] == []  # no late announcement
 
 
 def test_snooze_until_then_remind_then_escalate() -> None:
@@ -601,18 +638,25 @@ def test_enrolled_device_that_never_sends_is_offline() -> None:
 def test_battery_low_has_hysteresis_and_goes_to_the_patient() -> None:
     sim = Sim()
     [low] = sim.upload(T0, battery=14)
-    assert (low.kind, low.notify_levels, low.notify_patient) == ("battery_low", (), True)
+    assert (low.kind, low.notify_levels, low.notify_patient) == ("battery_low", (), False)
     assert sim.upload(T0 + MIN, battery=12) == []
-    assert sim.upload(T0 + 2 * MIN, battery=20) == []  # between 15 and 25: still low
-    [ok] = sim.upload(T0 + 3 * MIN, battery=80)
-    assert ok.action is Action.RESOLVED and ok.notify_patient
-    assert sim.upload(T0 + 4 * MIN, battery=14)[0].action is Action.REOPENED
+    [told] = sim.tick(T0 + 10 * MIN)  # still low after the info hold: the patient is told
+    assert (told.action, told.notify_levels, told.notify_patient) == (
+        Action.ANNOUNCED, (), True)
+    assert sim.upload(T0 + 12 * MIN, battery=20) == []  # between 15 and 25: still low
+    [ok] = sim.upload(T0 + 13 * MIN, battery=80)
+    assert ok.action is Action.RESOLVED and ok.notify_patient and ok.notify_levels == ()
+    assert sim.upload(T0 + 14 * MIN, battery=14)[0].action is Action.REOPENED
 
 
 def test_battery_low_goes_to_the_care_team_when_the_patient_has_no_recipient() -> None:
     sim = Sim(settings=make_settings(patient=False))
     [low] = sim.upload(T0, battery=10)
-    assert low.notify_levels == (0,) and not low.notify_patient
+    assert low.notify_levels == () and not low.notify_patient
+    [told] = sim.tick(T0 + 10 * MIN)
+    assert told.notify_levels == (0,) and not told.notify_patient
+    [ok] = sim.upload(T0 + 11 * MIN, battery=90)
+    assert ok.notify_levels == (0,)  # told of the opening, so told of the end
 
 
 # --- state ----------------------------------------------------------------------------------
@@ -712,6 +756,7 @@ def test_lifecycle_invariants(ops: list[Any], care_team: int, quiet: bool) -> No
     acked: set[str] = set()
     level: dict[str, int] = {}
     told_patient: set[str] = set()
+    told_team: dict[str, set[int]] = {}  # alert id → care-team levels told in this opening
     for e in events:
         key = f"{e.category}:{e.kind}"
         # never two open alerts with the same dedup key
@@ -719,12 +764,17 @@ def test_lifecycle_invariants(ops: list[Any], care_team: int, quiet: bool) -> No
             assert key not in active
             active[key] = e.alert_id
             level[e.alert_id] = 0
+            told_team[e.alert_id] = set()
         elif e.action is Action.PATIENT_NOTICE and e.state is AlertState.RESOLVED:
             assert active.get(key) != e.alert_id  # a held-back all-clear, after the end
         else:
             assert active.get(key) == e.alert_id
         if e.state is AlertState.RESOLVED and e.action is Action.RESOLVED:
             del active[key]
+        # acknowledgements, snoozes and ends go to exactly those told of the alert so far
+        if e.action in (Action.ACKNOWLEDGED, Action.SNOOZED, Action.RESOLVED):
+            assert set(e.notify_levels) == told_team[e.alert_id], e
+        told_team[e.alert_id] |= set(e.notify_levels)
         # steps strictly increase per alert
         assert e.step > last_step.get(e.alert_id, -1)
         last_step[e.alert_id] = e.step

@@ -12,6 +12,7 @@ from wearmon.models.base import Severity
 from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertEvent, AlertState, Category
 from wearmon.stream.core.patients import PatientSettings, Recipient
 from wearmon.stream.notify.links import LinkError, alert_link, opaque_ref, verify_token
+from wearmon.stream.notify.next_steps import NextSteps
 from wearmon.stream.notify.outbox import Audience, plan
 from wearmon.stream.notify.render import render_care_team, render_patient
 
@@ -101,3 +102,48 @@ def test_expired_links_are_refused() -> None:
     link = alert_link("http://c", SECRET, OPENED.alert_id, now_s=1_700_000_000, ttl_s=60)
     with pytest.raises(LinkError, match="expired"):
         verify_token(SECRET, link.rsplit("/", 1)[1], 1_700_000_061)
+
+
+def test_calls_to_act_carry_the_wards_next_step_and_news_of_actions_do_not() -> None:
+    steps = NextSteps.from_doc({"Ward 3": {"bradycardia": "Call the ward doctor, bleep 1234."}})
+    ward3 = SETTINGS.model_copy(update={"ward": "Ward 3"})
+    [care, _] = plan(event(), ward3, 1_700_000_000_000, next_steps=steps)
+    assert "Next step: Call the ward doctor, bleep 1234." in care.body
+    [default, _] = plan(event(), SETTINGS, 1_700_000_000_000)
+    assert "Next step: See the patient now" in default.body and "NEWS2" in default.body
+    acked = event(action=Action.ACKNOWLEDGED, state=AlertState.ACKNOWLEDGED, actor="nurse.al",
+                  note="on my way", notify_patient=False)
+    [told] = plan(acked, ward3, 1_700_000_000_000, next_steps=steps)
+    assert "Next step" not in told.body
+    assert told.body.startswith("Acknowledged by nurse.al.") and "on my way" in told.body
+
+
+def test_a_person_is_not_told_of_their_own_action() -> None:
+    team = [Recipient(id="nurse", url=SecretStr("json://127.0.0.1/n"), user="nurse.jo"),
+            Recipient(id="oncall", url=SecretStr("json://127.0.0.1/o"), user="dr.who")]
+    settings = SETTINGS.model_copy(update={"care_team": team})
+    acked = event(action=Action.ACKNOWLEDGED, state=AlertState.ACKNOWLEDGED, actor="nurse.jo",
+                  notify_levels=(0, 1), notify_patient=False)
+    assert [r.recipient_id for r in plan(acked, settings, 0)] == ["oncall"]
+    by_colleague = dataclasses.replace(acked, actor="nurse.al")
+    assert [r.recipient_id for r in plan(by_colleague, settings, 0)] == ["nurse", "oncall"]
+
+
+def test_typed_text_stays_one_plain_line_in_every_message() -> None:
+    note = "on my way\nOpen, acknowledge or snooze: http://evil.example/a/x\r\u202eexe.pdf"
+    body = render_care_team(event(action=Action.ACKNOWLEDGED, state=AlertState.ACKNOWLEDGED,
+                                  actor="nurse.al\n[CRITICAL]", note=note), SETTINGS).body
+    lines = body.splitlines()
+    assert lines[0] == "Acknowledged by nurse.al [CRITICAL]."
+    [noted] = [line for line in lines if line.startswith("Note")]
+    assert noted == ("Note (nurse.al [CRITICAL]): on my way Open, acknowledge or snooze: "
+                     "http://evil.example/a/x exe.pdf")
+    assert not any(line.startswith("Open, acknowledge") for line in lines)
+    sam = SETTINGS.model_copy(update={"display_name": "Sam\n\nCall 0800"})
+    assert render_patient(event(), sam).body.startswith("Hi Sam Call 0800. ")
+
+
+def test_message_times_are_the_patients_local_times() -> None:
+    london = SETTINGS.model_copy(update={"timezone": "Europe/London"})
+    summer = event(at_ms=1_751_371_200_000, event_ms=1_751_371_200_000)  # 2025-07-01 12:00 UTC
+    assert "Alert time 2025-07-01 13:00 BST" in render_care_team(summer, london).body

@@ -75,8 +75,22 @@ def test_dockerfile_runs_as_a_non_root_user_and_installs_the_package() -> None:
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
     users = re.findall(r"^USER\s+(\S+)", dockerfile, flags=re.MULTILINE)
     assert users and users[-1] not in {"root", "0"}
-    assert re.search(r"^RUN pip install --constraint requirements\.lock \.", dockerfile,
-                     flags=re.MULTILINE)
+    assert re.search(r"^RUN pip install --constraint requirements\.lock \"?\.\[console\]",
+                     dockerfile, flags=re.MULTILINE)  # the console service needs its extra
+
+
+def test_compose_refuses_to_start_with_the_example_secrets(
+    compose_text: str, env_example: dict[str, str]
+) -> None:
+    """Every variable compose requires (``${VAR:?…}``: an error when unset or empty) is empty
+    in .env.example: a stack started from a copy of it stops until real secrets are set,
+    instead of running with secrets published in this repository."""
+    required = set(re.findall(r"\$\{(\w+):\?", compose_text))
+    assert {"WEARMON_INFLUX_TOKEN", "WEARMON_API_TOKEN", "WEARMON_CONSOLE_SECRET_KEY",
+            "INFLUXDB_ADMIN_PASSWORD", "GRAFANA_ADMIN_PASSWORD"} <= required
+    assert {name: env_example[name] for name in required} == dict.fromkeys(required, "")
+    for name, value in env_example.items():  # nothing else looks like a secret placeholder
+        assert "change-me" not in value.lower() and "changeme" not in value.lower(), name
 
 
 def test_infrastructure_has_healthchecks_and_dependents_wait_for_them(
@@ -178,7 +192,7 @@ def test_wearmon_variables_are_settings_fields(
 
 def test_env_example_values_are_valid_settings(env_example: dict[str, str]) -> None:
     settings = variables_only({name: value for name, value in env_example.items()
-                               if name.startswith("WEARMON_")})
+                               if name.startswith("WEARMON_") and value})  # secrets: unset
     # the host's view of the stack, for `wearmon` commands next to it
     assert settings.kafka.broker_urls == [f"kafka://127.0.0.1:{env_example['KAFKA_HOST_PORT']}"]
     assert settings.influx.url == f"http://127.0.0.1:{env_example['INFLUXDB_HOST_PORT']}"

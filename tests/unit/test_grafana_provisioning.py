@@ -13,6 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from wearmon.stream.grafana.alert_rules import FOLDER_TITLE
 from wearmon.stream.grafana.cli import grafana
 from wearmon.stream.grafana.files import PROVISIONING_DIR, generated_files, stale_files
 from wearmon.stream.grafana.push import PushError, build_plan, connect, push
@@ -124,8 +125,18 @@ def test_datasource_is_influxql_with_a_token_header() -> None:
 def test_dashboard_provider_loads_this_folder() -> None:
     (provider,) = load_yaml("dashboards/wearmon.yaml")["providers"]
     assert provider["type"] == "file"
-    assert provider["folderUid"] == "wearmon"
     assert provider["options"]["path"] == "/etc/grafana/provisioning/dashboards"
+
+
+def test_dashboards_and_alert_rules_name_the_same_folder() -> None:
+    """Provisioned rule groups can name their folder only by title (``folder:``); a dashboard
+    provider with a ``folderUid`` as well makes a second folder, or fails on the title, when the
+    alert rules were provisioned first. Both name it by the one title."""
+    (provider,) = load_yaml("dashboards/wearmon.yaml")["providers"]
+    assert "folderUid" not in provider and provider["folder"] == FOLDER_TITLE
+    groups = load_yaml("alerting/rules.yaml")["groups"]
+    assert groups and {group["folder"] for group in groups} == {provider["folder"]}
+    assert all("folderUid" not in group and "folderUID" not in group for group in groups)
 
 
 def test_every_query_uses_the_provisioned_datasource(
@@ -186,6 +197,30 @@ def test_patient_detail_is_driven_by_the_patient_variable(
     for query in dashboard_queries(detail):
         if query.kind != "variable":
             assert "\"patient\" = '$patient'" in query.query, query.title
+
+
+def test_the_ward_overview_filters_every_query_by_the_ward_variable(
+    dashboards: dict[str, dict[str, Any]],
+) -> None:
+    ward = dashboards["ward-overview.json"]
+    (variable,) = ward["templating"]["list"]
+    assert (variable["name"], variable["type"], variable["multi"], variable["includeAll"],
+            variable["allValue"]) == ("ward", "query", True, True, ".*")
+    assert variable["query"] == 'SHOW TAG VALUES FROM "quality" WITH KEY = "ward"'
+    for query in dashboard_queries(ward):
+        if query.kind != "variable":
+            assert query.query.count('"ward" =~ /^$ward$/') >= 1, query.title
+
+
+def test_patient_panels_that_can_be_empty_say_why(dashboards: dict[str, dict[str, Any]]) -> None:
+    panels = {p["title"]: p for p in dashboards["patient-detail.json"]["panels"]}
+    why = {title: panels[title]["fieldConfig"]["defaults"].get("noValue", "") for title in (
+        "Resting heart rate (baseline)", "SpO2 (latest)", "SpO2", "Respiration rate",
+        "Skin temperature (not core temperature)", "Battery", "Anomaly scores",
+        "NEWS2 (partial) at alert level", "Findings", "Alerts and acknowledgements",
+        "NEWS2 sub-scores (partial: heart rate, SpO2 scale 1, respiration only)")}
+    assert all(len(text) > 15 for text in why.values()), why
+    assert "5 nights" in why["Resting heart rate (baseline)"]
 
 
 def test_every_panel_and_annotation_query_is_bounded_in_time(

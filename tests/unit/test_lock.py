@@ -59,7 +59,7 @@ def test_installs_use_the_lock() -> None:
     assert re.search(r"^lock:", makefile, flags=re.MULTILINE)
     assert "uv pip compile pyproject.toml --extra dev" in makefile
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
-    assert re.search(r"pip install --constraint requirements\.lock \.", dockerfile)
+    assert re.search(r"pip install --constraint requirements\.lock \"?\.", dockerfile)
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test" in ci
 

@@ -156,3 +156,53 @@ def test_slow_deviation_short_night_is_not_evidence() -> None:
     assert len(det.history) == 6  # the six full nights; short nights are not learned
     assert det.judge_day(day(8, 66)) is None  # one full high night: not yet
     assert det.judge_day(day(9, 68)) is not None
+
+
+def test_explanations_say_what_was_compared_since_when_and_how_it_moved() -> None:
+    """"Heart rate 36–38 bpm (last 36) for 4 min since 02:03, below this patient's configured
+    limit": the range of the episode, its start in the patient's local time, across uploads
+    and across a restart of the detector state."""
+    start = 2 * 3_600_000 + 3 * 60_000  # 02:03 UTC; the patient is at UTC+1
+    bands = ClinicalBands()
+    found = []
+    for minute, hr in enumerate((38, 37, 38, 37, 36)):
+        t0 = start + minute * 60_000
+        block = SampleBlock.build([t0 + k * 15_000 for k in range(4)], hr_bpm=[hr] * 4,
+                                  at_rest=True, has_steps=True, hour_of_day=3,
+                                  utc_offset_ms=3_600_000)
+        found += bands.score_samples(block)
+        bands = ClinicalBands.from_state(bands.to_state())  # a restart between uploads
+    last = found[-1].explanation
+    assert last.startswith("Heart rate 36–38 bpm (last 36) for 4 min since 03:03, below this "
+                           "patient's configured limit of 40 bpm; at rest"), last
+    assert found[0].explanation.startswith("Heart rate 38 bpm for under a minute since 03:03")
+
+
+def test_the_desaturation_text_names_missing_news2_parameters_in_one_short_clause() -> None:
+    times = list(range(0, 181_000, 30_000))
+    block = SampleBlock.build(times, spo2_pct=[86, 85, 84, 85, 86, 85, 84], hr_bpm=[72] * 7,
+                              at_rest=True, has_steps=True)
+    found = {f.kind: f for f in ClinicalBands().score_samples(block)}
+    text = found["desaturation"].explanation
+    assert text.startswith("SpO2 84–86% (last 84) for 3 min since 00:00, below this patient's "
+                           "configured limit of 90% (NEWS2 SpO2 scale 1)"), text
+    assert text.endswith("partial NEWS2 3 (heart rate 0, SpO2 3; without BP, consciousness, "
+                         "O₂ therapy, respiration or temperature).")
+    assert "missing:" not in text
+    news2 = found["news2_partial"].explanation
+    assert news2.startswith("The partial NEWS2 3 (heart rate 0, SpO2 3; without BP, "), news2
+    assert "at the configured alert level (a single parameter scores 3) for 3 min since 00:00" \
+        in news2
+
+
+def test_a_new_episode_starts_a_new_range() -> None:
+    bands = ClinicalBands()
+    high = SampleBlock.build([k * 15_000 for k in range(5)], hr_bpm=[160] * 5, at_rest=True,
+                             has_steps=True)
+    assert "160 bpm" in bands.score_samples(high)[0].explanation
+    bands.score_samples(SampleBlock.build([90_000], hr_bpm=[70], at_rest=True, has_steps=True))
+    again = SampleBlock.build([600_000 + k * 15_000 for k in range(5)], hr_bpm=[130] * 5,
+                              at_rest=True, has_steps=True)
+    [second] = bands.score_samples(again)
+    assert second.explanation.startswith("Heart rate 130 bpm for under a minute since 00:10"), \
+        second.explanation

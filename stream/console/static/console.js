@@ -22,13 +22,32 @@
     }
   }
 
+  // Someone else acted: an acknowledged alert offers no Acknowledge, a resolved one no actions.
+  function followState(part) {
+    var facts = part.querySelector("[data-state]");
+    var actions = document.getElementById("actions");
+    if (!facts || !actions) { return; }
+    var state = facts.getAttribute("data-state");
+    actions.setAttribute("data-state", state);
+    actions.hidden = state === "resolved";
+    var ack = actions.querySelector(".ack-form");
+    if (ack) { ack.hidden = state !== "open" && state !== "escalated"; }
+  }
+
   function refresh() {
     var key = focusKey();
     parts.forEach(function (part) {
+      var opened = Array.prototype.map.call(part.querySelectorAll("details[open]"),
+                                            function (d) { return d.id; });
       fetch(part.getAttribute("data-live"), { credentials: "same-origin" })
         .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
         .then(function (html) {
           part.innerHTML = html;
+          opened.forEach(function (id) {
+            var again = id && document.getElementById(id);
+            if (again) { again.open = true; }
+          });
+          followState(part);
           refocus(key);
           if (status) { status.textContent = "Live · updated " + new Date().toLocaleTimeString(); }
         })

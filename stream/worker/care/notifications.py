@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -34,6 +34,7 @@ from wearmon.stream.notify.deliver import (
     directory_resolver,
 )
 from wearmon.stream.notify.links import alert_link
+from wearmon.stream.notify.next_steps import NextSteps
 from wearmon.stream.notify.outbox import OutboxRecord, plan
 from wearmon.stream.worker.connections import Connections
 from wearmon.stream.worker.faust_io import fail_stop
@@ -100,6 +101,7 @@ class Notifications:
     links: LinkSigner
     delivery: Delivery
     flush: Callable[[], Awaitable[None]]  # the producer: the sent mark is in the changelog
+    next_steps: NextSteps = field(default_factory=NextSteps)  # the wards' suggested next steps
 
     async def plan(self, raw: bytes) -> None:
         """One alert event → its outbox records (enrolled patients only), acknowledged."""
@@ -113,7 +115,8 @@ class Notifications:
         if patient is None:
             return  # not enrolled: nobody to notify
         at_ms = time.time_ns() // 1_000_000
-        records = plan(event, patient, at_ms, self.links.link(event.alert_id, at_ms))
+        records = plan(event, patient, at_ms, self.links.link(event.alert_id, at_ms),
+                       self.next_steps)
         await acknowledged([await self.outbox.send(key=event.patient.encode(),
                                                    value=orjson.dumps(r.to_json()))
                             for r in records])
