@@ -224,6 +224,11 @@ class FhirSettings(Section):
     def _http_url(cls, value: str) -> str:
         return http_url(value)
 
+    @field_validator("token")
+    @classmethod
+    def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is not None and not value.get_secret_value() else value
+
     @model_validator(mode="after")
     def _one_way_to_authenticate(self) -> FhirSettings:
         smart = (self.client_id, self.private_key_file, self.token_url)

@@ -5,7 +5,7 @@
 ``wearmon_fhir_writes_total{resource}``       resources the server took: ``Flag``, ``Communication``
 ``wearmon_fhir_refused_total{resource}``      resources it refused (dead-lettered ``fhir_refused``)
 ``wearmon_fhir_skipped_total{reason}``        records that wrote nothing: ``superseded_event``,
-                                             ``patient_sent``, ``care_team_failed``, …,
+                                             ``patient_sent``, ``monitoring_notice``, …,
                                              ``unreadable_alerts``, ``unreadable_deliveries``
 ``wearmon_fhir_lag_records{topic,partition}`` records after the last one committed
 ``wearmon_fhir_lag_seconds``                  age of the oldest record being written (0 when idle)

@@ -2,8 +2,9 @@
 
 * An alert event becomes its alert's Flag; of several events of one alert in a batch only the
   latest (the highest ``step``) is written: the Flag is the alert as it stands.
-* A delivery result becomes a Communication when it is a care-team message that was sent;
-  the rest (patient messages, failures, duplicates, deferrals) is counted as ``skipped``.
+* A delivery result becomes a Communication when it is a care-team message about an alert
+  that was sent; the rest (patient messages, failures, duplicates, deferrals, the console's
+  monitoring notices) is counted as ``skipped``.
 * Every write is a conditional update on the resource's identifier
   (``PUT [base]/Flag?identifier=system|value``): written again after a crash or a replay, it
   updates the same resource and never creates a second one.
@@ -29,8 +30,8 @@ from wearmon.stream.export.resources import (
     ALERT_SYSTEM,
     MESSAGE_SYSTEM,
     communication,
-    exported,
     flag,
+    not_exported,
 )
 from wearmon.stream.notify.deliver import DeliveryResult
 from wearmon.stream.sinks.decode import Received
@@ -117,12 +118,12 @@ def plan(records: Sequence[Received], kinds: dict[str, str]) -> Planned:
                         "Flag", ALERT_SYSTEM, item.alert_id, flag(item), item.patient,
                         record.timestamp_ms))
                 out.skipped["superseded_event"] += latest is not None
-            elif exported(item):
+            elif (why := not_exported(item)) is None:
                 messages[item.key] = Write("Communication", MESSAGE_SYSTEM, item.key,
                                            communication(item), item.patient,
                                            record.timestamp_ms)
             else:
-                out.skipped[f"{item.audience}_{item.status}"] += 1
+                out.skipped[why] += 1
         except ValidationError as error:
             out.dead_letters.append(invalid_letter(record, error, item.patient))
     out.writes = [write for _, write in flags.values()] + list(messages.values())

@@ -27,6 +27,7 @@ from wearmon.models.base import Severity
 from wearmon.stream.alerts.lifecycle import AlertEvent, AlertState, Category
 from wearmon.stream.gateway.interop.fhir import PATIENT_SYSTEM
 from wearmon.stream.notify.deliver import DeliveryResult, DeliveryStatus
+from wearmon.stream.notify.monitoring import NOTICE
 from wearmon.stream.notify.outbox import Audience
 
 WEARMON: Final = "https://wearmon.dev/fhir"
@@ -143,9 +144,21 @@ def flag(event: AlertEvent) -> dict[str, Any]:
     })
 
 
-def exported(result: DeliveryResult) -> bool:
-    """Only messages to the care team that were sent become Communications."""
-    return result.status is DeliveryStatus.SENT and result.audience is Audience.CARE_TEAM
+def not_exported(result: DeliveryResult) -> str | None:
+    """Why a delivery result is no Communication (None: it is one). Only messages about an
+    alert to the care team that were sent are; the console's monitoring notices to a ward's
+    on-call are about no patient (the one named holds the on-call's address).
+
+    >>> r = DeliveryResult("k", "monitoring:Ward A:5", "p-1", "oncall", Audience.CARE_TEAM, 0,
+    ...                    DeliveryStatus.SENT, 1, 0, 0)
+    >>> not_exported(r)
+    'monitoring_notice'
+    """
+    if result.alert_id.startswith(f"{NOTICE}:"):
+        return "monitoring_notice"
+    if result.status is DeliveryStatus.SENT and result.audience is Audience.CARE_TEAM:
+        return None
+    return f"{result.audience}_{result.status}"
 
 
 def communication(result: DeliveryResult) -> dict[str, Any]:

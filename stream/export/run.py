@@ -8,17 +8,14 @@ import logging
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from wearmon.stream.config import ConfigError, Settings
 from wearmon.stream.export.auth import FhirOutage, TokenRefused, auth_for
 from wearmon.stream.export.client import FhirClient, problem
-from wearmon.stream.export.metrics import ExportCollector, reasons
 from wearmon.stream.export.service import Exporter, kinds_of
 from wearmon.stream.kafka import ensure_topics, make_producer
 from wearmon.stream.log_privacy import quiet_libraries
 from wearmon.stream.sinks.group import new_consumer, run_member
-from wearmon.stream.sinks.group import web_app as member_app
 
 log = logging.getLogger(__name__)
 WRITTEN = ("Flag", "Communication")
@@ -83,16 +80,6 @@ async def check_server(client: FhirClient) -> None:
                           "and Communication")
 
 
-def web_app(exporter: Exporter) -> web.Application:
-    max_lag_s = exporter.settings.fhir.max_lag_s
-
-    def why() -> list[str]:
-        return reasons(exporter.client, exporter.state, max_lag_s)
-
-    collector = ExportCollector(exporter.client, exporter.state, lambda: not why())
-    return member_app("exporter", exporter.state, why, collector)
-
-
 async def serve(settings: Settings) -> None:
     quiet_libraries()
     settings.require_broker()
@@ -105,4 +92,4 @@ async def serve(settings: Settings) -> None:
         await ensure_topics(settings)
         consumer = new_consumer(settings, list(kinds_of(settings)), settings.fhir_group)
         exporter = Exporter(settings, consumer, make_producer(settings), client)
-        await run_member(exporter, web_app(exporter), settings.fhir.host, settings.fhir.port)
+        await run_member(exporter, settings.fhir.host, settings.fhir.port)

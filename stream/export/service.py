@@ -54,6 +54,7 @@ def refused_letter(write: Write, refused: FhirRefused) -> Rejection:
 class Exporter(GroupMember):
     """One exporter's loop over its consumer, producer (dead letters) and FHIR client."""
 
+    role = "exporter"
     rewrites = "their new owner writes those resources again (conditional updates: the same)"
 
     def __init__(self, settings: Settings, consumer: AIOKafkaConsumer,
@@ -81,6 +82,12 @@ class Exporter(GroupMember):
 
     async def probe(self) -> None:
         await self.client.probe()
+
+    def reasons(self) -> list[str]:
+        return metrics.reasons(self.client, self.state, self.settings.fhir.max_lag_s)
+
+    def collector(self) -> metrics.ExportCollector:
+        return metrics.ExportCollector(self.client, self.state, lambda: not self.reasons())
 
     async def write(self, writes: list[Write]) -> list[Rejection]:
         """Every write until taken; the dead letters of those the server refused."""

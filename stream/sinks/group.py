@@ -15,7 +15,6 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -53,8 +52,10 @@ def new_consumer(settings: Settings, topics: list[str], group: str) -> AIOKafkaC
 
 
 class GroupMember:
-    """One member's consumer, producer (dead letters) and state; ``step`` is its own."""
+    """One member's consumer, producer (dead letters) and state; ``step``, ``reasons`` and
+    ``collector`` are its own."""
 
+    role = "member"  # how /health and /ready name it
     #: who writes again what was not committed (said when partitions move before a commit)
     rewrites = "their new owner writes those records again"
 
@@ -68,6 +69,14 @@ class GroupMember:
 
     async def step(self) -> int:
         """Fetch, write, dead-letter and commit one batch; returns the records handled."""
+        raise NotImplementedError
+
+    def reasons(self) -> list[str]:
+        """Why this member is not keeping up (empty: ready)."""
+        raise NotImplementedError
+
+    def collector(self) -> Collector:
+        """Its gauges, read at scrape time."""
         raise NotImplementedError
 
     async def probe(self) -> None:
@@ -129,24 +138,23 @@ class GroupMember:
             self.state.ends = {tp: end for tp, end in self.state.ends.items() if tp in assigned}
 
 
-def web_app(role: str, state: SinkState, reasons: Callable[[], list[str]],
-            collector: Collector) -> web.Application:
+def web_app(member: GroupMember) -> web.Application:
     """``/health`` (alive, with the offsets and lag), ``/ready`` (200, or 503 with the
-    ``reasons``) and ``/metrics`` of one member; ``role`` names it in the answers."""
-    name = f"{socket.gethostname()}-{os.getpid()}"
+    member's reasons) and ``/metrics`` of one member."""
+    name, state = f"{socket.gethostname()}-{os.getpid()}", member.state
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(collector)
+    registry.register(member.collector())
 
     async def health(request: web.Request) -> web.Response:
-        body: dict[str, Any] = {role: name, "committed": sum(state.committed.values()),
+        body: dict[str, Any] = {member.role: name, "committed": sum(state.committed.values()),
                                 "lag_records": sum(state.lag().values()),
                                 "lag_checked_s": state.lag_checked_s,
                                 "partitions": len(state.ends)}
         return web.json_response(body)
 
     async def readiness(request: web.Request) -> web.Response:
-        why = reasons()
-        return web.json_response({"ready": not why, role: name, "reasons": why},
+        why = member.reasons()
+        return web.json_response({"ready": not why, member.role: name, "reasons": why},
                                  status=200 if not why else 503)
 
     async def metrics(request: web.Request) -> web.Response:
@@ -160,11 +168,11 @@ def web_app(role: str, state: SinkState, reasons: Callable[[], list[str]],
     return app
 
 
-async def run_member(member: GroupMember, app: web.Application, host: str, port: int) -> None:
-    """Join the group, serve ``app`` on host:port, and step until SIGINT/SIGTERM."""
+async def run_member(member: GroupMember, host: str, port: int) -> None:
+    """Join the group, serve its web app on host:port, and step until SIGINT/SIGTERM."""
     await member.consumer.start()
     await member.producer.start()
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(web_app(member), access_log=None)
     try:
         await runner.setup()
         await web.TCPSite(runner, host, port).start()

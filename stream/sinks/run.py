@@ -6,15 +6,12 @@ from __future__ import annotations
 import logging
 
 import aiohttp
-from aiohttp import web
 
 from wearmon.stream.config import ConfigError, Settings
 from wearmon.stream.kafka import ensure_topics, make_producer
 from wearmon.stream.log_privacy import quiet_libraries
 from wearmon.stream.sinks.group import new_consumer, run_member
-from wearmon.stream.sinks.group import web_app as member_app
 from wearmon.stream.sinks.influx import InfluxOutage, InfluxWriter
-from wearmon.stream.sinks.metrics import SinkCollector, reasons
 from wearmon.stream.sinks.service import Sink, kinds_of
 
 log = logging.getLogger(__name__)
@@ -33,16 +30,6 @@ async def check_influx(writer: InfluxWriter) -> None:
         raise ConfigError(problem)
 
 
-def web_app(sink: Sink) -> web.Application:
-    max_lag_s = sink.settings.sink.max_lag_s
-
-    def why() -> list[str]:
-        return reasons(sink.writer, sink.state, max_lag_s)
-
-    collector = SinkCollector(sink.writer, sink.state, lambda: not why())
-    return member_app("sink", sink.state, why, collector)
-
-
 async def serve(settings: Settings) -> None:
     quiet_libraries()
     settings.require_broker()
@@ -55,4 +42,4 @@ async def serve(settings: Settings) -> None:
         await ensure_topics(settings)
         consumer = new_consumer(settings, list(kinds_of(settings)), settings.sink_group)
         sink = Sink(settings, consumer, make_producer(settings), writer)
-        await run_member(sink, web_app(sink), settings.sink.host, settings.sink.port)
+        await run_member(sink, settings.sink.host, settings.sink.port)

@@ -57,6 +57,7 @@ def refused_letter(group: Group, refused: InfluxRejectedError) -> Rejection | No
 class Sink(GroupMember):
     """One sink's loop over its consumer, producer (dead letters) and InfluxDB writer."""
 
+    role = "sink"
     rewrites = "their new owner writes those records again (the same points)"
 
     def __init__(self, settings: Settings, consumer: AIOKafkaConsumer,
@@ -81,6 +82,12 @@ class Sink(GroupMember):
 
     async def probe(self) -> None:
         await self.writer.probe()
+
+    def reasons(self) -> list[str]:
+        return metrics.reasons(self.writer, self.state, self.settings.sink.max_lag_s)
+
+    def collector(self) -> metrics.SinkCollector:
+        return metrics.SinkCollector(self.writer, self.state, lambda: not self.reasons())
 
     async def write(self, decoded: Decoded) -> int:
         started_s = time.perf_counter()

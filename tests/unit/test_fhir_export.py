@@ -33,8 +33,8 @@ from wearmon.stream.export.resources import (
     SNOOZED_UNTIL_EXTENSION,
     STATE_EXTENSION,
     communication,
-    exported,
     flag,
+    not_exported,
 )
 from wearmon.stream.export.service import refused_letter
 from wearmon.stream.gateway.interop.fhir import PATIENT_SYSTEM
@@ -137,11 +137,14 @@ def test_a_care_team_message_sent_is_a_communication_about_the_flag() -> None:
     assert "payload" not in doc  # the message's text (the explanation, vitals) stays out
 
 
-def test_only_care_team_messages_that_were_sent_are_exported() -> None:
-    assert exported(delivery(0))
-    assert not exported(delivery(0, status=DeliveryStatus.FAILED))
-    assert not exported(delivery(0, status=DeliveryStatus.DUPLICATE))
-    assert not exported(delivery(0, "phone", audience=Audience.PATIENT))
+def test_only_care_team_messages_about_alerts_that_were_sent_are_exported() -> None:
+    assert not_exported(delivery(0)) is None
+    assert not_exported(delivery(0, status=DeliveryStatus.FAILED)) == "care_team_failed"
+    assert not_exported(delivery(0, status=DeliveryStatus.DUPLICATE)) == "care_team_duplicate"
+    assert not_exported(delivery(0, "phone", audience=Audience.PATIENT)) == "patient_sent"
+    notice = replace(delivery(0), alert_id="monitoring:Ward 7:1772452800000",
+                     key="monitoring:Ward 7:1772452800000|oncall|0")
+    assert not_exported(notice) == "monitoring_notice"
 
 
 def records(items: list[tuple[str, bytes | None]]) -> list[Received]:
@@ -250,6 +253,7 @@ def test_the_settings_take_one_way_to_authenticate(tmp_path: Path) -> None:
     base = {"WEARMON_FHIR_BASE_URL": "https://ehr.example.org/fhir/"}
     assert variables_only(base).fhir.base_url == "https://ehr.example.org/fhir"
     assert variables_only({}).fhir.base_url == ""  # off by default
+    assert variables_only({**base, "WEARMON_FHIR_TOKEN": ""}).fhir.token is None  # compose's
     smart = {**base, "WEARMON_FHIR_CLIENT_ID": "c", "WEARMON_FHIR_PRIVATE_KEY_FILE": str(key),
              "WEARMON_FHIR_TOKEN_URL": "https://ehr.example.org/token"}
     assert variables_only(smart).fhir.smart
