@@ -100,7 +100,7 @@ class Exporter(GroupMember):
             (metrics.WRITES if taken else metrics.REFUSED).labels(write.resource_type).inc()
         letters = [refused_letter(write, error) for write, error in refused]
         if refused:
-            log.warning("the FHIR server refused %d resources (HTTP %s); dead-lettered as "
-                        "fhir_refused", len(refused),
+            log.warning("the FHIR server refused %d of %d resources (HTTP %s); dead-lettered "
+                        "as fhir_refused", len(refused), len(writes),
                         ", ".join(sorted({str(e.status) for _, e in refused})))
         return letters

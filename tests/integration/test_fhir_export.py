@@ -122,6 +122,13 @@ class Exporter:
             return None
 
 
+def assert_private(made: Exporter, *secrets: str) -> None:
+    """The exporter's log names no patient, alert, token or identifier URL."""
+    log = made.log_path.read_text(errors="replace")
+    for secret in (*secrets, "p-81", "identifier=", "Bearer"):
+        assert secret not in log, (secret, log[-2000:])
+
+
 def exporter(ward: Ward, server: FhirServer, tmp_path: Path, **overrides: str) -> Exporter:
     """An exporter of the ward's topics in a consumer group of its own (it reads from the
     start), retrying at least every second."""
@@ -232,6 +239,8 @@ async def test_each_alert_is_one_flag_that_follows_it_and_a_replay_duplicates_no
         assert len(flags) == 1 and server.invalid == []
         text = orjson.dumps(server.resources("Flag") + sent).decode()
         assert "150" not in text and "Sam" not in text and "phone" not in text
+        assert "refuses the credentials" in made.log_tail()  # the revoked token, said once
+        assert_private(made, alert_id)
     finally:
         made.stop(kill=True)  # killed: a successor replays (here: everything, a new group)
 
@@ -275,6 +284,7 @@ async def test_an_unreachable_server_is_waited_out_while_paging_goes_on(
         await await_until(made.ready, "/ready to be 200 again", 60,
                           until=lambda r: r is not None and r[0] == 200, detail=made.log_tail)
         assert server.invalid == [] and server.creates["Flag"] == len(server.resources("Flag"))
+        assert_private(made, alert_id, "the-ehr-token")
     finally:
         made.stop()
         server.stop()
@@ -306,7 +316,8 @@ async def test_a_refused_resource_is_dead_lettered_and_the_rest_goes_on(
         assert server.find("Flag", refused_id) is None and server.refused
         assert made.ready() == (200, {"ready": True, "exporter": made.ready()[1]["exporter"],
                                       "reasons": []})  # a refusal is no outage
-        assert server.invalid == []
+        assert server.invalid == [] and "the FHIR server refused 1 of" in made.log_tail()
+        assert_private(made, refused_id, "this patient")
     finally:
         made.stop()
         server.stop()
