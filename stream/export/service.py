@@ -29,8 +29,7 @@ from wearmon.stream.core.validation import Rejection
 from wearmon.stream.export import metrics
 from wearmon.stream.export.client import FhirClient, FhirRefused, put_all
 from wearmon.stream.export.plan import ALERTS, DELIVERIES, Write, plan
-from wearmon.stream.sinks.group import GroupMember
-from wearmon.stream.sinks.service import received
+from wearmon.stream.sinks.group import GroupMember, received
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from wearmon.stream.config import Settings
 from wearmon.stream.core.validation import Rejection
 from wearmon.stream.kafka import client_options
 from wearmon.stream.signals import stop_on_signals
+from wearmon.stream.sinks.decode import Received
 from wearmon.stream.sinks.metrics import SinkState
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,12 @@ def new_consumer(settings: Settings, topics: list[str], group: str) -> AIOKafkaC
         heartbeat_interval_ms=int(settings.kafka.broker_heartbeat_interval_s * 1000),
         rebalance_timeout_ms=int(settings.kafka.broker_session_timeout_s * 1000),
         fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms)
+
+
+def received(record: ConsumerRecord[bytes, bytes]) -> Received:
+    """A fetched record as the pure steps read it."""
+    return Received(record.topic, record.partition, record.offset, record.timestamp,
+                    record.value)
 
 
 class GroupMember:

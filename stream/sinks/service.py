@@ -22,14 +22,14 @@ from __future__ import annotations
 import logging
 import time
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from wearmon.stream.config import Settings
 from wearmon.stream.core.issues import Issue
 from wearmon.stream.core.validation import Rejection
 from wearmon.stream.sinks import metrics
-from wearmon.stream.sinks.decode import Decoded, Group, Received, decode
-from wearmon.stream.sinks.group import GroupMember
+from wearmon.stream.sinks.decode import Decoded, Group, decode
+from wearmon.stream.sinks.group import GroupMember, received
 from wearmon.stream.sinks.influx import InfluxRejectedError, InfluxWriter
 from wearmon.stream.sinks.traced import write_traced
 
@@ -103,8 +103,3 @@ class Sink(GroupMember):
                 decoded.dead_letters.append(letter)
         metrics.REFUSED.inc(len(refused))
         return written
-
-
-def received(record: ConsumerRecord[bytes, bytes]) -> Received:
-    return Received(record.topic, record.partition, record.offset, record.timestamp,
-                    record.value)

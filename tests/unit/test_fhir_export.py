@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.flag import Flag
+from tenacity import RetryCallState
 
 from wearmon.models.base import Severity
 from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertEvent, AlertState, Category
 from wearmon.stream.config import ConfigError, FhirSettings, variables_only
-from wearmon.stream.export.auth import SmartBackend, signing_key
-from wearmon.stream.export.client import FhirRefused, outcome_of, retry_after_s
+from wearmon.stream.export.auth import FhirOutage, NoAuth, SmartBackend, signing_key
+from wearmon.stream.export.client import FhirClient, FhirRefused, outcome_of, retry_after_s
 from wearmon.stream.export.plan import ALERTS, DELIVERIES, escaped, plan
 from wearmon.stream.export.resources import (
     ALERT_SYSTEM,
@@ -267,3 +269,21 @@ def test_the_settings_take_one_way_to_authenticate(tmp_path: Path) -> None:
         variables_only({"WEARMON_FHIR_BASE_URL": "ehr.example.org"})
     settings = variables_only({**base, "WEARMON_APP_ID": "ward"})
     assert settings.fhir_group == "ward-fhir-export"
+
+
+def test_retries_back_off_up_to_the_limit_unless_the_server_asks_for_longer() -> None:
+    client = FhirClient(FhirSettings(base_url="http://127.0.0.1:9", retry_max_s=5.0),
+                        None, NoAuth())  # type: ignore[arg-type]  # no request is made
+
+    def wait_after(attempt: int, error: BaseException) -> float:
+        state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+        state.attempt_number = attempt
+        failed: Future[None] = Future()
+        failed.set_exception(error)
+        state.outcome = failed  # type: ignore[assignment]
+        return client.wait_s(state)
+
+    assert [wait_after(n, FhirOutage("away")) for n in (1, 2, 3)] == pytest.approx([0.2, 0.4, 0.8])
+    assert wait_after(20, FhirOutage("away")) == 5.0  # capped
+    assert wait_after(1, FhirOutage("busy", 429, retry_after_s=12.0)) == 12.0
+    assert wait_after(1, FhirOutage("busy", 503, retry_after_s=86_400.0)) == 300.0
