@@ -101,9 +101,10 @@ def fhir_export() -> None:
     credentials stop it at start-up with one line. Serves /health, /ready and /metrics on
     WEARMON_FHIR_HOST:WEARMON_FHIR_PORT.
     """
-    from wearmon.stream.export.run import serve
+    from wearmon.stream.export.run import require_export, serve
 
     settings = load_settings()
+    require_export(settings)
     require_services(settings)
     asyncio.run(serve(settings))
 

@@ -80,12 +80,17 @@ async def check_server(client: FhirClient) -> None:
                           "and Communication")
 
 
-async def serve(settings: Settings) -> None:
-    quiet_libraries()
-    settings.require_broker()
+def require_export(settings: Settings) -> None:
+    """The export is off (and the command stops with one line) without a FHIR server."""
     if not settings.fhir.base_url:
         raise ConfigError("The FHIR export is off: set WEARMON_FHIR_BASE_URL "
                           "(e.g. https://ehr.example.org/fhir) to write alerts to a FHIR server")
+
+
+async def serve(settings: Settings) -> None:
+    quiet_libraries()
+    settings.require_broker()
+    require_export(settings)
     async with aiohttp.ClientSession() as session:
         client = FhirClient(settings.fhir, session, auth_for(settings.fhir, session))
         await check_server(client)
