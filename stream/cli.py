@@ -88,6 +88,27 @@ def sink() -> None:
     asyncio.run(serve(settings))
 
 
+@main.command("fhir-export", cls=EnvHelpCommand,
+              sections=("kafka", "topics", "fhir", "uploads"))
+def fhir_export() -> None:
+    """Write each alert's life to a FHIR R4 server (optional; off unless WEARMON_FHIR_BASE_URL).
+
+    Each alert becomes one Flag (active while open, escalated, acknowledged or snoozed;
+    inactive once resolved) and each care-team message sent one Communication, both by
+    conditional update on their identifiers, so a replay never duplicates them. Reads the
+    alerts and deliveries topics in its own consumer group: paging never waits for it. Outages
+    are waited out; resources the server refuses are dead-lettered (fhir_refused). Refused
+    credentials stop it at start-up with one line. Serves /health, /ready and /metrics on
+    WEARMON_FHIR_HOST:WEARMON_FHIR_PORT.
+    """
+    from wearmon.stream.export.run import require_export, serve
+
+    settings = load_settings()
+    require_export(settings)
+    require_services(settings)
+    asyncio.run(serve(settings))
+
+
 @main.command()
 @click.option("--patients", default=10, show_default=True, help="Number of synthetic patients")
 @click.option("--duration", "duration_s", default=3600.0, show_default=True,

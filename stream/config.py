@@ -183,6 +183,72 @@ class SinkSettings(Section):
         60.0, gt=0, description="/ready fails when the oldest record not yet written is older")
 
 
+class FhirSettings(Section):
+    title = "FHIR export (wearmon fhir-export)"
+    model_config = section("WEARMON_FHIR_")
+
+    base_url: str = Field(
+        "", description="FHIR R4 server base URL (e.g. https://ehr.example.org/fhir) that gets "
+                        "each alert as a Flag and each care-team message as a Communication; "
+                        "empty = no export")
+    token: SecretStr | None = Field(
+        None, description="Bearer token for the FHIR server, secret (or SMART backend services "
+                          "below; neither: no Authorization header)")
+    client_id: str = Field(
+        "", description="SMART backend services: the client id registered with the server")
+    private_key_file: str = Field(
+        "", description="SMART backend services: the client's private key (PEM, RSA or EC) "
+                        "that signs its JWT assertions (RS384 / ES384)")
+    key_id: str = Field(
+        "", description="SMART backend services: the key's kid in the client's registered JWKS")
+    token_url: str = Field("", description="SMART backend services: the token endpoint")
+    scope: str = Field(
+        "system/Flag.write system/Communication.write",
+        description="SMART backend services: the scopes asked for (SMART v2 servers: "
+                    "system/Flag.cu system/Communication.cu)")
+    timeout_s: float = Field(10.0, gt=0, description="Timeout of one request to the server")
+    retry_max_s: float = Field(
+        30.0, gt=0, description="Longest wait between two attempts while the server is away")
+    concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once")
+    host: str = Field("127.0.0.1", description="Address the exporter's web server binds")
+    port: int = Field(6068, ge=1, le=65535,
+                      description="The exporter's /health, /ready, /metrics")
+    group: str = Field("", description="Consumer group of the exporters "
+                                       "(default: APP_ID-fhir-export)")
+    batch_records: int = Field(200, ge=1, description="Records handled per batch, at most")
+    max_lag_s: float = Field(
+        120.0, gt=0, description="/ready fails when the oldest record not yet written is older")
+
+    @field_validator("base_url", "token_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return http_url(value)
+
+    @field_validator("token")
+    @classmethod
+    def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is not None and not value.get_secret_value() else value
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> FhirSettings:
+        smart = (self.client_id, self.private_key_file, self.token_url)
+        if any(smart) and not all(smart):
+            raise ValueError("SMART backend services need WEARMON_FHIR_CLIENT_ID, "
+                             "WEARMON_FHIR_PRIVATE_KEY_FILE and WEARMON_FHIR_TOKEN_URL")
+        if any(smart) and self.token is not None:
+            raise ValueError("set WEARMON_FHIR_TOKEN or SMART backend services "
+                             "(WEARMON_FHIR_CLIENT_ID …), not both")
+        if self.private_key_file and not Path(self.private_key_file).is_file():
+            raise ValueError(f"WEARMON_FHIR_PRIVATE_KEY_FILE: no such file "
+                             f"{self.private_key_file!r}")
+        return self
+
+    @property
+    def smart(self) -> bool:
+        """Whether tokens come from SMART backend services (a signed JWT per token)."""
+        return bool(self.client_id)
+
+
 class UploadLimits(Section):
     title = "Uploads (gateway and worker)"
     model_config = section("WEARMON_")
@@ -361,9 +427,9 @@ class DataSettings(Section):
 #: Every section: the attribute of ``Settings`` and its class, in the order ``-h`` shows them.
 SECTIONS: dict[str, type[Section]] = {
     "kafka": KafkaSettings, "topics": Topics, "influx": InfluxSettings,
-    "sink": SinkSettings, "uploads": UploadLimits, "worker": WorkerSettings, "api": ApiSettings,
-    "notify": NotifySettings, "console": ConsoleSettings, "gateway": GatewaySettings,
-    "data": DataSettings,
+    "sink": SinkSettings, "fhir": FhirSettings, "uploads": UploadLimits, "worker": WorkerSettings,
+    "api": ApiSettings, "notify": NotifySettings, "console": ConsoleSettings,
+    "gateway": GatewaySettings, "data": DataSettings,
 }
 
 
@@ -376,6 +442,7 @@ class Settings(BaseModel):
     topics: Topics = Field(default_factory=Topics)
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
+    fhir: FhirSettings = Field(default_factory=FhirSettings)
     uploads: UploadLimits = Field(default_factory=UploadLimits)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
@@ -393,6 +460,10 @@ class Settings(BaseModel):
     @property
     def sink_group(self) -> str:
         return self.sink.group or f"{self.kafka.app_id}-sink"
+
+    @property
+    def fhir_group(self) -> str:
+        return self.fhir.group or f"{self.kafka.app_id}-fhir-export"
 
     def with_topics(self, **names: str) -> Settings:
         """The same settings with some topic names changed (e.g. ``telemetry=…``)."""

@@ -81,11 +81,16 @@ def influx_query(url: str, db: str, query: str) -> list[dict[str, object]]:
 async def sink_backlog(settings: Settings) -> int:
     """Records on the sinks' topics after their group's committed offsets (the broker's view,
     whichever sinks share the group)."""
-    consumer = AIOKafkaConsumer(**client_options(settings), group_id=settings.sink_group,
+    return await group_backlog(settings, settings.sink_group, list(kinds_of(settings)))
+
+
+async def group_backlog(settings: Settings, group: str, topics: list[str]) -> int:
+    """Records on ``topics`` after ``group``'s committed offsets (the broker's view)."""
+    consumer = AIOKafkaConsumer(**client_options(settings), group_id=group,
                                 enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for topic in kinds_of(settings)
+        tps = [TopicPartition(topic, p) for topic in topics
                for p in range(settings.kafka.partitions)]
         ends = await consumer.end_offsets(tps)
         waiting = 0

@@ -12,25 +12,21 @@ lack). What InfluxDB answers decides what happens:
 * connection errors, timeouts, 5xx, 429, and 401/403/404 (credentials, a missing database or
   bucket: an operator's problem, not the data's): an outage. Block and retry with backoff until
   it ends (backpressure, never a drop); with ``WEARMON_INFLUX_CREATE_DB`` a missing database is
-  created again. One warning when an outage starts, then one every ``REPEAT_WARNING_S``.
+  created again. One warning when an outage starts, then one every 30 s (``OutageWatch``).
 
 InfluxDB's error text can quote the data (vitals): it is never logged.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Iterable
 
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from wearmon.stream.config import InfluxSettings
+from wearmon.stream.sinks.outage import OutageWatch
 
-log = logging.getLogger(__name__)
-
-REPEAT_WARNING_S = 30.0
 CREDENTIALS = ("refuses the credentials (set WEARMON_INFLUX_USERNAME and "
                "WEARMON_INFLUX_PASSWORD for 1.x, or WEARMON_INFLUX_TOKEN for 2.x/3.x)")
 #: Content-free names for what InfluxDB says when it refuses points (matched, never quoted).
@@ -88,10 +84,22 @@ class InfluxWriter:
             secret = config.password
             password = secret.get_secret_value() if secret is not None else ""
             self._params.update(u=config.username, p=password)
-        self.retries = 0
-        self.outage_since: float | None = None  # monotonic: writes fail since then
-        self.outage: InfluxOutage | None = None  # the last failure of the outage
-        self._warned_at = 0.0
+        self.watch = OutageWatch("InfluxDB")
+
+    @property
+    def outage_since(self) -> float | None:
+        """Monotonic time since which writes fail (None: they do not)."""
+        return self.watch.since
+
+    @property
+    def outage(self) -> InfluxOutage | None:
+        """The last failure of the outage."""
+        last = self.watch.last
+        return last if isinstance(last, InfluxOutage) else None
+
+    @property
+    def retries(self) -> int:
+        return self.watch.retries
 
     async def ensure_database(self) -> None:
         """``CREATE DATABASE`` (idempotent) on 1.x; 2.x/3.x create buckets/dbs themselves."""
@@ -126,16 +134,14 @@ class InfluxWriter:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(InfluxOutage),
             wait=wait_exponential(multiplier=0.2, max=10.0),
-            before_sleep=lambda state: self._waiting(state.outcome.exception()
-                                                     if state.outcome else None),
+            before_sleep=lambda state: self.watch.retrying(state.outcome.exception()
+                                                           if state.outcome else None),
             reraise=True,
         )
         async for attempt in retrying:
             with attempt:
                 await self._post_once(url, params, body)
-        if self.outage_since is not None:
-            log.warning("InfluxDB is back after %.0f s", time.monotonic() - self.outage_since)
-            self.outage_since, self.outage = None, None
+        self.watch.ended()
 
     async def _post_once(self, url: str, params: dict[str, str], body: bytes) -> None:
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
@@ -192,14 +198,11 @@ class InfluxWriter:
             return
         if status in (401, 403) or status >= 500:
             self.failed(InfluxOutage(f"InfluxDB {self.problem(status)}: HTTP {status}", status))
-        elif self.outage_since is not None:
-            log.warning("InfluxDB is back after %.0f s", time.monotonic() - self.outage_since)
-            self.outage_since, self.outage = None, None
+        else:
+            self.watch.ended()
 
     def failed(self, outage: InfluxOutage) -> None:
-        self.outage = outage
-        if self.outage_since is None:
-            self.outage_since = time.monotonic()
+        self.watch.failed(outage)
 
     async def _query(self, params: dict[str, str]) -> tuple[int, str]:
         """One InfluxQL request with the credentials: (HTTP status, body)."""
@@ -211,16 +214,3 @@ class InfluxWriter:
                 return resp.status, await resp.text(errors="replace")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise InfluxOutage(f"InfluxDB unreachable ({type(exc).__name__})") from None
-
-    def _waiting(self, error: BaseException | None) -> None:
-        """Before each retry: count it, warn now and then, re-create a dropped database."""
-        self.retries += 1
-        now = time.monotonic()
-        if isinstance(error, InfluxOutage):
-            self.outage = error
-        if self.outage_since is None:
-            self.outage_since = now
-        if now - self._warned_at >= REPEAT_WARNING_S:
-            self._warned_at = now
-            log.warning("%s; holding the batch and retrying (outage for %.0f s)", error,
-                        now - self.outage_since)

@@ -86,19 +86,45 @@ def failing_reason(writer: InfluxWriter) -> str | None:
 def reasons(writer: InfluxWriter, state: SinkState, max_lag_s: float,
             now_s: float | None = None) -> list[str]:
     """Why this sink is not keeping up (empty: ready)."""
-    at = time.time() if now_s is None else now_s
     out = []
     if writer.outage_since is not None:
         since_s = time.monotonic() - writer.outage_since
         what = (f"InfluxDB {CREDENTIALS}" if failing_reason(writer) == "credentials"
                 else str(writer.outage or "InfluxDB unreachable"))
         out.append(f"{what}; writes failing for {since_s:.0f} s")
+    return out + lag_reasons(state, max_lag_s, "WEARMON_SINK_MAX_LAG_S", now_s)
+
+
+def lag_reasons(state: SinkState, max_lag_s: float, variable: str,
+                now_s: float | None = None) -> list[str]:
+    """Why a member of a sink's group is behind: its oldest pending record is older than
+    ``max_lag_s`` (set by ``variable``), or the broker does not answer.
+
+    >>> lag_reasons(SinkState(oldest_pending_ms=0), 60.0, "WEARMON_SINK_MAX_LAG_S", now_s=90.0)
+    ['behind by 90 s (more than WEARMON_SINK_MAX_LAG_S=60)']
+    """
+    at = time.time() if now_s is None else now_s
+    out = []
     lag_s = state.lag_s(int(at * 1000))
     if lag_s > max_lag_s:
-        out.append(f"behind by {lag_s:.0f} s (more than WEARMON_SINK_MAX_LAG_S={max_lag_s:g})")
+        out.append(f"behind by {lag_s:.0f} s (more than {variable}={max_lag_s:g})")
     if state.broker_down_since_s is not None:
         out.append(f"broker unreachable for {at - state.broker_down_since_s:.0f} s")
     return out
+
+
+def lag_gauges(prefix: str, state: SinkState, ready: bool) -> Iterator[Metric]:
+    """``<prefix>_lag_records{topic,partition}``, ``<prefix>_lag_seconds`` and
+    ``<prefix>_ready`` of a member of a sink's group."""
+    lag = GaugeMetricFamily(f"{prefix}_lag_records", "Records after the last one committed",
+                            labels=["topic", "partition"])
+    for tp, records in sorted(state.lag().items()):
+        lag.add_metric([tp.topic, str(tp.partition)], records)
+    yield lag
+    yield GaugeMetricFamily(f"{prefix}_lag_seconds", "Age of the oldest record being written "
+                            "(0 when idle)", value=state.lag_s(int(time.time() * 1000)))
+    yield GaugeMetricFamily(f"{prefix}_ready", "1 when /ready answers 200, else 0",
+                            value=1.0 if ready else 0.0)
 
 
 class SinkCollector(Collector):
@@ -110,14 +136,7 @@ class SinkCollector(Collector):
         self.ready = ready
 
     def collect(self) -> Iterator[Metric]:
-        lag = GaugeMetricFamily("wearmon_sink_lag_records", "Records after the last one "
-                                "committed", labels=["topic", "partition"])
-        for tp, records in sorted(self.state.lag().items()):
-            lag.add_metric([tp.topic, str(tp.partition)], records)
-        yield lag
-        yield GaugeMetricFamily("wearmon_sink_lag_seconds", "Age of the oldest record being "
-                                "written (0 when idle)",
-                                value=self.state.lag_s(int(time.time() * 1000)))
+        yield from lag_gauges("wearmon_sink", self.state, self.ready())
         retries = CounterMetricFamily("wearmon_influx_retries",
                                       "InfluxDB write attempts that failed and were retried")
         retries.add_metric([], self.writer.retries)
@@ -128,5 +147,3 @@ class SinkCollector(Collector):
         for name in ("credentials", "database", "unreachable", "server"):
             failing.add_metric([name], 1.0 if name == reason else 0.0)
         yield failing
-        yield GaugeMetricFamily("wearmon_sink_ready", "1 when /ready answers 200, else 0",
-                                value=1.0 if self.ready() else 0.0)

@@ -105,3 +105,14 @@ def test_bad_ids_and_certificates_are_refused_before_connecting(tmp_path: Path) 
                       WEARMON_GATEWAY_TLS_KEY=missing)
     assert done.returncode != 0 and done.stderr.count("\n") == 1
     assert "WEARMON_GATEWAY_TLS_CERT" in done.stderr
+
+
+def test_the_fhir_export_is_off_until_it_has_a_server(tmp_path: Path) -> None:
+    broker = f"kafka://127.0.0.1:{free_port()}"  # not even asked: the export is off
+    done, seconds = run_cli(["fhir-export"], tmp_path, WEARMON_BROKER=broker)
+    assert done.returncode == 2 and seconds < 15 and done.stderr.count("\n") == 1
+    assert "The FHIR export is off: set WEARMON_FHIR_BASE_URL" in done.stderr
+    done, _ = run_cli(["fhir-export"], tmp_path, WEARMON_FHIR_BASE_URL="http://127.0.0.1:9",
+                      WEARMON_FHIR_CLIENT_ID="wearmon")
+    assert done.returncode == 2 and done.stderr.count("\n") == 2, done.stderr
+    assert "WEARMON_FHIR_PRIVATE_KEY_FILE" in done.stderr

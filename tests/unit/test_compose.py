@@ -16,7 +16,7 @@ from wearmon.stream.kafka import new_topic, topic_names
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"kafka", "influxdb", "grafana", "worker", "sink", "simulator", "mailpit", "gateway",
-            "enrol", "prometheus", "alertmanager", "console"}
+            "enrol", "prometheus", "alertmanager", "console", "fhir-export"}
 INTERPOLATION = re.compile(r"\$\{(\w+)(?:[:?+-][^}]*)?\}")
 
 
@@ -98,10 +98,10 @@ def test_infrastructure_has_healthchecks_and_dependents_wait_for_them(
 ) -> None:
     services = compose["services"]
     for name in ("kafka", "influxdb", "grafana", "mailpit", "worker", "sink", "gateway",
-                 "console"):
+                 "console", "fhir-export"):
         assert services[name]["healthcheck"]["test"], name
-    # the worker and the sink are healthy only while they keep up (readiness, not liveness)
-    for name in ("worker", "sink"):
+    # the worker and the sinks are healthy only while they keep up (readiness, not liveness)
+    for name in ("worker", "sink", "fhir-export"):
         assert "/ready" in str(services[name]["healthcheck"]["test"]), name
     for name, needs in {
         "worker": {"kafka"},
@@ -111,6 +111,7 @@ def test_infrastructure_has_healthchecks_and_dependents_wait_for_them(
         "gateway": {"kafka"},
         "enrol": {"kafka"},
         "console": {"kafka"},
+        "fhir-export": {"kafka"},
     }.items():
         depends = services[name]["depends_on"]
         for dependency in needs:
@@ -276,3 +277,23 @@ def test_topics_fit_the_compose_kafka(compose: dict[str, Any]) -> None:
                  if t.topic_configs.get("cleanup.policy") == "compact"}
     assert compacted == {settings.topics.patients, settings.topics.devices,
                          settings.topics.monitoring}
+
+
+def test_the_fhir_exporter_is_optional_and_reads_its_server_from_the_env_file(
+    compose: dict[str, Any], env_example: dict[str, str],
+) -> None:
+    """Off unless its profile is asked for; without a FHIR server in .env it stops with one line
+    (the variables default to empty, so that compose itself never needs them)."""
+    exporter = compose["services"]["fhir-export"]
+    assert exporter["profiles"] == ["fhir"]
+    assert exporter["command"] == ["wearmon", "fhir-export"]
+    environment = exporter["environment"]
+    assert environment["WEARMON_FHIR_BASE_URL"] == "${WEARMON_FHIR_BASE_URL:-}"
+    assert environment["WEARMON_FHIR_HOST"] == "0.0.0.0" and "ports" not in exporter
+    port = variables_only({}).fhir.port
+    assert f"127.0.0.1:{port}/ready" in str(exporter["healthcheck"]["test"])
+    assert env_example["WEARMON_FHIR_BASE_URL"] == "" and env_example["WEARMON_FHIR_TOKEN"] == ""
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["wearmon-fhir-export"]["dns_sd_configs"][0] == {
+        "names": ["fhir-export"], "type": "A", "port": port}

@@ -1,0 +1,1 @@
+"""Alerts out to a FHIR server (``wearmon fhir-export``)."""
