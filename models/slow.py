@@ -41,6 +41,9 @@ from wearmon.models.base import Day, Finding, Severity, Status
 #: reports it as ``shipped_settings``); each person's published figure uses the threshold chosen
 #: without that person (leave-one-patient-out).
 ALERT_SCORE = 3.75
+#: Changes whenever the score's definition changes: the shipped population curve
+#: (``models/illness_budget_curve.json``) must have been made with the same version.
+SCORE_VERSION = 1
 #: Population prior of the day-to-day spread of resting heart rate (bpm): a fixed round value,
 #: not fitted (wearable resting heart rate varies by about 2-3 bpm from day to day).
 PRIOR_SD_BPM = 2.5

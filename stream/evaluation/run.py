@@ -62,3 +62,17 @@ def evaluate(
 
     write_report(out, dataset, result, patients)
     return result
+
+
+BUDGET_CURVE_COMMAND = ("wearmon evaluate --dataset covid-daily --data-dir ../shared/data "
+                        "--out out/covid --write-budget-curve models/illness_budget_curve.json")
+
+
+def write_budget_curve(result: dict[str, Any], path: str | Path) -> None:
+    """Write the illness score's population curve of a full covid-daily ``result``."""
+    from wearmon.stream.evaluation.runs.illness_curves import budget_curve_document
+
+    people = len(result["per_person"])
+    doc = budget_curve_document(result["in_sample_curve"], result["operating_curve"], people,
+                                BUDGET_CURVE_COMMAND)
+    Path(path).write_text(json.dumps(doc, indent=1) + "\n")
