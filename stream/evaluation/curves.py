@@ -102,6 +102,8 @@ def leave_one_out_curve(per_person: PerPerson, window_days: Sequence[int],
     ...                                                                          [0.5, 3.0])]
     [(0.5, [2], 1), (3.0, [1, 2], 1)]
     """
+    if pool is None and len(per_person) < 2:
+        pool = per_person  # nobody else to choose on (a one-person subset): in-sample
     points = []
     for budget in budgets:
         choose = protocol.most_sensitive_within(budget)

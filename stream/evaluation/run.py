@@ -18,6 +18,7 @@ from rich.progress import Progress
 
 from wearmon.stream.evaluation.runs import illness_run, normal_run, rhythm_run, synthetic_run
 from wearmon.stream.evaluation.runs.results import PatientResult, progress_bar
+from wearmon.stream.evaluation.verdict import verdict
 
 Runner = Callable[[Path, Progress, int | None, bool], tuple[dict[str, Any], list[PatientResult]]]
 RUNNERS: dict[str, Runner] = {
@@ -49,6 +50,7 @@ def evaluate(
         result, patients = RUNNERS[dataset](Path(data_dir), progress, max_patients, baselines)
     result = {"dataset": dataset, "max_patients": max_patients, "baselines_run": baselines,
               **result}
+    result["verdict"] = verdict(dataset, result)
     result["state_bytes_max"] = max((p.run.state_bytes for p in patients), default=0)
     samples = sum(p.run.samples for p in patients)
     result["replay_us_per_sample"] = round(

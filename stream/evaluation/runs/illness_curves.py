@@ -18,7 +18,7 @@ import numpy as np
 
 from wearmon.models.base import Day
 from wearmon.models.slow import SlowDeviation
-from wearmon.stream.evaluation import anchors, curves, protocol
+from wearmon.stream.evaluation import anchors, curves, protocol, river_candidates
 
 #: Wearmon's illness-score thresholds (``SlowDeviation.alert_score``), loosest first
 ALERT_SCORE_GRID = tuple(round(float(x), 3) for x in np.arange(1.5, 8.001, 0.125))
@@ -28,6 +28,7 @@ ANCHOR_GRIDS = {
     "nightsignal": ("rise_bpm", tuple(x / 2 for x in range(2, 25))),
     "rhr_cusum": ("h", tuple(x / 2 for x in range(1, 29))),
 }
+FITTED_ELSEWHERE = "fitted on other people (covid-daily)"
 NAMES = {"wearmon": "Wearmon illness score", "nightsignal": "NightSignal (Alavi 2022)",
          "rhr_cusum": "resting-HR CuSum (after Mishra 2020)"}
 
@@ -80,24 +81,39 @@ def wearmon_counts(people: Sequence[Person]) -> dict[str, dict[float, protocol.C
 def method_curves(people: Sequence[Person], baselines: bool,
                   pool: Mapping[str, Mapping[float, protocol.Counts]] | None = None,
                   wearmon: Mapping[str, Mapping[float, protocol.Counts]] | None = None,
+                  pool_people: Sequence[Person] = (),
                   ) -> dict[str, dict[str, Any]]:
-    """Wearmon's leave-one-out curve (``pool``: other people who only help choose) and, with
-    ``baselines``, each anchor's swept curve; all on ``people``."""
+    """Wearmon's leave-one-out curve on ``people`` (``pool``: the counts of other people who
+    alone choose the thresholds, e.g. the shipped population curve) and, with ``baselines``,
+    each anchor's swept curve and each River candidate's curve, fitted like Wearmon's (on
+    ``pool_people`` when given, else leave-one-patient-out)."""
     window_days = [n for p in people for n in p.window_days]
     mine = wearmon if wearmon is not None else wearmon_counts(people)
     loo = curves.leave_one_out_curve(mine, window_days, pool=pool)
     out = {"wearmon": {
         "name": NAMES["wearmon"],
         **curves.describe(loo, "alarm budget (false alert-days per 30 days)",
-                          protocol.LEAVE_ONE_OUT),
+                          protocol.LEAVE_ONE_OUT if pool is None else FITTED_ELSEWHERE),
         "in_sample_curve": curves.operating_curve(mine, ALERT_SCORE_GRID, window_days),
     }}
-    if baselines:
-        for name, (field, grid) in ANCHOR_GRIDS.items():
-            per = counts_by_threshold(people, grid, lambda v, n=name: anchor_judge(n, v))
-            swept = curves.operating_curve(per, grid, window_days)
-            out[name] = {"name": NAMES[name], **curves.describe(swept, field, "threshold swept"),
-                         "paper_threshold": 4.0}
+    if not baselines:
+        return out
+    for name, (field, grid) in ANCHOR_GRIDS.items():
+        per = counts_by_threshold(people, grid, lambda v, n=name: anchor_judge(n, v))
+        swept = curves.operating_curve(per, grid, window_days)
+        out[name] = {"name": NAMES[name], **curves.describe(swept, field, "threshold swept"),
+                     "paper_threshold": 4.0}
+    for name, (field, grid) in river_candidates.CANDIDATE_GRIDS.items():
+        def make(v: float, n: str = name) -> Judge:
+            return river_candidates.candidate(n, v)
+
+        per = counts_by_threshold(people, grid, make)
+        others = counts_by_threshold(pool_people, grid, make) if pool_people else None
+        fitted = curves.leave_one_out_curve(per, window_days, pool=others)
+        out[name] = {"name": river_candidates.NAMES[name], "river_candidate": True,
+                     **curves.describe(fitted, f"alarm budget ({field} fitted)",
+                                       protocol.LEAVE_ONE_OUT if others is None
+                                       else FITTED_ELSEWHERE)}
     return out
 
 

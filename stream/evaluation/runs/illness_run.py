@@ -64,7 +64,10 @@ def _with_curves(result: dict[str, Any], methods: dict[str, dict[str, Any]]) -> 
     result["curve_threshold"] = wearmon["threshold_name"]
     result["in_sample_curve"] = wearmon["in_sample_curve"]
     for name, method in methods.items():
-        if name != "wearmon":
+        if method.get("river_candidate"):
+            result.setdefault("river_candidates", {})[name] = {
+                k: v for k, v in method.items() if k != "river_candidate"}
+        elif name != "wearmon":
             result.setdefault("baselines", {}).setdefault(name, {}).update(
                 {k: method[k] for k in ("operating_curve", "sensitivity_at", "area", "cliffs",
                                         "threshold_name", "paper_threshold")})
@@ -178,10 +181,16 @@ def stanford(root: Path, progress: Progress, max_patients: int | None, baselines
     }
     if baselines:
         result["baselines"] = {n: metrics.stanford_summary(r) for n, r in anchor_rows.items()}
-    methods = illness_curves.method_curves(people, baselines, pool=shipped_pool())
-    methods["wearmon"]["protocol"] = "fitted on other people (covid-daily population curve)"
+    methods = illness_curves.method_curves(people, baselines, pool=shipped_pool(),
+                                           pool_people=_covid_people(root) if baselines else ())
     _with_curves(result, methods)
     return result, results
+
+
+def _covid_people(root: Path) -> list[Person]:
+    """The covid-daily people (other people: they choose the River candidates' thresholds)."""
+    people = [datasets.load_covid_daily(root, p) for p in datasets.covid_daily_people(root)]
+    return [covid_person(s, daily_values(s)) for s in people]
 
 
 def _stanford_hr_users(root: Path) -> list[str]:

@@ -163,9 +163,9 @@ def replay_patient(
 
     >>> from wearmon.stream.core.schema import Sample
     >>> run = replay_patient("p-0001", Columns.from_samples(
-    ...     [Sample(t_ms=i * 5_000, hr_bpm=150, steps=0) for i in range(3)]))
+    ...     [Sample(t_ms=i * 5_000, hr_bpm=150, steps=0) for i in range(7)]))
     >>> [f.kind for f in run.findings], run.samples
-    (['tachycardia_at_rest'], 3)
+    (['tachycardia_at_rest'], 7)
     >>> [a.kind for a in alerts_of(run.findings)]
     ['tachycardia_at_rest']
     """
