@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wearmon.stream.evaluation.curves import envelope
 from wearmon.stream.evaluation.verdict import DETECTOR_NAMES
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def _spans(ax: Axes, result: PatientResult, origin: int | None) -> None:
         seen.add(label)
     for label, t in result.events:
         ax.axvline(_x(t, origin), color="k", lw=1.0, ls="-" if label == "symptom_onset" else ":",
-                   label=None if label in seen else f"line: {label}")
+                   label=None if label in seen else f"line: {label.replace('_', ' ')}")
         seen.add(label)
 
 
@@ -205,9 +206,7 @@ CURVE_STYLES = {"wearmon": ("tab:purple", "-", 2.6, "o"), "nightsignal": ("dimgr
                 "rhr_cusum": ("darkgoldenrod", "-", 1.6, "^")}
 
 
-def _curve_xy(points: Sequence[dict[str, Any]]) -> tuple[list[float], list[float]]:
-    pts = sorted((p["false_alert_days_per_30d"], p["sensitivity"] or 0.0) for p in points)
-    return [x for x, _ in pts], [y for _, y in pts]
+CANDIDATE_COLOURS = ("tab:red", "tab:cyan", "tab:olive", "tab:pink")
 
 
 def plot_curves(curves: dict[str, dict[str, Any]], path: Path, title: str) -> tuple[int, int]:
@@ -219,12 +218,20 @@ def plot_curves(curves: dict[str, dict[str, Any]], path: Path, title: str) -> tu
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.8, 5.2))
-    for i, (key, c) in enumerate(curves.items()):
-        colour, ls, lw, marker = CURVE_STYLES.get(key, (f"C{i}", "--", 1.2, None))
-        xs, ys = _curve_xy(c["operating_curve"])
+    extra = 0
+    for key, c in curves.items():
+        if key not in CURVE_STYLES:
+            extra += 1
+        colour, ls, lw, marker = CURVE_STYLES.get(
+            key, (CANDIDATE_COLOURS[(extra - 1) % len(CANDIDATE_COLOURS)], "--", 1.2, None))
+        xs, ys = envelope(c["operating_curve"])  # what ``sensitivity_at`` reads
         at = c["sensitivity_at"]
-        ax.plot(xs, ys, color=colour, ls=ls, lw=lw, marker=marker, ms=4,
+        ax.plot([*xs, 3.0], [*ys, ys[-1]], color=colour, ls=ls, lw=lw,
                 label=f"{c['name']}: {at['0.5']:.2f} at 0.5, {at['1.0']:.2f} at 1.0")
+        if marker:
+            ax.plot([p["false_alert_days_per_30d"] for p in c["operating_curve"]],
+                    [p["sensitivity"] or 0.0 for p in c["operating_curve"]], ls="none",
+                    marker=marker, ms=4, color=colour)
     first = next(iter(curves.values()))
     chance = sorted((p["false_alert_days_per_30d"], p["chance_sensitivity"] or 0.0)
                     for p in first["operating_curve"])

@@ -22,6 +22,7 @@ from wearmon.stream.evaluation.verdict import (
     CLINICAL_NAMES,
     DETECTOR_NAMES,
     GLOSSARY,
+    answer,
     clinical_name,
     verdict,
 )
@@ -41,7 +42,7 @@ HEADLINE = {
     "synthetic": ("recall", "false_alerts_per_patient_day", "median_latency_s"),
 }
 TITLES = {
-    "covid-daily": "Illness before symptoms: 67 people around a COVID-19 onset (daily values)",
+    "covid-daily": "Illness before symptoms: people around a COVID-19 onset (daily values)",
     "stanford": "Illness before symptoms: Stanford smartwatch wearers (minute data)",
     "afdb": "Atrial fibrillation from beat intervals (MIT-BIH AF database)",
     "nsr": "False AF alarms on normal heart rhythm (24-hour recordings)",
@@ -91,6 +92,19 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
     return f"<table{ident}><tr>{head}</tr>{body}</table>"
 
 
+def _figure(value: Any, unit: str) -> str:
+    """A verdict figure in words: a share as a percentage (with the value), seconds with 's'.
+
+    >>> _figure(0.4083, "share"), _figure(61.4, "s"), _figure(None, "share")
+    ('41% (0.408)', '61.4 s', 'not measured')
+    """
+    if value is None:
+        return "not measured"
+    if unit == "share":
+        return f"{100 * value:.0f}% ({value:.3g})"
+    return cell(value) + (f" {unit}" if unit else "")
+
+
 def _met(value: bool | None) -> str:
     if value is None:
         return "<td>not measured</td>"
@@ -101,11 +115,15 @@ def verdict_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The first table: figure, Wearmon, best published rule, target, met/missed."""
     if not rows:
         return ""
+    def rule(r: Mapping[str, Any]) -> str:
+        if not r["published_rule"]:
+            return "—"
+        return f"{_figure(r['best_published_rule'], r['unit'])}, {r['published_rule']}"
+
     body = "".join(
-        f"<tr><td>{html.escape(r['figure'])}</td><td>{html.escape(cell(r['wearmon']))}"
-        f"{html.escape(r.get('unit', '') and ' ' + r['unit'])}</td>"
-        f"<td>{html.escape(cell(r['best_published_rule']))}"
-        f"{' (' + html.escape(r['published_rule']) + ')' if r['published_rule'] else ''}</td>"
+        f"<tr><td>{html.escape(r['figure'])}</td>"
+        f"<td>{html.escape(_figure(r['wearmon'], r['unit']))}</td>"
+        f"<td>{html.escape(rule(r))}</td>"
         f"<td>{html.escape(r['target'])}</td>{_met(r['met'])}</tr>" for r in rows)
     head = ("<tr><th scope='col'>figure</th><th scope='col'>Wearmon</th><th scope='col'>best "
             "published rule, same data</th><th scope='col'>target</th><th scope='col'>"
@@ -272,6 +290,19 @@ def _person(p: PatientResult, dataset: str, plots: Path) -> str:
             + (f"<p>… and {more} more</p>" if more > 0 else "") + "</details></section>")
 
 
+def _scope(result: Mapping[str, Any], people: int) -> str:
+    """What was measured on whom, in one sentence."""
+    words = f"{people} people"
+    if "events" in result:
+        words += f", {result['events']} illness onsets"
+    if "patient_days" in result:
+        words += f", {result['patient_days']:g} patient-days"
+    if "hours" in result:
+        words += f", {result['hours']:g} hours of beats"
+    return (f"{words}; protocol: {result.get('protocol', '')} (thresholds never chosen on the "
+            "person scored). Wearmon supports clinicians; it does not diagnose.")
+
+
 def _order(patients: Sequence[PatientResult]) -> list[PatientResult]:
     """People with an illness onset (or any labelled event) first, then by alerts."""
     return sorted(patients, key=lambda p: (-int(p.row.get("events", 0) or bool(p.events)),
@@ -299,7 +330,9 @@ def write_report(out: Path, dataset: str, result: dict[str, Any],
 <title>Wearmon evaluation: {html.escape(dataset)}</title><style>{STYLE}</style></head><body>
 <h1>{html.escape(TITLES.get(dataset, dataset))}</h1>
 <nav aria-label="contents">Contents: {nav}</nav>
-<h2 id='verdict-title'>Verdict</h2>{verdict_table(rows)}
+<p>{html.escape(_scope(result, len(people)))}</p>
+<h2 id='verdict-title'>Verdict</h2><p><b>{html.escape(answer(dataset, result))}</b></p>
+{verdict_table(rows)}
 {_ward(result) if illness else ""}
 {_curve_section(dataset, result, plots)}
 {_burden(result)}{_glossary()}{_protocol(result)}

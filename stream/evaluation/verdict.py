@@ -37,6 +37,9 @@ DETECTOR_NAMES = {
     "anchor:rhr_cusum": "Resting-HR CuSum (published rule)",
     "anchor:nrmssd_rule": "RMSSD rule (published rule)",
 }
+#: published rules by their papers, for the verdict's comparison column
+RULES = {"nightsignal": "NightSignal, Alavi 2022", "rhr_cusum": "resting-HR CuSum, Mishra 2020",
+         "nrmssd_rule": "RMSSD rule, Dash 2009"}
 GLOSSARY = {
     "Sensitivity": "The share of illness onsets (or AF time, or events) that Wearmon flagged.",
     "Lead": "How many days before symptoms started the first alert came. A negative lead "
@@ -73,12 +76,12 @@ def _best_anchor(result: Mapping[str, Any], key: Callable[[Mapping[str, Any]], A
     for name, figures in result.get("baselines", {}).items():
         value = key(figures)
         if value is not None and (best[1] is None or value > best[1]):
-            best = (DETECTOR_NAMES.get(f"anchor:{name}", name), value)
+            best = (RULES.get(name, name), value)
     return best
 
 
-def _row(figure: str, wearmon: Any, target: str, met: bool | None, best: tuple[str, Any] = ("",
-         None), unit: str = "") -> dict[str, Any]:
+def _row(figure: str, wearmon: Any, target: str, met: bool | None,
+         best: tuple[str, Any] = ("", None), unit: str = "") -> dict[str, Any]:
     return {"figure": figure, "wearmon": wearmon, "best_published_rule": best[1],
             "published_rule": best[0], "target": target, "unit": unit,
             "met": None if met is None else bool(met)}
@@ -92,7 +95,8 @@ def _illness(result: Mapping[str, Any], dataset: str) -> list[dict[str, Any]]:
         rows.append(_row(f"Illness onsets flagged (days −7…+3) when the ward accepts {rate} "
                          "false alert-days per patient-month", mine,
                          "at least the best published rule",
-                         None if best[1] is None or mine is None else mine >= best[1], best))
+                         None if best[1] is None or mine is None else mine >= best[1], best,
+                         unit="share"))
     cliffs = result.get("cliffs")
     if cliffs is not None:
         rows.append(_row("Steps of the curve where sensitivity drops by more than a third for "
@@ -102,12 +106,35 @@ def _illness(result: Mapping[str, Any], dataset: str) -> list[dict[str, Any]]:
         value = result.get("all_detectors_false_alert_days_per_30d")
         rows.append(_row("False alert-days per patient-month, all Wearmon alerts together",
                          value, "≤ 1.0", None if value is None else value <= 1.0))
-    best = _best_anchor(result, lambda f: f.get("sensitivity"))
-    rows.append(_row("Illness onsets flagged at the default budget (0.5) — sensitivity",
-                     result.get("sensitivity"), "≥ 0.5 (first design target)",
+    rows.append(_row("Illness onsets flagged at the ward default (0.5 false alert-days per "
+                     "patient-month)", result.get("sensitivity"), "≥ 0.5 (first design target)",
                      None if result.get("sensitivity") is None else result["sensitivity"] >= 0.5,
-                     (best[0] + " at its paper's setting", best[1]) if best[0] else best))
+                     unit="share"))
     return rows
+
+
+def answer(dataset: str, result: Mapping[str, Any]) -> str:
+    """The first screen's plain answer for the illness datasets ('' for the others).
+
+    >>> print(answer("covid-daily", {"sensitivity_at": {"0.5": 0.34, "1.0": 0.47},
+    ...     "baselines": {"rhr_cusum": {"sensitivity_at": {"0.5": 0.24, "1.0": 0.43}}}}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    At equal alarm rates Wearmon flags 34% of illness onsets at 0.5 and 47% at 1.0 false
+    alert-days per patient-month; the best published rule on the same people flags 24% at 0.5
+    (resting-HR CuSum, Mishra 2020) and 43% at 1.0 (resting-HR CuSum, Mishra 2020).
+    """
+    at = result.get("sensitivity_at")
+    if not at:
+        return ""
+    best = {rate: _best_anchor(result, lambda f, r=rate: f.get("sensitivity_at", {}).get(r))
+            for rate in ("0.5", "1.0")}
+    parts = [f"At equal alarm rates Wearmon flags {100 * at['0.5']:.0f}% of illness onsets at "
+             f"0.5 and {100 * at['1.0']:.0f}% at 1.0 false alert-days per patient-month"]
+    if best["0.5"][1] is not None and best["1.0"][1] is not None:
+        parts.append(f"; the best published rule on the same people flags "
+                     f"{100 * best['0.5'][1]:.0f}% at 0.5 ({best['0.5'][0]}) and "
+                     f"{100 * best['1.0'][1]:.0f}% at 1.0 ({best['1.0'][0]})")
+    return "".join(parts) + "."
 
 
 def _at_least(value: Any, target: float) -> bool | None:
