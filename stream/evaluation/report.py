@@ -196,6 +196,22 @@ def _burden(result: Mapping[str, Any]) -> str:
               "JSON (per person).</p>")
 
 
+def _river(result: Mapping[str, Any]) -> str:
+    """Minute-level River candidates (normal days, simulated events): each threshold's row."""
+    parts = []
+    for c in result.get("river_candidates", {}).values():
+        rows = c.get("by_threshold")
+        if not rows:
+            continue  # illness candidates are in the operating-curve table
+        columns = [k for k in rows[0] if k != "alerts"]
+        parts.append(f"<p>{html.escape(c['name'])}"
+                     + (f" — Wearmon's heart rate for this patient on the same days: "
+                        f"{c['wearmon_contextual_hr_alerts_per_patient_day']} alerts per "
+                        "patient-day" if "wearmon_contextual_hr_alerts_per_patient_day" in c
+                        else "") + "</p>" + table(rows, columns))
+    return ("<h2 id='river'>River candidates</h2>" + "".join(parts)) if parts else ""
+
+
 def _glossary() -> str:
     items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>"
                     for k, v in GLOSSARY.items())
@@ -335,7 +351,7 @@ def write_report(out: Path, dataset: str, result: dict[str, Any],
 {verdict_table(rows)}
 {_ward(result) if illness else ""}
 {_curve_section(dataset, result, plots)}
-{_burden(result)}{_glossary()}{_protocol(result)}
+{_burden(result)}{_river(result)}{_glossary()}{_protocol(result)}
 <h2 id='people'>People</h2><p class='note'>People with an illness onset first.</p>
 <ul>{person_links}</ul>
 {"".join(_person(p, dataset, plots) for p in people)}

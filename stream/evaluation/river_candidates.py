@@ -17,6 +17,13 @@ compare like with like:
   ``stats.RollingQuantile`` for the baselines: median of the last 28 nights and the
   interquartile range as the spread (no population prior, no smoothing).
 
+And one minute-level candidate, against the contextual heart rate and the clinical bands:
+
+* ``MinuteForest`` — ``river.anomaly.HalfSpaceTrees`` on each worn minute's heart rate, steps
+  and hour of day (as a point on the clock); an alert when the anomaly score stays at or above
+  the threshold for ``persist`` minutes. Scored on the normal days (alerts per patient-day) and
+  the simulated events (recall) at each threshold of ``MINUTE_GRID``.
+
 Only the evaluation uses them; a candidate that wins moves into ``models/``.
 """
 
@@ -27,7 +34,7 @@ from dataclasses import dataclass, field
 
 from river import anomaly, stats, time_series
 
-from wearmon.models.base import Day
+from wearmon.models.base import Day, Finding, Minute, Severity
 from wearmon.models.slow import steps_decline
 
 MIN_NIGHT_MINUTES = 30
@@ -180,6 +187,56 @@ class QuantileScore:
                 self.steps_median.update(steps)
                 self.steps_learned += 1
         return self.episodes.decide(flagged)
+
+
+MINUTE_GRID = (0.8, 0.9, 0.95, 0.98)
+MINUTE_LIMITS = {"hr": (30.0, 200.0), "steps": (0.0, 200.0), "clock_x": (-1.0, 1.0),
+                 "clock_y": (-1.0, 1.0)}
+
+
+@dataclass(slots=True)
+class MinuteForest:
+    """HalfSpaceTrees over minute features; ``warmup`` learned minutes before scoring.
+
+    >>> f = MinuteForest(0.9)
+    >>> f.model.n_trees, f.model.height
+    (10, 8)
+    """
+
+    threshold: float
+    persist: int = 10
+    warmup: int = 500
+    model: anomaly.HalfSpaceTrees = field(init=False)
+    learned: int = 0
+    run: int = 0
+
+    def __post_init__(self) -> None:
+        self.model = anomaly.HalfSpaceTrees(n_trees=10, height=8, window_size=250,
+                                            limits=MINUTE_LIMITS, seed=1)
+
+    def observe_minute(self, minute: Minute) -> bool:
+        """True while an alert is due (the score has stayed high ``persist`` minutes)."""
+        if minute.hr_mean_bpm is None or not minute.worn:
+            self.run = 0
+            return False
+        angle = 2 * math.pi * minute.hour_of_day / 24
+        x = {"hr": minute.hr_mean_bpm, "steps": float(minute.steps), "clock_x": math.cos(angle),
+             "clock_y": math.sin(angle)}
+        flagged = self.learned >= self.warmup and self.model.score_one(x) >= self.threshold
+        self.run = self.run + 1 if flagged else 0
+        if not flagged:
+            self.model.learn_one(x)
+            self.learned += 1
+        return self.run >= self.persist
+
+
+def minute_findings(minutes: list[Minute], threshold: float) -> list[Finding]:
+    """The forest's findings over one patient's minutes (one per minute while due)."""
+    forest = MinuteForest(threshold)
+    return [Finding("river_hst", m.end_ms, Severity.WARNING, threshold, m.hr_mean_bpm or 0.0,
+                    None, "River HalfSpaceTrees: minute unusual for this patient",
+                    kind="unusual_minute")
+            for m in minutes if forest.observe_minute(m)]
 
 
 def candidate(name: str, threshold: float) -> GaussianNight | ForecastNight | QuantileScore:
