@@ -30,7 +30,9 @@ Only the evaluation uses them; a candidate that wins moves into ``models/``.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
 from river import anomaly, stats, time_series
 
@@ -91,7 +93,8 @@ class GaussianNight:
         value = _night(day)
         if value is None:
             return False
-        mean = self.scorer.gaussian.mu if self.scorer.gaussian.n_samples else value
+        gaussian: Any = self.scorer.gaussian  # a rolling river.proba.Gaussian
+        mean = float(gaussian.mu) if gaussian.n_samples else value
         flagged = value > mean and self.scorer.score_one(None, value) >= self.threshold
         if not flagged:
             self.scorer.learn_one(None, value)
@@ -173,11 +176,12 @@ class QuantileScore:
         steps = day.steps if day.worn_minutes >= 120 else None
         flagged = False
         if self.learned >= self.grace:
-            iqr = self.quantiles[0.75].get() - self.quantiles[0.25].get()
-            sd = max(iqr / 1.349, self.min_sd_bpm)
-            score = (value - self.quantiles[0.5].get()) / sd
+            q25, q50, q75 = (float(self.quantiles[q].get() or 0.0) for q in (0.25, 0.5, 0.75))
+            sd = max((q75 - q25) / 1.349, self.min_sd_bpm)
+            score = (value - q50) / sd
             if steps is not None and self.steps_learned >= self.grace:
-                score += steps_decline(steps, self.steps_median.get(), self.steps_scale)
+                usual = float(self.steps_median.get() or 0.0)
+                score += steps_decline(steps, usual, self.steps_scale)
             flagged = score >= self.threshold
         if not flagged:
             for q in self.quantiles.values():
@@ -190,8 +194,8 @@ class QuantileScore:
 
 
 MINUTE_GRID = (0.8, 0.9, 0.95, 0.98)
-MINUTE_LIMITS = {"hr": (30.0, 200.0), "steps": (0.0, 200.0), "clock_x": (-1.0, 1.0),
-                 "clock_y": (-1.0, 1.0)}
+MINUTE_LIMITS: dict[Hashable, tuple[float, float]] = {
+    "hr": (30.0, 200.0), "steps": (0.0, 200.0), "clock_x": (-1.0, 1.0), "clock_y": (-1.0, 1.0)}
 
 
 @dataclass(slots=True)

@@ -70,6 +70,13 @@ def clinical_name(detector: str, kind: str) -> str:
     return CLINICAL_NAMES.get(f"{detector}:{kind}", kind.replace("_", " "))
 
 
+def _sensitivity_at(rate: str) -> Callable[[Mapping[str, Any]], Any]:
+    def read(figures: Mapping[str, Any]) -> Any:
+        return figures.get("sensitivity_at", {}).get(rate)
+
+    return read
+
+
 def _best_anchor(result: Mapping[str, Any], key: Callable[[Mapping[str, Any]], Any]
                  ) -> tuple[str, Any]:
     best: tuple[str, Any] = ("", None)
@@ -91,7 +98,7 @@ def _illness(result: Mapping[str, Any], dataset: str) -> list[dict[str, Any]]:
     rows = []
     for rate in ("0.5", "1.0"):
         mine = result.get("sensitivity_at", {}).get(rate)
-        best = _best_anchor(result, lambda f, r=rate: f.get("sensitivity_at", {}).get(r))
+        best = _best_anchor(result, _sensitivity_at(rate))
         rows.append(_row(f"Illness onsets flagged (days −7…+3) when the ward accepts {rate} "
                          "false alert-days per patient-month", mine,
                          "at least the best published rule",
@@ -126,8 +133,7 @@ def answer(dataset: str, result: Mapping[str, Any]) -> str:
     at = result.get("sensitivity_at")
     if not at:
         return ""
-    best = {rate: _best_anchor(result, lambda f, r=rate: f.get("sensitivity_at", {}).get(r))
-            for rate in ("0.5", "1.0")}
+    best = {rate: _best_anchor(result, _sensitivity_at(rate)) for rate in ("0.5", "1.0")}
     parts = [f"At equal alarm rates Wearmon flags {100 * at['0.5']:.0f}% of illness onsets at "
              f"0.5 and {100 * at['1.0']:.0f}% at 1.0 false alert-days per patient-month"]
     if best["0.5"][1] is not None and best["1.0"][1] is not None:

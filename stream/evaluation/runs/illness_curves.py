@@ -61,10 +61,10 @@ def wearmon_judge(alert_score: float) -> Judge:
 
 
 def anchor_judge(name: str, value: float) -> Judge:
-    field = ANCHOR_GRIDS[name][0]
+    """The anchor ``name`` with its own threshold (``ANCHOR_GRIDS[name][0]``) at ``value``."""
     if name == "nightsignal":
-        return anchors.NightSignal(**{field: value})
-    return anchors.RestingHrCusum(**{field: value})
+        return anchors.NightSignal(rise_bpm=value)
+    return anchors.RestingHrCusum(h=value)
 
 
 def counts_by_threshold(people: Sequence[Person], grid: Sequence[float],
@@ -99,7 +99,10 @@ def method_curves(people: Sequence[Person], baselines: bool,
     if not baselines:
         return out
     for name, (field, grid) in ANCHOR_GRIDS.items():
-        per = counts_by_threshold(people, grid, lambda v, n=name: anchor_judge(n, v))
+        def anchor(v: float, n: str = name) -> Judge:
+            return anchor_judge(n, v)
+
+        per = counts_by_threshold(people, grid, anchor)
         swept = curves.operating_curve(per, grid, window_days)
         out[name] = {"name": NAMES[name], **curves.describe(swept, field, "threshold swept"),
                      "paper_threshold": 4.0}

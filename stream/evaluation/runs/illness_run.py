@@ -140,10 +140,10 @@ def stanford(root: Path, progress: Progress, max_patients: int | None, baselines
     rows, results, people = [], [], []
     anchor_rows: dict[str, list[dict[str, Any]]] = {n: [] for n in anchors.ILLNESS_ANCHORS}
     for patient in patients:
-        row, result, person = _stanford_user(root, progress, patient, events, baselines,
-                                             anchor_rows)
+        row, patient_result, person = _stanford_user(root, progress, patient, events,
+                                                     baselines, anchor_rows)
         rows.append(row)
-        results.append(result)
+        results.append(patient_result)
         people.append(person)
         progress.advance(overall)
     summary = metrics.stanford_summary(rows)
