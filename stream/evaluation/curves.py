@@ -167,14 +167,17 @@ def cliffs(points: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     a third for less than a quarter fewer false alert-days.
 
     >>> pts = [{"threshold": 1, "detected": 10, "false_alert_days_per_30d": 1.0},
-    ...        {"threshold": 2, "detected": 5, "false_alert_days_per_30d": 0.9}]
+    ...        {"threshold": 2, "detected": 5, "false_alert_days_per_30d": 0.9},
+    ...        {"threshold": 3, "detected": 3, "false_alert_days_per_30d": 0.9}]
     >>> [(c["from"], c["to"]) for c in cliffs(pts)]
-    [(1, 2)]
+    [(1, 2), (2, 3)]
     """
     found = []
     for a, b in pairwise(points):
-        loose, strict = (a, b) if a["false_alert_days_per_30d"] >= b[
-            "false_alert_days_per_30d"] else (b, a)
+        # the looser point has more false alert-days; at equal rates, more detections (moving
+        # to fewer detections for no fewer false alerts is a loss like any other)
+        loose, strict = sorted((a, b), key=lambda p: (p["false_alert_days_per_30d"],
+                                                      p["detected"]), reverse=True)
         lost = loose["detected"] - strict["detected"]
         cut = loose["false_alert_days_per_30d"] - strict["false_alert_days_per_30d"]
         if (loose["detected"] and lost / loose["detected"] > CLIFF_LOSS
