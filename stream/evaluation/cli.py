@@ -57,6 +57,13 @@ def add_evaluate_command(group: click.Group) -> None:
         help="covid-daily, all people: also write the illness score's population curve (the "
         "file models/illness_budget_curve.json that maps a ward's alarm budget to a threshold).",
     )
+    @click.option(
+        "--mechanisms",
+        is_flag=True,
+        help="stanford: also score the illness score with each of its mechanisms changed "
+        "(refractory week, smoothing, escalation, steps, can't-assess), on Stanford and "
+        "covid-daily (slow: minutes).",
+    )
     @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
     def evaluate_command(
         dataset: str,
@@ -66,14 +73,18 @@ def add_evaluate_command(group: click.Group) -> None:
         max_patients: int | None,
         baselines: bool,
         budget_curve: Path | None,
+        mechanisms: bool,
         no_progress: bool,
     ) -> None:
         """Replay a labelled dataset through the detectors and score the alerts."""
         if budget_curve is not None and (dataset != "covid-daily" or max_patients):
             raise click.UsageError("--write-budget-curve needs --dataset covid-daily and all "
                                    "its people (no --max-patients)")
+        if mechanisms and dataset != "stanford":
+            raise click.UsageError("--mechanisms needs --dataset stanford")
         result = evaluate(dataset, data_dir, out_dir, json_path, max_patients,
-                          show_progress=not no_progress, baselines=baselines)
+                          show_progress=not no_progress, baselines=baselines,
+                          mechanisms=mechanisms)
         if budget_curve is not None:
             write_budget_curve(result, budget_curve)
             click.echo(f"population curve: {budget_curve}")

@@ -212,6 +212,17 @@ def _river(result: Mapping[str, Any]) -> str:
     return ("<h2 id='river'>River candidates</h2>" + "".join(parts)) if parts else ""
 
 
+def _mechanisms(result: Mapping[str, Any]) -> str:
+    rows = result.get("mechanisms")
+    if not rows:
+        return ""
+    flat = [{"variant": r["variant"], **{f"{ds} {k}": v for ds in ("covid_daily", "stanford")
+                                         for k, v in r[ds].items()}} for r in rows]
+    columns = list(flat[0])
+    return ("<h2 id='mechanisms'>The illness score's mechanisms, one at a time</h2>"
+            + table(flat, columns, [c.replace("_", " ") for c in columns]))
+
+
 def _glossary() -> str:
     items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>"
                     for k, v in GLOSSARY.items())
@@ -351,7 +362,7 @@ def write_report(out: Path, dataset: str, result: dict[str, Any],
 {verdict_table(rows)}
 {_ward(result) if illness else ""}
 {_curve_section(dataset, result, plots)}
-{_burden(result)}{_river(result)}{_glossary()}{_protocol(result)}
+{_burden(result)}{_river(result)}{_mechanisms(result)}{_glossary()}{_protocol(result)}
 <h2 id='people'>People</h2><p class='note'>People with an illness onset first.</p>
 <ul>{person_links}</ul>
 {"".join(_person(p, dataset, plots) for p in people)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,20 @@ def evaluate(
     max_patients: int | None = None,
     show_progress: bool = True,
     baselines: bool = False,
+    mechanisms: bool = False,
 ) -> dict[str, Any]:
     """Run one evaluation; write ``metrics.json`` (and ``json_path``) and ``report.html``."""
     if dataset not in RUNNERS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASET_CHOICES}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    runner = RUNNERS[dataset]
+    if mechanisms:
+        if dataset != "stanford":
+            raise ValueError("mechanisms are measured in the stanford run (with covid-daily)")
+        runner = partial(illness_run.stanford, mechanisms=True)
     with progress_bar(show_progress) as progress:
-        result, patients = RUNNERS[dataset](Path(data_dir), progress, max_patients, baselines)
+        result, patients = runner(Path(data_dir), progress, max_patients, baselines)
     result = {"dataset": dataset, "max_patients": max_patients, "baselines_run": baselines,
               **result}
     result["verdict"] = verdict(dataset, result)

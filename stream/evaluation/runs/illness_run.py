@@ -132,8 +132,8 @@ def _stanford_user(root: Path, progress: Progress, patient: str,
     return row, result, person
 
 
-def stanford(root: Path, progress: Progress, max_patients: int | None, baselines: bool
-             ) -> tuple[dict[str, Any], list[PatientResult]]:
+def stanford(root: Path, progress: Progress, max_patients: int | None, baselines: bool,
+             mechanisms: bool = False) -> tuple[dict[str, Any], list[PatientResult]]:
     events = datasets.stanford_events(root)
     patients = limit(_stanford_hr_users(root), max_patients)
     overall = progress.add_task("stanford users", total=len(patients))
@@ -181,9 +181,14 @@ def stanford(root: Path, progress: Progress, max_patients: int | None, baselines
     }
     if baselines:
         result["baselines"] = {n: metrics.stanford_summary(r) for n, r in anchor_rows.items()}
+    covid = _covid_people(root) if baselines or mechanisms else []
     methods = illness_curves.method_curves(people, baselines, pool=shipped_pool(),
-                                           pool_people=_covid_people(root) if baselines else ())
+                                           pool_people=covid)
     _with_curves(result, methods)
+    if mechanisms:
+        from wearmon.stream.evaluation.runs.mechanisms import table
+
+        result["mechanisms"] = table(people, covid)
     return result, results
 
 
