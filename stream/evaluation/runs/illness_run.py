@@ -181,7 +181,9 @@ def stanford(root: Path, progress: Progress, max_patients: int | None, baselines
     }
     if baselines:
         result["baselines"] = {n: metrics.stanford_summary(r) for n, r in anchor_rows.items()}
-    covid = _covid_people(root) if baselines or mechanisms else []
+    # a quick subset (--max-patients) chooses the candidates' thresholds on fewer other people
+    covid = _covid_people(root, 8 * max_patients if max_patients else None) \
+        if baselines or mechanisms else []
     methods = illness_curves.method_curves(people, baselines, pool=shipped_pool(),
                                            pool_people=covid)
     _with_curves(result, methods)
@@ -192,9 +194,10 @@ def stanford(root: Path, progress: Progress, max_patients: int | None, baselines
     return result, results
 
 
-def _covid_people(root: Path) -> list[Person]:
+def _covid_people(root: Path, most: int | None = None) -> list[Person]:
     """The covid-daily people (other people: they choose the River candidates' thresholds)."""
-    people = [datasets.load_covid_daily(root, p) for p in datasets.covid_daily_people(root)]
+    people = [datasets.load_covid_daily(root, p)
+              for p in limit(datasets.covid_daily_people(root), most)]
     return [covid_person(s, daily_values(s)) for s in people]
 
 
