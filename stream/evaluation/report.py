@@ -271,7 +271,10 @@ def person_sentence(row: Mapping[str, Any]) -> str:
         lead = _lead_words(row.get("lead_days", []))
         parts.append(f"Illness onsets: {row['events']}, flagged: {row['detected']}"
                      + (f" ({lead})" if lead else "") + ".")
-    if "false_alert_days" in row:
+    if "all_alerts_false_alert_days" in row:
+        parts.append(f"False alert-days: illness score {row['false_alert_days']}, all alerts "
+                     f"{row['all_alerts_false_alert_days']}.")
+    elif "false_alert_days" in row:
         parts.append(f"False alert-days: {row['false_alert_days']}.")
     if "alerts" in row and "monitored_days" in row:
         parts.append(f"{row['alerts']} alerts in {row['monitored_days']:g} monitored days.")
@@ -304,11 +307,13 @@ def _person(p: PatientResult, dataset: str, plots: Path) -> str:
                "explanation": a.explanation}
               for a in (p.alerts + p.anchor_alerts)[:MAX_ALERTS_LISTED]]
     more = len(p.alerts) + len(p.anchor_alerts) - MAX_ALERTS_LISTED
+    false_days = "false_alert_days_by_kind" in p.row
     by_kind = p.row.get("false_alert_days_by_kind") or p.row.get("by_kind") or {}
     kinds = "; ".join(f"{CLINICAL_NAMES.get(k, k)}: {v}" for k, v in by_kind.items())
+    kinds_words = "False alert-days by kind" if false_days else "Alerts by kind"
     return (f"<section class='person' id='{html.escape(p.run.patient)}'>"
             f"<h3>{html.escape(p.run.patient)}</h3><p>{html.escape(person_sentence(p.row))}"
-            + (f" Alerts by kind: {html.escape(kinds)}." if kinds else "") + "</p>"
+            + (f" {kinds_words}: {html.escape(kinds)}." if kinds else "") + "</p>"
             f"<img src='plots/{name}' width='{width}' height='{height}' "
             f"alt='{html.escape(_alt(p, dataset), quote=True)}'>"
             f"<details><summary>alerts ({len(p.alerts)} Wearmon, {len(p.anchor_alerts)} "
