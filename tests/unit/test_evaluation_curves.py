@@ -133,3 +133,28 @@ def test_the_shipped_curve_is_what_the_evaluation_fits_on_covid_daily() -> None:
     shipped = alarm_budget.curve_document()["points"]
     assert [(p["detected"], p["false_days"], p["monitored_days"]) for p in fitted] == [
         (p["detected"], p["false_days"], p["monitored_days"]) for p in shipped]
+
+
+def test_each_mechanism_of_the_score_is_measured_on_its_own() -> None:
+    from wearmon.models.base import Day
+    from wearmon.stream.evaluation.runs.illness_curves import Person
+    from wearmon.stream.evaluation.runs.mechanisms import VARIANTS, table
+
+    def person(name: str, rise: float) -> Person:
+        days = [Day(d, (d + 1) * 86_400_000, 60 + (d % 3) + (rise if 40 <= d < 43 else 0),
+                    300, 8000, 900) for d in range(60)]
+
+        def score(alert_days: list[int]) -> dict[str, float]:
+            return {"events": 1, "detected": float(any(33 <= d <= 43 for d in alert_days)),
+                    "false_days": float(sum(d < 30 for d in alert_days)),
+                    "monitored_days": 30.0}
+
+        return Person(name, days, score, [11])
+
+    people = [person(f"p{i}", rise) for i, rise in enumerate((2.0, 6.0, 12.0))]
+    rows = table(people[:1], people)
+    assert [r["variant"] for r in rows] == [v for v, _ in VARIANTS]
+    shipped = rows[0]["covid_daily"]
+    assert set(shipped) == {"sensitivity_at_0.5", "sensitivity_at_1.0",
+                            "mean_sensitivity_0.25_1.5", "cliffs"}
+    assert 0 <= shipped["sensitivity_at_1.0"] <= 1
