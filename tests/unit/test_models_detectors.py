@@ -224,3 +224,15 @@ def test_a_high_heart_rate_with_activity_unknown_is_judged_at_night_only() -> No
 
     assert run(hour=14) == []
     assert run(hour=3) and set(run(hour=3)) == {"high_hr_for_patient"}
+
+
+def test_a_bands_state_saved_before_the_sudden_rule_restores() -> None:
+    old = {"settings": BandSettings().to_state(),
+           "timers": {"tachycardia_at_rest": [1_000, 46_000], "bradycardia": [-1, -1]},
+           "emitted": {"tachycardia_at_rest": 46_000}}
+    bands = ClinicalBands.from_state(old)
+    assert bands.timers["tachycardia_at_rest"].since_ms == 1_000
+    assert not bands.timers["tachycardia_at_rest"].sudden
+    assert bands.last_hr_ms == [-1, -1]
+    again = ClinicalBands.from_state(bands.to_state())
+    assert again.to_state() == bands.to_state()
