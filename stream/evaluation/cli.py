@@ -77,11 +77,7 @@ def add_evaluate_command(group: click.Group) -> None:
         no_progress: bool,
     ) -> None:
         """Replay a labelled dataset through the detectors and score the alerts."""
-        if budget_curve is not None and (dataset != "covid-daily" or max_patients):
-            raise click.UsageError("--write-budget-curve needs --dataset covid-daily and all "
-                                   "its people (no --max-patients)")
-        if mechanisms and dataset != "stanford":
-            raise click.UsageError("--mechanisms needs --dataset stanford")
+        _check_options(dataset, max_patients, budget_curve, mechanisms)
         result = evaluate(dataset, data_dir, out_dir, json_path, max_patients,
                           show_progress=not no_progress, baselines=baselines,
                           mechanisms=mechanisms)
@@ -91,3 +87,12 @@ def add_evaluate_command(group: click.Group) -> None:
         headline = {k: v for k, v in result.items() if not isinstance(v, (list, dict))}
         click.echo(json.dumps(headline, indent=2))
         click.echo(f"report: {out_dir / 'report.html'}")
+
+
+def _check_options(dataset: str, max_patients: int | None, budget_curve: Path | None,
+                   mechanisms: bool) -> None:
+    if budget_curve is not None and (dataset != "covid-daily" or max_patients):
+        raise click.UsageError("--write-budget-curve needs --dataset covid-daily and all its "
+                               "people (no --max-patients)")
+    if mechanisms and dataset != "stanford":
+        raise click.UsageError("--mechanisms needs --dataset stanford")

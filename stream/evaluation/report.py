@@ -352,6 +352,8 @@ def write_report(out: Path, dataset: str, result: dict[str, Any],
     toc = [("verdict", "Verdict"), *([("ward", "What this means for a ward"),
                                       ("curve", "Operating curves")] if illness else []),
            *([("burden", "Alarm burden by kind")] if _burden(result) else []),
+           *([("river", "River candidates")] if _river(result) else []),
+           *([("mechanisms", "The score's mechanisms")] if result.get("mechanisms") else []),
            ("glossary", "Glossary"), ("protocol", "How it was measured"),
            ("people", f"People ({len(people)})")]
     nav = " · ".join(f"<a href='#{k}'>{html.escape(v)}</a>" for k, v in toc)
