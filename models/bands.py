@@ -7,12 +7,18 @@ respiratory failure) when the patient's settings say so. Heart-rate limits for t
 rest only: a high heart rate while walking is expected. Skin temperature is not core temperature:
 it is only scored when the patient's settings give an offset from skin to core temperature.
 
-Critical values (e.g. 150 bpm at rest) are reported at the sample where they occur;
-warning-level values must persist for ``persist_ms`` of event time (a short artefact is not a
-deterioration). Heart rate arrives as a 30-second rolling median, which crosses a limit about
-15 s after the raw samples do, so 45 s of persistence on the median is about a minute of abnormal
-raw readings. All checks run on the upload's arrays at once (``score_samples``); a finding is
-reported at most once a minute per kind while the condition lasts.
+Heart rate arrives as a 30-second rolling median, which crosses a limit about 15 s after the
+raw samples do. Critical heart rates (e.g. 150 bpm at rest) are reported once the median has
+been beyond the limit for ``hr_critical_ms`` (30 s: a burst of artefact shorter than the median
+window, as chest straps give after losing contact, never pages anyone). Heart-rate warnings
+must persist ``hr_persist_ms`` (2 minutes: heart rate drifting past 120 at rest while the
+patient exercises without steps, cycling or lifting, is the most common false alarm on
+smartwatch data) unless the heart rate jumped past the limit (``sudden_jump_bpm`` between
+readings, as an arrhythmia starts): then ``sudden_persist_ms`` (45 s). Only readings with a
+heart rate count: a sample with steps or beat intervals alone neither holds nor breaks a
+heart-rate condition. SpO2 and NEWS2 keep their own persistence (critical SpO2 at once).
+All checks run on the upload's arrays at once (``score_samples``); a finding is reported at
+most once a minute per kind while the condition lasts.
 """
 
 from __future__ import annotations
@@ -300,8 +306,12 @@ class ClinicalBands:
     """Fixed limits clinicians know, plus a partial NEWS2 total; per-patient overrides.
 
     >>> bands = ClinicalBands()
-    >>> [f.kind for f in bands.score_samples(SampleBlock.build(
-    ...     [0], hr_bpm=[152], at_rest=True, has_steps=True))]
+    >>> half_minute = list(range(0, 35_000, 5_000))
+    >>> bands.score_samples(SampleBlock.build(  # one reading: an artefact burst
+    ...     [0], hr_bpm=[152], at_rest=True, has_steps=True))
+    []
+    >>> [f.kind for f in ClinicalBands().score_samples(SampleBlock.build(
+    ...     half_minute, hr_bpm=[152] * 7, at_rest=True, has_steps=True))]
     ['tachycardia_at_rest']
     >>> walking = SampleBlock.build([0], hr_bpm=[142], steps_recent=[300], has_steps=True)
     >>> bands.score_samples(walking)
@@ -315,12 +325,20 @@ class ClinicalBands:
 
     name: str = "clinical_bands"
     settings: BandSettings = field(default_factory=BandSettings)
-    persist_ms: int = 45_000
+    persist_ms: int = 45_000  # warnings other than heart rate (NEWS2 uses spo2_persist_ms)
+    hr_persist_ms: int = 2 * 60_000  # heart-rate warnings (bradycardia, tachycardia at rest) ...
+    hr_critical_ms: int = 30_000  # heart-rate critical values: held one median window
     spo2_persist_ms: int = 2 * 60_000
     repeat_ms: int = 60_000  # while a condition lasts, one finding per kind per minute
+    sudden_persist_ms: int = 45_000  # ... unless the heart rate jumped past the limit
+    sudden_jump_bpm: float = 25.0  # a jump: this much between two readings ...
+    sudden_within_ms: int = 2 * 60_000  # ... at most this far apart
     timers: dict[str, Timer] = field(default_factory=lambda: {k: Timer() for k in KINDS})
     emitted_ms: dict[str, int] = field(default_factory=dict)
     episodes: dict[str, Episode] = field(default_factory=dict)  # the runs in progress
+    # the last two heart-rate readings (30-s median, oldest first), for a sudden change
+    last_hr_ms: list[int] = field(default_factory=lambda: [-1, -1])
+    last_hr_bpm: list[float] = field(default_factory=lambda: [0.0, 0.0])
 
     def status(self) -> Status:
         return Status.OK
@@ -340,14 +358,19 @@ class ClinicalBands:
             low = spo2[readings]
             findings += self._check("desaturation", block, readings, low, low < limit,
                                     low <= limit - 4, self.spo2_persist_ms, self._desaturation)
-        hr = block.hr_bpm  # NaN where not worn: never below nor above a limit
+        # heart-rate readings only: a sample without heart rate (steps or beats alone) neither
+        # holds nor breaks a heart-rate condition; a silence does (``persisted``)
+        with_hr = np.flatnonzero(~np.isnan(block.hr_bpm))
+        hr = block.hr_bpm[with_hr]
+        rise, drop = self._jumps(t[with_hr], hr)
+        findings += self._check("bradycardia", block, with_hr, hr, hr < st.hr_low_bpm,
+                                hr <= st.hr_low_bpm - 5, self.hr_persist_ms, self._bradycardia,
+                                self.hr_critical_ms, drop)
+        findings += self._check("tachycardia_at_rest", block, with_hr, hr,
+                                block.at_rest[with_hr] & (hr > st.rest_hr_high_bpm),
+                                hr >= st.rest_hr_high_bpm + 30, self.hr_persist_ms,
+                                self._tachycardia, self.hr_critical_ms, rise)
         everyone = np.arange(len(t))
-        findings += self._check("bradycardia", block, everyone, hr, hr < st.hr_low_bpm,
-                                hr <= st.hr_low_bpm - 5, self.persist_ms, self._bradycardia)
-        findings += self._check("tachycardia_at_rest", block, everyone, hr,
-                                block.at_rest & (hr > st.rest_hr_high_bpm),
-                                hr >= st.rest_hr_high_bpm + 30, self.persist_ms,
-                                self._tachycardia)
         scored = has_spo2 | ~np.isnan(block.resp_rate_brpm) | ~np.isnan(block.skin_temp_c)
         alarm = np.zeros(len(t), dtype=bool)
         critical = alarm
@@ -372,18 +395,41 @@ class ClinicalBands:
                                 self.spo2_persist_ms, self._news2)
         return findings
 
+    def _jumps(self, t_ms: IntArray, hr: FloatArray) -> tuple[BoolArray, BoolArray]:
+        """Whether each heart-rate reading rose / fell suddenly: by ``sudden_jump_bpm`` from one
+        of the two readings before it (the 30-s median can pass one value half-way); remembers
+        the last two readings."""
+        if not len(hr):
+            return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+        all_t = np.concatenate((self.last_hr_ms, t_ms))
+        all_v = np.concatenate((self.last_hr_bpm, hr))
+        rise = np.zeros(len(hr), dtype=bool)
+        drop = np.zeros(len(hr), dtype=bool)
+        for back in (1, 2):
+            prev_t, prev = all_t[2 - back:len(all_t) - back], all_v[2 - back:len(all_v) - back]
+            near = (prev_t >= 0) & (t_ms - prev_t <= self.sudden_within_ms)
+            rise |= near & (hr - prev >= self.sudden_jump_bpm)
+            drop |= near & (prev - hr >= self.sudden_jump_bpm)
+        self.last_hr_ms, self.last_hr_bpm = all_t[-2:].tolist(), all_v[-2:].tolist()
+        return rise, drop
+
     def _check(self, kind: str, block: SampleBlock, readings: np.ndarray, values: FloatArray,
                active: BoolArray, critical: BoolArray, persist_ms: int,
-               explain: Callable[[SampleBlock, int, Episode], Finding]) -> list[Finding]:
+               explain: Callable[[SampleBlock, int, Episode], Finding], critical_ms: int = 0,
+               sudden: BoolArray | None = None) -> list[Finding]:
         """Persistence of one condition over its readings, and its findings."""
         timer = self.timers[kind]
+        if not len(readings):  # nothing measured: a silence, judged by ``persisted`` later
+            return []
         if not active.any():  # the usual case: nothing abnormal, the timer rests
             timer.since_ms = timer.last_ms = -1
+            timer.sudden = False
             self.episodes.pop(kind, None)
             return []
         t_ms = block.t_ms[readings]
         since = run_since(timer, t_ms, active, persist_ms)
-        hits = persisted(timer, t_ms, active, critical, persist_ms)
+        hits = persisted(timer, t_ms, active, critical, persist_ms, critical_ms, sudden,
+                         None if sudden is None else self.sudden_persist_ms)
         carried = self.episodes.pop(kind, None)
         out, last = [], self.emitted_ms.get(kind)
         for i in np.flatnonzero(hits).tolist():
@@ -487,6 +533,7 @@ class ClinicalBands:
             "timers": {k: timer.to_state() for k, timer in self.timers.items()},
             "emitted": self.emitted_ms,
             "episodes": {k: e.to_state() for k, e in self.episodes.items()},
+            "last_hr": [self.last_hr_ms, self.last_hr_bpm],
         }
 
     @classmethod
@@ -496,6 +543,9 @@ class ClinicalBands:
             bands.timers[kind] = Timer.from_state(timer)
         bands.emitted_ms = {k: int(v) for k, v in st.get("emitted", {}).items()}
         bands.episodes = {k: Episode.from_state(e) for k, e in st["episodes"].items()}
+        last = st.get("last_hr", [[-1, -1], [0.0, 0.0]])  # absent in states saved before it
+        bands.last_hr_ms = [int(v) for v in last[0]]
+        bands.last_hr_bpm = [float(v) for v in last[1]]
         return bands
 
 
@@ -525,11 +575,21 @@ def score_many(detectors: Sequence[ClinicalBands], block: SampleBlock, starts: I
         abnormal[scored] |= _news2_alarm(block, scored, [settings[k] for k in segment[scored]])
     busy = np.zeros(len(detectors), dtype=bool)
     busy[segment[abnormal]] = True
+    with_hr = np.maximum.accumulate(np.where(~np.isnan(hr), np.arange(len(hr)), -1))
     for k, detector in enumerate(detectors):
         running = any(timer.since_ms >= 0 for timer in detector.timers.values())
+        lo, hi = int(starts[k]), int(starts[k + 1])
         if (busy[k] or running) and sizes[k]:
-            lo, hi = int(starts[k]), int(starts[k + 1])
             found[k] = detector.score_samples(block.slice(lo, hi))
+        elif sizes[k] and with_hr[hi - 1] >= lo:  # nothing abnormal: remember the readings
+            last = int(with_hr[hi - 1])
+            before = int(with_hr[last - 1]) if last > lo else -1
+            if before >= lo:
+                detector.last_hr_ms = [int(block.t_ms[before]), int(block.t_ms[last])]
+                detector.last_hr_bpm = [float(hr[before]), float(hr[last])]
+            else:
+                detector.last_hr_ms = [detector.last_hr_ms[1], int(block.t_ms[last])]
+                detector.last_hr_bpm = [detector.last_hr_bpm[1], float(hr[last])]
     return found
 
 

@@ -198,23 +198,28 @@ class SampleBlock:
 
 @dataclass(frozen=True, slots=True)
 class BeatBlock:
-    """Beat-to-beat intervals of one upload in order: ``t_ms`` is when each beat ended."""
+    """Beat-to-beat intervals of one upload in order: ``t_ms`` is when each beat ended;
+    ``moving`` (None: unknown) says the device reported steps in the 10 minutes up to the beat,
+    when beat intervals from a strap or a watch are least trustworthy."""
 
     t_ms: IntArray
     rr_ms: IntArray
+    moving: BoolArray | None = None
 
     def __len__(self) -> int:
         return len(self.rr_ms)
 
     @classmethod
-    def build(cls, rr_ms: Sequence[int], start_ms: int = 0) -> BeatBlock:
+    def build(cls, rr_ms: Sequence[int], start_ms: int = 0,
+              moving: Sequence[bool] | None = None) -> BeatBlock:
         """Consecutive beats from ``start_ms``.
 
         >>> BeatBlock.build([800, 810], start_ms=1000).t_ms.tolist()
         [1800, 2610]
         """
         rr = np.array(rr_ms, dtype=np.int64)
-        return cls(t_ms=start_ms + np.cumsum(rr), rr_ms=rr)
+        return cls(t_ms=start_ms + np.cumsum(rr), rr_ms=rr,
+                   moving=None if moving is None else np.array(moving, dtype=bool))
 
 
 ACTIVITY_CONTEXTS = ("activity unknown", "at rest", "lightly active", "active")

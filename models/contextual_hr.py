@@ -65,7 +65,7 @@ class ContextualHeartRate:
     >>> _ = [minute(m, 60 + m % 3) for m in range(90)]
     >>> det.status().value, round(det.baseline()[0])
     ('ok', 61)
-    >>> findings = [minute(m, 105) for m in range(90, 101)]
+    >>> findings = [minute(m, 105) for m in range(90, 111)]  # 20 minutes
     >>> findings[-1].kind
     'high_hr_for_patient'
     >>> print(findings[-1].explanation)  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
@@ -81,7 +81,9 @@ class ContextualHeartRate:
     z_low: float = 5.0
     min_drop_bpm: float = 25.0
     min_sd_bpm: float = 3.0
-    persist_ms: int = 10 * MINUTE_MS
+    persist_ms: int = 10 * MINUTE_MS  # an unusually low heart rate
+    high_persist_ms: int = 20 * MINUTE_MS  # an unusually high heart rate, sustained
+    unknown_high_at_night_only: bool = True  # activity unknown: a high HR only judged at night
     # per context: River's exponentially weighted mean (the personal level) and variance
     means: list[stats.EWMean] = field(
         default_factory=lambda: [stats.EWMean(fading_factor=FADING) for _ in range(8)])
@@ -120,14 +122,15 @@ class ContextualHeartRate:
         if self.counts[b] >= self.warmup_minutes:
             mean, sd = self._mean(b), self._sd(b)
             rise_min = self.min_rise_bpm if b % 4 == 1 else self.min_rise_unknown_bpm
-            high = b % 4 in (0, 1) and hr - mean > max(self.z_high * sd, rise_min)
+            judged = b % 4 == 1 or (b % 4 == 0 and (b < 4 or not self.unknown_high_at_night_only))
+            high = judged and hr - mean > max(self.z_high * sd, rise_min)
             low = mean - hr > max(self.z_low * sd, self.min_drop_bpm)
             self.high_since = (self.high_since if self.high_since >= 0 else minute.start_ms) \
                 if high else -1
             self.low_since = (self.low_since if self.low_since >= 0 else minute.start_ms) \
                 if low else -1
             learn = learn and not (high or low)
-            if high and minute.end_ms - self.high_since >= self.persist_ms:
+            if high and minute.end_ms - self.high_since >= self.high_persist_ms:
                 finding = self._finding(minute, hr, mean, sd, b, "high_hr_for_patient",
                                         self.high_since)
             elif low and minute.end_ms - self.low_since >= self.persist_ms:

@@ -125,6 +125,7 @@ class IrregularRhythm:
     min_beats: int = 32
     alert_after_ms: int = 5 * 60_000  # findings only once irregular this long (AF burden)
     repeat_ms: int = 60_000  # while it lasts, one finding a minute
+    rest_only: bool = True  # beats while the patient moves (steps) are not assessed
     beats: list[int] = field(default_factory=list)  # the last ``window`` plausible RR (ms)
     new_beats: int = 0
     irregular: bool = False
@@ -145,7 +146,13 @@ class IrregularRhythm:
             return [], decisions
         plausible = (block.rr_ms >= RR_LOW_MS) & (block.rr_ms <= RR_HIGH_MS)
         previous = np.concatenate(([self.last_beat_ms], block.t_ms[:-1]))
-        resets = np.flatnonzero((previous >= 0) & (block.t_ms - previous > RESET_GAP_MS))
+        gaps = (previous >= 0) & (block.t_ms - previous > RESET_GAP_MS)
+        if block.moving is not None and self.rest_only and block.moving.any():
+            # while the patient moves, beats are not assessed and the analysis starts over
+            edges = np.diff(np.concatenate(([False], block.moving)).astype(np.int8)) != 0
+            gaps |= edges
+            plausible = plausible & ~block.moving
+        resets = np.flatnonzero(gaps)
         findings: list[Finding] = []
         bounds = [0, *resets.tolist(), len(block)]
         for start, end in pairwise(bounds):

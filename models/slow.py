@@ -15,8 +15,9 @@ values, so the same code scores the stream and a table of daily values). Each da
 The day's score is the mean over the last ``smooth_days`` assessed nights within
 ``max_gap_days`` calendar days (a night missing there counts as no evidence): one high night is
 not an illness, and nights that cannot be assessed neither break nor count in a run of high
-nights. An alert is raised when the score reaches ``alert_score`` (chosen by
-leave-one-patient-out over the covid-daily people, see ``ALERT_SCORE``). One alert per episode:
+nights. An alert is raised when the score reaches ``alert_score`` (set by the ward's alarm
+budget through the population curve, ``models.alarm_budget``; ``ALERT_SCORE`` by default). One
+alert per episode:
 while the score stays high, and for ``refractory_days`` after an alert, no new alert is raised,
 unless the score reaches ``escalate_ratio`` times the last alert's score (a clearly larger rise
 is not hidden behind an earlier, smaller one).
@@ -35,12 +36,15 @@ from typing import Any
 
 from wearmon.models.base import Day, Finding, Severity, Status
 
-#: Score at which an illness alert is raised. Chosen by the evaluation's own protocol: the grid
-#: threshold with the highest sensitivity at ≤ 0.5 false alert-days per 30 days, over all 67
-#: covid-daily people (``wearmon evaluate --dataset covid-daily --data-dir ../shared/data``
-#: reports it as ``shipped_settings``); each person's published figure uses the threshold chosen
-#: without that person (leave-one-patient-out).
-ALERT_SCORE = 3.75
+#: Score at which an illness alert is raised unless the patient's ward sets an alarm budget:
+#: the threshold the default budget (``alarm_budget.DEFAULT_BUDGET``, 0.5 false alert-days per
+#: patient-month) picks on the population curve that ships (``illness_budget_curve.json``,
+#: fitted on the 67 covid-daily people; a test keeps the two equal). Each covid-daily person's
+#: published figure uses the threshold chosen without that person (leave-one-patient-out).
+ALERT_SCORE = 3.625
+#: Changes whenever the score's definition changes: the shipped population curve
+#: (``models/illness_budget_curve.json``) must have been made with the same version.
+SCORE_VERSION = 1
 #: Population prior of the day-to-day spread of resting heart rate (bpm): a fixed round value,
 #: not fitted (wearable resting heart rate varies by about 2-3 bpm from day to day).
 PRIOR_SD_BPM = 2.5

@@ -43,13 +43,15 @@ class PatientModels:
     """The detectors of one patient.
 
     >>> m = PatientModels()
-    >>> [f.kind for f in m.score_samples(SampleBlock.build([0], hr_bpm=[35], at_rest=True))]
+    >>> half_minute = list(range(0, 35_000, 5_000))
+    >>> [f.kind for f in m.score_samples(SampleBlock.build(half_minute, hr_bpm=[35] * 7,
+    ...                                                    at_rest=True))]
     ['bradycardia']
     >>> m.status().value  # the personal baselines are still warming up
     'cant_assess'
     >>> restored = PatientModels.from_state(m.to_state())
     >>> restored.quality.last_worn_ms
-    0
+    30000
     """
 
     quality: DataQuality = field(default_factory=DataQuality)

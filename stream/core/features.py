@@ -167,11 +167,16 @@ def update_many(features: Sequence[PatientFeatures], columns: Sequence[Columns],
     beats = Columns(t, values, rr, rr_count)
     uploads = []
     beat_starts = np.concatenate(([0], np.cumsum(rr_count)))[starts]
+    moving = np.repeat(block.has_steps & ~block.at_rest, rr_count) if len(rr) else None
     for k, f in enumerate(features):
         lo, hi = int(starts[k]), int(starts[k + 1])
-        mine = Columns(t[lo:hi], values[:, lo:hi], rr[beat_starts[k]:beat_starts[k + 1]],
+        b_lo, b_hi = int(beat_starts[k]), int(beat_starts[k + 1])
+        mine = Columns(t[lo:hi], values[:, lo:hi], rr[b_lo:b_hi],
                        rr_count[lo:hi]) if count > 1 else beats
-        out = UploadFeatures(beats=mine.beats())
+        found = mine.beats()
+        if moving is not None:
+            found = BeatBlock(found.t_ms, found.rr_ms, moving[b_lo:b_hi])
+        out = UploadFeatures(beats=found)
         f.close_minutes(out, offsets[k])
         uploads.append(out)
     return BatchFeatures(block, starts, uploads)

@@ -38,6 +38,12 @@ from pydantic import (
     model_validator,
 )
 
+from wearmon.models.alarm_budget import (
+    DEFAULT_BUDGET,
+    MAX_BUDGET,
+    MIN_BUDGET,
+    alert_score_for_budget,
+)
 from wearmon.models.base import Severity
 from wearmon.stream.core.schema import ID_PATTERN, PATIENT_ID_PATTERN
 
@@ -196,6 +202,11 @@ class AlertPolicy(_Model):
         default=600.0, ge=0, le=86_400,
         description="Info alerts tell nobody until they have lasted this long (0: at once)",
     )
+    illness_alarm_budget_per_30d: float = Field(
+        default=DEFAULT_BUDGET, ge=MIN_BUDGET, le=MAX_BUDGET,
+        description="Illness score: false alert-days per patient per 30 days the care team "
+        "accepts; sets the score's threshold through the population curve (models.alarm_budget)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AlertPolicy:
@@ -212,6 +223,14 @@ class AlertPolicy(_Model):
         if severity is Severity.WARNING:
             return int(self.ack_timeout_warning_s * 1000)
         return None
+
+    def illness_alert_score(self) -> float:
+        """The illness score's threshold for this policy's alarm budget.
+
+        >>> AlertPolicy().illness_alert_score() == alert_score_for_budget(DEFAULT_BUDGET)
+        True
+        """
+        return alert_score_for_budget(self.illness_alarm_budget_per_30d)
 
     def persist_windows(self, severity: Severity) -> int | None:
         return {

@@ -160,7 +160,7 @@ def process(state: PatientState, upload: Upload, max_lateness_ms: int,
     >>> from wearmon.stream.core.schema import Columns, Sample
     >>> st = PatientState()
     >>> up = Upload("u1", "d1", "p-0001", 0, 0, Columns.from_samples(
-    ...     [Sample(t_ms=0, hr_bpm=150, steps=0)]))
+    ...     [Sample(t_ms=t, hr_bpm=150, steps=0) for t in range(0, 35_000, 5_000)]))
     >>> [f.kind for f in process(st, up, 3_600_000).findings]
     ['tachycardia_at_rest']
     >>> process(st, up, 3_600_000).duplicate

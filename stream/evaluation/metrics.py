@@ -98,13 +98,9 @@ def stanford_user(
             detected += 1
             leads.append(round((onset.t_ms - min(hits)) / DAY_MS, 2))
 
-    def outside(day: int) -> bool:
-        start, end = day * DAY_MS, (day + 1) * DAY_MS
-        return all(end <= w.start_ms or start >= w.end_ms for w in windows)
-
     alert_days = {a.start_ms // DAY_MS for a in alerts}
-    false_days = sorted(d for d in alert_days if outside(d))
-    monitored_outside = sum(1 for d in run.worn_days if outside(d))
+    false_days = sorted(d for d in alert_days if outside_windows(d, windows))
+    monitored_outside = sum(1 for d in run.worn_days if outside_windows(d, windows))
     return {
         "user": run.patient,
         "events": len(onsets),
@@ -116,6 +112,42 @@ def stanford_user(
         "monitored_days_outside": monitored_outside,
         "false_alert_days_per_30d": _round(_rate(30 * len(false_days), monitored_outside)),
     }
+
+
+def outside_windows(day: int, windows: Sequence[Window]) -> bool:
+    """Whether calendar day ``day`` (days since the epoch) overlaps no labelled window."""
+    start, end = day * DAY_MS, (day + 1) * DAY_MS
+    return all(end <= w.start_ms or start >= w.end_ms for w in windows)
+
+
+def kind_of(alert: Alert) -> str:
+    """An alert's detector and kind, as the JSON names them (``detector:kind``)."""
+    return f"{alert.detector}:{alert.kind}"
+
+
+def false_days_by_kind(alerts: Sequence[Alert], windows: Sequence[Window]) -> dict[str, int]:
+    """Days outside every labelled window on which an alert of each kind starts.
+
+    >>> a = [Alert("bands", "tachy", "warning", d * DAY_MS, d * DAY_MS, 1, "") for d in (3, 3, 9)]
+    >>> false_days_by_kind(a, [Window("u", 8 * DAY_MS, 10 * DAY_MS)])
+    {'bands:tachy': 1}
+    """
+    days: dict[str, set[int]] = {}
+    for a in alerts:
+        day = a.start_ms // DAY_MS
+        if outside_windows(day, windows):
+            days.setdefault(kind_of(a), set()).add(day)
+    return {k: len(v) for k, v in sorted(days.items())}
+
+
+def per_30d_by_kind(rows: Sequence[dict[str, Any]], key: str, monitored: float
+                    ) -> dict[str, float | None]:
+    """Pooled false alert-days of each kind (``rows[i][key]``) per 30 monitored days."""
+    total: dict[str, int] = {}
+    for r in rows:
+        for k, v in r[key].items():
+            total[k] = total.get(k, 0) + v
+    return {k: _round(_rate(30 * v, monitored)) for k, v in sorted(total.items())}
 
 
 def stanford_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -188,7 +220,7 @@ def daily_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def normal_patient(run: PatientRun, alerts: Sequence[Alert]) -> dict[str, Any]:
     by_kind: dict[str, int] = {}
     for a in alerts:
-        key = f"{a.detector}:{a.kind}"
+        key = kind_of(a)
         by_kind[key] = by_kind.get(key, 0) + 1
     return {
         "patient": run.patient,
@@ -211,7 +243,9 @@ def normal_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "patient_days": round(days, 2),
         "alerts": alerts,
         "alerts_per_patient_day": _round(_rate(alerts, days)),
-        "alerts_by_kind": by_kind,
+        "alerts_by_kind": dict(sorted(by_kind.items())),
+        "alerts_per_patient_day_by_kind": {k: _round(_rate(v, days))
+                                           for k, v in sorted(by_kind.items())},
     }
 
 

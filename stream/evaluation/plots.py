@@ -1,10 +1,13 @@
-"""One plot per patient for the report: signals, baselines, labelled spans and every alert.
+"""The report's plots: one per patient (signals, baselines, labelled spans, every alert) and
+the operating curves of the illness-style methods.
 
-Every shaded span and every line has a legend entry. Alerts are drawn as markers in their own
-row at the top of the plot, one row, colour and marker per detector (published rules' alerts in
-grey rows below Wearmon's), so a reader can tell whose alert is whose. Values that are only
-known on some days are drawn only on those days (lines break at gaps, nothing is carried
-across them). SpO2 is drawn on a second axis where the patient has it.
+Every shaded span and every line has a legend entry, below the plot in a readable size. Alerts
+are drawn as markers in their own row at the top of the plot, one row, colour and marker per
+detector, named in clinical words (published rules' alerts in grey rows below Wearmon's), so a
+reader can tell whose alert is whose. Values that are only known on some days are drawn only on
+those days (lines break at gaps, nothing is carried across them). SpO2 is drawn on a second
+axis where the patient has it. Plots are written at the size the report shows them
+(``png_size``), never stretched.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wearmon.stream.evaluation.curves import envelope
+from wearmon.stream.evaluation.verdict import DETECTOR_NAMES
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -21,6 +27,9 @@ if TYPE_CHECKING:
 
 DAY_MS = 86_400_000
 MAX_POINTS = 4000
+FONT = 10  # legend and label size (px at DPI 100: readable at the size shown)
+DPI = 100
+WIDTH_IN = 10.0
 DETECTOR_STYLE = {  # colour, marker
     "clinical_bands": ("tab:red", "v"),
     "contextual_hr": ("tab:orange", "^"),
@@ -79,7 +88,7 @@ def _spans(ax: Axes, result: PatientResult, origin: int | None) -> None:
         seen.add(label)
     for label, t in result.events:
         ax.axvline(_x(t, origin), color="k", lw=1.0, ls="-" if label == "symptom_onset" else ":",
-                   label=None if label in seen else f"line: {label}")
+                   label=None if label in seen else f"line: {label.replace('_', ' ')}")
         seen.add(label)
 
 
@@ -93,12 +102,13 @@ def _alerts(ax: Axes, result: PatientResult, origin: int | None) -> None:
     trans = ax.get_xaxis_transform()
     for row, name in enumerate(names + anchors):
         mine = [a for a in result.alerts + result.anchor_alerts if a.detector == name]
+        words = DETECTOR_NAMES.get(name, name)
         if name in anchors:
             colour, marker = "dimgray", ANCHOR_MARKERS[anchors.index(name) % len(ANCHOR_MARKERS)]
-            label = f"alert, published rule {name.removeprefix('anchor:')} ({len(mine)})"
+            label = f"alerts: {words} ({len(mine)})"
         else:
             colour, marker = DETECTOR_STYLE.get(name, ("k", "o"))
-            label = f"alert: {name} ({len(mine)})"
+            label = f"alerts: {words} ({len(mine)})"
         ax.scatter([_x(a.start_ms, origin) for a in mine], [0.97 - 0.05 * row] * len(mine),
                    transform=trans, color=colour, marker=marker, s=28, zorder=5, label=label,
                    clip_on=False)
@@ -127,7 +137,7 @@ def _daily(ax: Axes, result: PatientResult, origin: int | None) -> None:
         ax2.plot(*broken(xs, _nan([float(s) if s is not None else None for s in steps]), 1.5),
                  lw=0.6, color="tab:green", alpha=0.6, label="steps per day (right axis)")
         ax2.set_ylabel("steps per day")
-        ax2.legend(loc="lower right", fontsize=7)
+        ax2.legend(loc="lower right", fontsize=FONT)
     ax.set_xlabel("days from symptom onset" if origin is not None else "")
 
 
@@ -151,18 +161,25 @@ def _minutes(ax: Axes, result: PatientResult) -> None:
         ax2.plot(x, _nan(tr.spo2_pct), lw=0.6, color="tab:cyan", label="SpO2 (right axis)")
         ax2.set_ylabel("SpO2 %")
         ax2.set_ylim(70, 101)
-        ax2.legend(loc="lower right", fontsize=7)
+        ax2.legend(loc="lower right", fontsize=FONT)
     ax.xaxis_date()
 
 
-def plot_patient(result: PatientResult, path: Path, dataset: str) -> None:
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels of a PNG file, from its header."""
+    head = path.read_bytes()[16:24]
+    return int.from_bytes(head[:4], "big"), int.from_bytes(head[4:], "big")
+
+
+def plot_patient(result: PatientResult, path: Path, dataset: str) -> tuple[int, int]:
+    """One patient's plot; returns its size in pixels."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     origin = result.x_origin_ms
-    fig, ax = plt.subplots(figsize=(12, 4.2))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.0))
     if dataset in ("afdb", "nsr"):
         _rhythm(ax, result)
         ax.xaxis_date()
@@ -175,9 +192,61 @@ def plot_patient(result: PatientResult, path: Path, dataset: str) -> None:
     run = result.run
     ax.set_title(f"{run.patient}: {len(result.alerts)} Wearmon alerts"
                  + (f", {len(result.anchor_alerts)} published-rule alerts"
-                    if result.anchor_alerts else ""))
+                    if result.anchor_alerts else ""), fontsize=FONT + 1)
     if origin is None:
         fig.autofmt_xdate()
-    ax.legend(loc="upper left", bbox_to_anchor=(1.07, 1.0), fontsize=7, frameon=False)
-    fig.savefig(path, dpi=80, bbox_inches="tight")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=FONT,
+              frameon=False)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
+    return png_size(path)
+
+
+CURVE_STYLES = {"wearmon": ("tab:purple", "-", 2.6, "o"), "nightsignal": ("dimgray", "-", 1.6, "s"),
+                "rhr_cusum": ("darkgoldenrod", "-", 1.6, "^")}
+
+
+CANDIDATE_COLOURS = ("tab:red", "tab:cyan", "tab:olive", "tab:pink")
+
+
+def plot_curves(curves: dict[str, dict[str, Any]], path: Path, title: str) -> tuple[int, int]:
+    """Each method's operating curve (``curves[key]``: name, operating_curve, sensitivity_at);
+    the chance line of the first. Returns the image size in pixels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.8, 5.2))
+    extra = 0
+    for key, c in curves.items():
+        if key not in CURVE_STYLES:
+            extra += 1
+        colour, ls, lw, marker = CURVE_STYLES.get(
+            key, (CANDIDATE_COLOURS[(extra - 1) % len(CANDIDATE_COLOURS)], "--", 1.2, None))
+        xs, ys = envelope(c["operating_curve"])  # what ``sensitivity_at`` reads
+        at = c["sensitivity_at"]
+        ax.plot([*xs, 3.0], [*ys, ys[-1]], color=colour, ls=ls, lw=lw,
+                label=f"{c['name']}: {at['0.5']:.2f} at 0.5, {at['1.0']:.2f} at 1.0")
+        if marker:
+            ax.plot([p["false_alert_days_per_30d"] for p in c["operating_curve"]],
+                    [p["sensitivity"] or 0.0 for p in c["operating_curve"]], ls="none",
+                    marker=marker, ms=4, color=colour)
+    first = next(iter(curves.values()))
+    chance = sorted((p["false_alert_days_per_30d"], p["chance_sensitivity"] or 0.0)
+                    for p in first["operating_curve"])
+    ax.plot([x for x, _ in chance], [y for _, y in chance], color="k", ls=":", lw=1.2,
+            label="chance (alerts on random days at the same rate)")
+    for x in (0.5, 1.0):
+        ax.axvline(x, color="silver", lw=1, zorder=0)
+    ax.set_xlim(0, 3.0)
+    ax.set_ylim(0, 1.0)
+    ax.set_xlabel("false alert-days per patient-month (30 days)", fontsize=FONT + 1)
+    ax.set_ylabel("share of illness onsets flagged (days −7…+3)", fontsize=FONT + 1)
+    ax.set_title(title, fontsize=FONT + 1)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, fontsize=FONT,
+              frameon=False)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return png_size(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from rich.progress import Progress
 
 from wearmon.stream.evaluation.runs import illness_run, normal_run, rhythm_run, synthetic_run
 from wearmon.stream.evaluation.runs.results import PatientResult, progress_bar
+from wearmon.stream.evaluation.verdict import verdict
 
 Runner = Callable[[Path, Progress, int | None, bool], tuple[dict[str, Any], list[PatientResult]]]
 RUNNERS: dict[str, Runner] = {
@@ -39,16 +41,23 @@ def evaluate(
     max_patients: int | None = None,
     show_progress: bool = True,
     baselines: bool = False,
+    mechanisms: bool = False,
 ) -> dict[str, Any]:
     """Run one evaluation; write ``metrics.json`` (and ``json_path``) and ``report.html``."""
     if dataset not in RUNNERS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASET_CHOICES}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    runner = RUNNERS[dataset]
+    if mechanisms:
+        if dataset != "stanford":
+            raise ValueError("mechanisms are measured in the stanford run (with covid-daily)")
+        runner = partial(illness_run.stanford, mechanisms=True)
     with progress_bar(show_progress) as progress:
-        result, patients = RUNNERS[dataset](Path(data_dir), progress, max_patients, baselines)
+        result, patients = runner(Path(data_dir), progress, max_patients, baselines)
     result = {"dataset": dataset, "max_patients": max_patients, "baselines_run": baselines,
               **result}
+    result["verdict"] = verdict(dataset, result)
     result["state_bytes_max"] = max((p.run.state_bytes for p in patients), default=0)
     samples = sum(p.run.samples for p in patients)
     result["replay_us_per_sample"] = round(
@@ -62,3 +71,17 @@ def evaluate(
 
     write_report(out, dataset, result, patients)
     return result
+
+
+BUDGET_CURVE_COMMAND = ("wearmon evaluate --dataset covid-daily --data-dir ../shared/data "
+                        "--out out/covid --write-budget-curve models/illness_budget_curve.json")
+
+
+def write_budget_curve(result: dict[str, Any], path: str | Path) -> None:
+    """Write the illness score's population curve of a full covid-daily ``result``."""
+    from wearmon.stream.evaluation.runs.illness_curves import budget_curve_document
+
+    people = len(result["per_person"])
+    doc = budget_curve_document(result["in_sample_curve"], result["operating_curve"], people,
+                                BUDGET_CURVE_COMMAND)
+    Path(path).write_text(json.dumps(doc, indent=1) + "\n")

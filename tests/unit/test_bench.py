@@ -39,7 +39,9 @@ def test_simulated_uploads_hold_the_asked_number_of_samples() -> None:
     assert data.count > 3 * 40  # an hour of 60-second uploads, less offline gaps
 
 
-def test_a_probe_is_valid_and_critical_at_its_first_sample() -> None:
+def test_a_probe_is_valid_and_critical_within_its_samples() -> None:
+    """Critical heart rate counts once held one median window (30 s): inside a 10-sample
+    probe (45 s) and a 60-sample one, so every probe is matched by its anomaly."""
     from wearmon.stream.core.pipeline import PatientState, process
 
     key, value = probe_upload("probe-60-000001", 60, END_MS)
@@ -48,7 +50,11 @@ def test_a_probe_is_valid_and_critical_at_its_first_sample() -> None:
     result = process(PatientState(), checked.upload, 3_600_000, checked.issues)
     first = result.findings[0]
     assert (first.kind, first.severity.value) == ("bradycardia", "critical")
-    assert first.t_ms == END_MS - 59 * 5_000 and first.observed == CRITICAL_HR_BPM
+    assert first.t_ms == END_MS - 59 * 5_000 + 30_000 and first.observed == CRITICAL_HR_BPM
+    short = validate(probe_upload("probe-10-000001", 10, END_MS)[1], END_MS, Limits())
+    assert not isinstance(short, Rejection)
+    found = process(PatientState(), short.upload, 3_600_000, short.issues).findings
+    assert found and END_MS - 9 * 5_000 <= found[0].t_ms <= END_MS
 
 
 def test_the_schedule_keeps_the_rate_and_the_probe_fraction() -> None:

@@ -22,8 +22,10 @@ ILLNESS_KEYS = ("events", "detected", "sensitivity", "median_lead_days",
 KEYS = {
     "synthetic": ("recall", "false_alerts_per_patient_day", "median_latency_s", "per_event_type"),
     "normal": ("alerts_per_patient_day", "subgroups", "stream_policy"),
-    "stanford": (*ILLNESS_KEYS, "subgroups"),
-    "covid-daily": (*ILLNESS_KEYS, "activity", "shipped_settings"),
+    "stanford": (*ILLNESS_KEYS, "subgroups", "operating_curve", "sensitivity_at", "area",
+                 "false_alert_days_per_30d_by_kind", "river_candidates"),
+    "covid-daily": (*ILLNESS_KEYS, "activity", "shipped_settings", "operating_curve",
+                    "sensitivity_at", "area", "river_candidates"),
     "afdb": ("sensitivity", "specificity", "episode_sensitivity", "shipped_settings"),
     "nsr": ("records", "hours", "af_alerts", "af_alerts_per_24h", "time_specificity"),
 }
@@ -66,9 +68,15 @@ def test_evaluate_subset_runs_and_reports(dataset: str, tmp_path: Path) -> None:
         for key in HEADLINE[dataset]:
             assert key in doc["baselines"][name], (name, key)
     assert doc["state_bytes_max"] <= 16 * 1024
+    assert doc["verdict"] and all(set(r) >= {"figure", "wearmon", "target", "met"}
+                                  for r in doc["verdict"])
     report = (tmp_path / "out" / "report.html").read_text()
-    assert "<table" in report and "protocol" in report.lower()
-    if dataset in ANCHORS:
-        assert all(name in report for name in ANCHORS[dataset])
+    assert "<table id='verdict'>" in report and "protocol" in report.lower()
+    if dataset in ("stanford", "covid-daily"):
+        assert set(doc["sensitivity_at"]) == {"0.5", "1.0"}
+        for name in ANCHORS[dataset]:
+            assert {"operating_curve", "sensitivity_at", "area"} <= set(doc["baselines"][name])
+        assert "NightSignal" in report and "CuSum" in report
+        assert "plots/operating_curves.png" in report
     if dataset == "synthetic":
         assert doc["recall"] >= 0.9

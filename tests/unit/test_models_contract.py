@@ -109,8 +109,9 @@ def test_unknown_state_version_is_refused(bad: dict[str, int]) -> None:
 
 def test_every_finding_explains_itself() -> None:
     m = PatientModels()
-    out = m.score_samples(SampleBlock.build([0], hr_bpm=[30], spo2_pct=[80], at_rest=True,
-                                            has_steps=True))
+    half_minute = list(range(0, 35_000, 5_000))  # critical heart rate: held 30 s
+    out = m.score_samples(SampleBlock.build(half_minute, hr_bpm=[30] * 7, spo2_pct=[80] * 7,
+                                            at_rest=True, has_steps=True))
     assert {f.kind for f in out} >= {"bradycardia", "desaturation"}
     for f in out:
         assert f.explanation and f.detector and f.kind

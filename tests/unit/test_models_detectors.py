@@ -10,6 +10,7 @@ from wearmon.models.base import BeatBlock, Day, SampleBlock, Severity, Status
 from wearmon.models.quality import DataQuality
 from wearmon.models.rhythm import IrregularRhythm
 from wearmon.models.slow import SlowDeviation
+from wearmon.models.suite import PatientModels
 
 DAY_MS = 86_400_000
 
@@ -73,9 +74,57 @@ def test_warning_tachycardia_needs_persistence() -> None:
     times = list(range(0, 660_000, 30_000))
     out = bands.score_samples(SampleBlock.build(times, hr_bpm=[130] * len(times), at_rest=True,
                                                 has_steps=True))
-    assert out and out[0].t_ms == 60_000  # 45 s of persistence: the third reading
+    assert out and out[0].t_ms == 120_000  # no jump seen: 2 minutes, the fifth reading
     assert all(f.severity is Severity.WARNING for f in out)
-    assert [f.t_ms for f in out] == list(range(60_000, 660_000, 60_000))  # once a minute
+    assert [f.t_ms for f in out] == list(range(120_000, 660_000, 60_000))  # once a minute
+
+
+def test_a_sudden_jump_past_the_limit_needs_less_persistence() -> None:
+    """Heart rate drifting past 120 (exertion without steps) waits 2 minutes; jumping past it
+    from a resting level (as an arrhythmia starts) 45 s."""
+    times = list(range(0, 600_000, 15_000))
+    drift = [100 + 2 * i for i in range(len(times))]  # 100 → 178, 2 bpm per reading
+    jump = [65] * 10 + [135] * (len(times) - 10)
+    found = {}
+    for name, hr in (("drift", drift), ("jump", jump)):
+        bands = ClinicalBands()
+        out = bands.score_samples(SampleBlock.build(times, hr_bpm=hr, at_rest=True,
+                                                    has_steps=True))
+        first_high = times[next(i for i, v in enumerate(hr) if v > 120)]
+        found[name] = out[0].t_ms - first_high
+    assert found == {"drift": 120_000, "jump": 45_000}
+
+
+def test_a_sudden_jump_is_remembered_across_uploads() -> None:
+    bands = ClinicalBands()
+    rest = SampleBlock.build(list(range(0, 60_000, 5_000)), hr_bpm=[62] * 12, at_rest=True,
+                             has_steps=True)
+    assert PatientModels.score_many([PatientModels(bands=bands)], rest,
+                                    np.array([0, len(rest)]))[0] == []  # the quick path
+    high = SampleBlock.build(list(range(60_000, 120_000, 5_000)), hr_bpm=[140] * 12,
+                             at_rest=True, has_steps=True)
+    out = bands.score_samples(high)
+    assert out and out[0].t_ms == 60_000 + 45_000
+
+
+def test_a_critical_burst_shorter_than_the_median_window_is_an_artefact() -> None:
+    burst = SampleBlock.build(list(range(0, 7_000, 1_000)), hr_bpm=[207] * 7, at_rest=True,
+                              has_steps=True)
+    assert ClinicalBands().score_samples(burst) == []
+    held = SampleBlock.build(list(range(0, 31_000, 1_000)), hr_bpm=[207] * 31, at_rest=True,
+                             has_steps=True)
+    out = ClinicalBands().score_samples(held)
+    assert [(f.kind, f.severity, f.t_ms) for f in out] == [
+        ("tachycardia_at_rest", Severity.CRITICAL, 30_000)]
+
+
+def test_samples_without_heart_rate_neither_hold_nor_break_a_heart_rate_condition() -> None:
+    """A steps-only sample at each minute start (Fitbit exports) must not restart the timer."""
+    times = list(range(0, 300_000, 5_000))
+    hr = [None if t % 60_000 == 0 else 130.0 for t in times]
+    out = ClinicalBands().score_samples(SampleBlock.build(
+        times, hr_bpm=hr, steps_recent=[0] * len(times), at_rest=True, has_steps=True))
+    assert out and out[0].t_ms == 125_000  # 2 minutes after the first reading (5 s)
 
 
 def test_a_reading_across_uploads_keeps_the_timer() -> None:
@@ -175,7 +224,8 @@ def test_explanations_say_what_was_compared_since_when_and_how_it_moved() -> Non
     last = found[-1].explanation
     assert last.startswith("Heart rate 36–38 bpm (last 36) for 4 min since 03:03, below this "
                            "patient's configured limit of 40 bpm; at rest"), last
-    assert found[0].explanation.startswith("Heart rate 38 bpm for under a minute since 03:03")
+    # heart-rate warnings wait 2 min (hr_persist_ms)
+    assert found[0].explanation.startswith("Heart rate 37–38 bpm (last 38) for 2 min since 03:03")
 
 
 def test_the_desaturation_text_names_missing_news2_parameters_in_one_short_clause() -> None:
@@ -201,8 +251,39 @@ def test_a_new_episode_starts_a_new_range() -> None:
                              has_steps=True)
     assert "160 bpm" in bands.score_samples(high)[0].explanation
     bands.score_samples(SampleBlock.build([90_000], hr_bpm=[70], at_rest=True, has_steps=True))
-    again = SampleBlock.build([600_000 + k * 15_000 for k in range(5)], hr_bpm=[130] * 5,
-                              at_rest=True, has_steps=True)
+    again = SampleBlock.build([600_000 + k * 15_000 for k in range(9)], hr_bpm=[130] * 9,
+                              at_rest=True, has_steps=True)  # a warning: held 2 min
     [second] = bands.score_samples(again)
-    assert second.explanation.startswith("Heart rate 130 bpm for under a minute since 00:10"), \
+    assert second.explanation.startswith("Heart rate 130 bpm for 2 min since 00:10"), \
         second.explanation
+
+
+def test_a_high_heart_rate_with_activity_unknown_is_judged_at_night_only() -> None:
+    """A device without steps cannot tell exercise from a racing heart by day."""
+    from wearmon.models.base import Minute
+    from wearmon.models.contextual_hr import ContextualHeartRate
+
+    def run(hour: int) -> list[str]:
+        det = ContextualHeartRate(warmup_minutes=30)
+        out = []
+        for m in range(150):
+            hr = 60 + m % 3 if m < 100 else 120
+            f = det.observe_minute(Minute(m * 60_000, hour_of_day=hour, hr_samples=6,
+                                          hr_mean_bpm=hr, worn=True))
+            out += [f.kind] if f else []
+        return out
+
+    assert run(hour=14) == []
+    assert run(hour=3) and set(run(hour=3)) == {"high_hr_for_patient"}
+
+
+def test_a_bands_state_saved_before_the_sudden_rule_restores() -> None:
+    old = {"settings": BandSettings().to_state(),
+           "timers": {"tachycardia_at_rest": [1_000, 46_000], "bradycardia": [-1, -1]},
+           "emitted": {"tachycardia_at_rest": 46_000}, "episodes": {}}
+    bands = ClinicalBands.from_state(old)
+    assert bands.timers["tachycardia_at_rest"].since_ms == 1_000
+    assert not bands.timers["tachycardia_at_rest"].sudden
+    assert bands.last_hr_ms == [-1, -1]
+    again = ClinicalBands.from_state(bands.to_state())
+    assert again.to_state() == bands.to_state()

@@ -43,3 +43,21 @@ def test_af_is_flagged_and_alerted_after_five_minutes() -> None:
     assert irregular[200:].all()
     assert findings and findings[0].t_ms - det.since_ms >= 0
     assert "atrial fibrillation" in findings[0].explanation
+
+
+def test_beats_while_the_patient_moves_are_not_assessed() -> None:
+    """Chest-strap and watch beat intervals are garbage while walking (MMASH): the rhythm is
+    judged at rest only, and starts over after moving; without step data nothing changes."""
+    rng = np.random.default_rng(11)
+    rr = rng.integers(400, 1100, 900)  # AF-like irregularity, ~10 minutes
+    walking = IrregularRhythm().score_beats(
+        BeatBlock.build(rr.tolist(), moving=[True] * len(rr)))
+    assert walking[0] == [] and not walking[1].any()
+    unknown = IrregularRhythm().score_beats(BeatBlock.build(rr.tolist()))
+    assert unknown[0] and unknown[1][-1]
+    # at rest, then a short walk: the irregular decision restarts after the walk
+    moving = [False] * 600 + [True] * 50 + [False] * 250
+    det = IrregularRhythm()
+    found, irregular = det.score_beats(BeatBlock.build(rr.tolist(), moving=moving))
+    assert irregular[599] and not irregular[600:650].any()
+    assert found and all(f.t_ms < int(np.cumsum(rr)[600]) for f in found)  # < 5 min after

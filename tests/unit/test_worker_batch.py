@@ -42,7 +42,7 @@ def lines_of(out: BatchOutput) -> list[str]:
 def upload(upload_id: str, patient: str, t_ms: int, hr_bpm: float) -> bytes:
     return orjson.dumps({
         "schema_version": 1, "upload_id": upload_id, "device_id": "d1", "patient_id": patient,
-        "uploaded_at_ms": t_ms, "samples": [{"t_ms": t_ms - 1000 * i, "hr_bpm": hr_bpm,
+        "uploaded_at_ms": t_ms, "samples": [{"t_ms": t_ms - 10_000 * i, "hr_bpm": hr_bpm,
                                              "steps": 0} for i in range(5)]})
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from rich.progress import Progress
 
 from wearmon.stream import datasets
-from wearmon.stream.evaluation import metrics, protocol
-from wearmon.stream.evaluation.runs.patient_run import alerts_of
+from wearmon.stream.evaluation import metrics, protocol, river_candidates
+from wearmon.stream.evaluation.runs.patient_run import PatientRun, alerts_of
 from wearmon.stream.evaluation.runs.policy import policy_effect
 from wearmon.stream.evaluation.runs.results import PatientResult, replay_with_progress
 
@@ -40,6 +40,28 @@ def _age_band(age: int | None) -> str:
     return f"{lo}-{lo + 9}"
 
 
+def forest_counts(run: PatientRun) -> Counter[float]:
+    """River HalfSpaceTrees' alerts at each threshold over the run's minutes (then dropped)."""
+    minutes, run.minutes = run.minutes or [], None
+    return Counter({th: len(alerts_of(river_candidates.minute_findings(minutes, th)))
+                    for th in river_candidates.MINUTE_GRID})
+
+
+def forest_summary(alerts: Counter[float], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    days = sum(r["monitored_days"] for r in rows)
+    contextual = sum(v for r in rows for k, v in r["by_kind"].items()
+                     if k.startswith("contextual_hr:"))
+    return {
+        "name": "River HalfSpaceTrees on minute heart rate, steps and hour (per patient)",
+        "protocol": protocol.FIXED + " (each threshold shown; recall: the synthetic run)",
+        "by_threshold": [{"threshold": th, "alerts": alerts[th],
+                          "alerts_per_patient_day": round(alerts[th] / days, 4) if days else None}
+                         for th in river_candidates.MINUTE_GRID],
+        "wearmon_contextual_hr_alerts_per_patient_day": round(contextual / days, 4)
+        if days else None,
+    }
+
+
 def normal(root: Path, progress: Progress, max_patients: int | None, baselines: bool
            ) -> tuple[dict[str, Any], list[PatientResult]]:
     """``baselines`` has no anchor here (no labels to compare on)."""
@@ -55,9 +77,12 @@ def normal(root: Path, progress: Progress, max_patients: int | None, baselines: 
     rows, results = [], []
     stream_counts: Counter[str] = Counter()
     stream_days = 0.0
+    forest_alerts: Counter[float] = Counter()
     for ds, patient in patients:
         series = datasets.load_patient(ds, root, patient, plausible_only=True)
-        run = replay_with_progress(progress, patient, series.columns(), 600_000)
+        run = replay_with_progress(progress, patient, series.columns(), 600_000,
+                                   keep_minutes=True)
+        forest_alerts += forest_counts(run)
         raw = datasets.load_patient(ds, root, patient)  # as the stream sees it, artefacts included
         stream_counts += policy_effect(patient, raw.samples())
         stream_days += run.monitored_days
@@ -88,6 +113,7 @@ def normal(root: Path, progress: Progress, max_patients: int | None, baselines: 
             "alerts_opened_per_patient_day": per_day.get("alerts", 0.0),
             "clinical_alerts_opened_per_patient_day": per_day.get("clinical_alerts", 0.0),
         },
+        "river_candidates": {"river_hst": forest_summary(forest_alerts, rows)},
         "per_patient": rows,
         "subgroups": {
             "dataset": metrics.subgroups(rows, "dataset", metrics.normal_summary),

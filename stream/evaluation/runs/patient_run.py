@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from wearmon.models.base import Day, Finding, Severity
+from wearmon.models.base import Day, Finding, Minute, Severity
 from wearmon.stream.core.pipeline import DEFAULT_MAX_LATENESS_MS, PatientState, Result, process
 from wearmon.stream.core.schema import Columns, Upload
 
@@ -81,6 +81,7 @@ class PatientRun:
     rhythm: RhythmTrace = field(default_factory=RhythmTrace)
     state_bytes: int = 0
     seconds: float = 0.0
+    minutes: list[Minute] | None = None  # the closed minutes, when asked for (candidates)
 
     @property
     def monitored_days(self) -> float:
@@ -131,6 +132,8 @@ class _Buckets:
 
 def _record(run: PatientRun, result: Result, state: PatientState) -> None:
     run.findings.extend(result.findings)
+    if run.minutes is not None:
+        run.minutes.extend(result.minutes)
     for m in result.minutes:
         if m.worn:
             run.worn_minutes += 1
@@ -158,20 +161,21 @@ def replay_patient(
     upload_ms: int = UPLOAD_MS,
     timezone: str = "UTC",
     on_samples: Callable[[int], None] | None = None,
+    keep_minutes: bool = False,
 ) -> PatientRun:
     """Run a patient's samples (time order) through ``process()`` upload by upload.
 
     >>> from wearmon.stream.core.schema import Sample
     >>> run = replay_patient("p-0001", Columns.from_samples(
-    ...     [Sample(t_ms=i * 5_000, hr_bpm=150, steps=0) for i in range(3)]))
+    ...     [Sample(t_ms=i * 5_000, hr_bpm=150, steps=0) for i in range(7)]))
     >>> [f.kind for f in run.findings], run.samples
-    (['tachycardia_at_rest'], 3)
+    (['tachycardia_at_rest'], 7)
     >>> [a.kind for a in alerts_of(run.findings)]
     ['tachycardia_at_rest']
     """
     started = time.perf_counter()
     state = state if state is not None else PatientState()
-    run = PatientRun(patient)
+    run = PatientRun(patient, minutes=[] if keep_minutes else None)
     buckets = _Buckets(bucket_ms)
     for n, part in enumerate(columns.split(upload_ms)):
         last_ms = int(part.t_ms[-1])

@@ -55,7 +55,8 @@ def progress_bar(enabled: bool) -> Iterator[Progress]:
 
 
 def replay_with_progress(progress: Progress, patient: str, columns: Columns, bucket_ms: int,
-                         state: PatientState | None = None, timezone: str = "UTC") -> PatientRun:
+                         state: PatientState | None = None, timezone: str = "UTC",
+                         keep_minutes: bool = False) -> PatientRun:
     """``replay_patient`` with a progress bar of its samples."""
     total = len(columns)
     task = progress.add_task(f"  {patient}", total=total)
@@ -64,7 +65,7 @@ def replay_with_progress(progress: Progress, patient: str, columns: Columns, buc
         progress.advance(task, n)
 
     run = replay_patient(patient, columns, state=state, bucket_ms=bucket_ms, timezone=timezone,
-                         on_samples=advance)
+                         on_samples=advance, keep_minutes=keep_minutes)
     progress.update(task, completed=total, visible=False)
     return run
 

@@ -19,8 +19,8 @@ from rich.progress import Progress
 from wearmon.models.base import Finding
 from wearmon.stream.core.schema import Columns, Sample
 from wearmon.stream.datasets.simulator import Label, Simulator
-from wearmon.stream.evaluation import protocol
-from wearmon.stream.evaluation.runs.patient_run import DAY_MS, Alert, alerts_of
+from wearmon.stream.evaluation import protocol, river_candidates
+from wearmon.stream.evaluation.runs.patient_run import DAY_MS, Alert, PatientRun, alerts_of
 from wearmon.stream.evaluation.runs.results import PatientResult, replay_with_progress
 
 SYNTHETIC_PATIENTS = 20
@@ -53,10 +53,13 @@ def synthetic(root: Path, progress: Progress, max_patients: int | None, baseline
     latencies: Latencies = {}
     false_alerts = 0
     days = 0.0
+    forest: dict[float, list[int]] = {th: [0, 0, 0] for th in river_candidates.MINUTE_GRID}
     for patient, samples in sorted(per_patient.items()):
-        run = replay_with_progress(progress, patient, Columns.from_samples(samples), 600_000)
+        run = replay_with_progress(progress, patient, Columns.from_samples(samples), 600_000,
+                                   keep_minutes=True)
         alerts = alerts_of(run.findings)
         mine = [lab for lab in labels if lab.patient_id == patient]
+        forest_found(forest, mine, run)
         add_latencies(latencies, mine, run.findings)
         false_alerts += count_false_alerts(alerts, mine)
         days += (run.last_t_ms - run.first_t_ms) / DAY_MS
@@ -69,7 +72,28 @@ def synthetic(root: Path, progress: Progress, max_patients: int | None, baseline
             )
         )
         progress.advance(overall)
-    return summarise(latencies, false_alerts, days, len(per_patient)), results
+    summary = summarise(latencies, false_alerts, days, len(per_patient))
+    summary["river_candidates"] = {"river_hst": {
+        "name": "River HalfSpaceTrees on minute heart rate, steps and hour (per patient)",
+        "events": "simulated tachycardia and bradycardia at rest",
+        "by_threshold": [{"threshold": th, "recall": round(found / events, 4) if events else None,
+                          "false_alerts_per_patient_day": round(false / days, 4) if days else None}
+                         for th, (found, events, false) in forest.items()]}}
+    return summary, results
+
+
+def forest_found(forest: dict[float, list[int]], labels: Sequence[Label], run: PatientRun
+                 ) -> None:
+    """Add River HalfSpaceTrees' detections of heart-rate events, and its false alerts, at each
+    threshold (``forest[th]``: found, events, false alerts); drops the run's minutes."""
+    minutes, run.minutes = run.minutes or [], None
+    heart = [lab for lab in labels if lab.kind in ("tachycardia_at_rest", "bradycardia")]
+    for th, acc in forest.items():
+        found = river_candidates.minute_findings(minutes, th)
+        acc[0] += sum(any(lab.start_ms <= f.t_ms <= lab.end_ms + SYNTHETIC_GRACE_MS
+                          for f in found) for lab in heart)
+        acc[1] += len(heart)
+        acc[2] += count_false_alerts(alerts_of(found), labels)
 
 
 def simulate(patients: int) -> tuple[dict[str, list[Sample]], list[Label]]:
