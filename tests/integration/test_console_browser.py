@@ -373,8 +373,9 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
     assert not ward.is_visible(f"text=patient {LIVE}")
     assert ward.is_visible("details.in-hand summary:has-text('Al Jones (RN)')")
     injected = time.monotonic()
-    live_from = max(int(time.time() * 1000) - 3 * MIN, care.warmed_until_ms)
-    produce(care.settings, uploads(LIVE, live_from, 3, 135.0, "live"))
+    # a warning: the rate held 2 min, then found in 3 one-minute windows (the policy's default)
+    live_from = max(int(time.time() * 1000) - 5 * MIN, care.warmed_until_ms)
+    produce(care.settings, uploads(LIVE, live_from, 5, 135.0, "live"))
     ward.wait_for_selector(f"a:has-text('patient {LIVE}')", timeout=20_000)
     assert time.monotonic() - injected < 20
     assert care.inbox.next(30).channel in ("/nurse-5", "/patient-live")

@@ -232,8 +232,9 @@ async def test_each_alert_is_one_flag_that_follows_it_and_a_replay_duplicates_no
         await act(ward, alert_id, "resolve")
         resolved = await flag_in(server, alert_id, ("inactive", "resolved"), made)
         assert set(resolved["period"]) == {"start", "end"}
-        sent = await communications(server, alert_id, 2, made)  # opened, resolved: the nurse
-        assert sorted(d["recipient"][0]["identifier"]["value"] for d in sent) == ["nurse"] * 2
+        # opened, acknowledged (by someone else: she is told), resolved: the nurse's messages
+        sent = await communications(server, alert_id, 3, made)
+        assert sorted(d["recipient"][0]["identifier"]["value"] for d in sent) == ["nurse"] * 3
 
         flags = [d for d in server.resources("Flag") if d["identifier"][0]["value"] == alert_id]
         assert len(flags) == 1 and server.invalid == []
@@ -242,6 +243,11 @@ async def test_each_alert_is_one_flag_that_follows_it_and_a_replay_duplicates_no
             assert private not in text, private  # no vitals, notes, names, actors, addresses
         assert "refuses the credentials" in made.log_tail()  # the revoked token, said once
         assert_private(made, alert_id)
+        # everything on the topics exported (other alerts' messages too, and any still on the way)
+        await await_until(lambda: group_backlog(ward.settings, made.group, [
+            ward.settings.topics.alerts, ward.settings.topics.deliveries]),
+            "the exporter to commit everything", 90,
+            until=lambda left: left == 0, detail=made.log_tail)
     finally:
         made.stop(kill=True)  # killed: a successor replays (here: everything, a new group)
 
@@ -254,9 +260,12 @@ async def test_each_alert_is_one_flag_that_follows_it_and_a_replay_duplicates_no
             until=lambda left: left == 0, detail=replay.log_tail)
     finally:
         replay.stop()
-    assert dict(server.creates) == creates and server.updates["Flag"] > updates
+    assert dict(server.creates) == creates, [  # what the replay created, with what it is about
+        (d["identifier"][0]["value"], d["about"][0]["identifier"]["value"], d["sent"])
+        for d in server.resources("Communication")]
+    assert server.updates["Flag"] > updates
     assert state(server.find("Flag", alert_id)) == ("inactive", "resolved")
-    assert len(messages_about(server, alert_id)) == 2 and server.invalid == []
+    assert len(messages_about(server, alert_id)) == 3 and server.invalid == []
     server.stop()
 
 
