@@ -42,6 +42,8 @@ from wearmon.stream.notify.outbox import plan as plan_outbox
 from wearmon.stream.sinks.decode import Received, decode
 from wearmon.stream.sinks.lines import alert_event_lines, notification_line, rejection_line
 from wearmon.stream.sinks.records import UploadPoints, encode_upload, points_records
+from wearmon.stream.tools.demo_view import DemoView
+from wearmon.stream.tools.demo_view import show as demo_show
 from wearmon.stream.views.alerts_feed import AlertsFeed
 from wearmon.stream.views.patients import PatientsView
 from wearmon.stream.worker.care.commands import apply_command
@@ -217,20 +219,34 @@ def test_replies_are_read_or_refused(records: list[tuple[bytes | None, bytes | N
 def test_followed_views_apply_or_count_every_record(
         records: list[tuple[bytes | None, bytes | None]]) -> None:
     """The console's and gateway's readers of patients, monitoring, alerts, deliveries, replies
-    and devices: each record is applied, or skipped and counted; nothing raises."""
+    and devices, and the demo's of anomalies, dead letters and alerts: each record is applied,
+    or skipped and counted; nothing raises."""
     config = Settings()
     patients, monitoring = PatientsView(config), MonitoringRecords(config)
     feed, devices = AlertsFeed(config, send=lambda command: None), Registry()  # type: ignore[arg-type]
-    topics = config.topics
+    topics, demo = config.topics, DemoView()
     for key, value in records:
         patients.apply(key, value)
         monitoring.apply(topics.monitoring, key, value)
         for topic in (topics.alerts, topics.deliveries, topics.alert_replies):
             feed.follower.apply(topic, key, value)
         devices.apply(key, value)
+        for topic in (topics.anomalies, topics.rejected, topics.alerts):
+            demo_show(demo, config, topic, value)
     monitoring.open_delays()
     feed.board.open_cards()
-    assert patients.skipped + len(patients.by_patient) >= 0
+    empty = sum(1 for _, value in records if not value)
+    no_key = sum(1 for key, _ in records if not key or not valid_utf8(key))
+    assert patients.skipped >= no_key and monitoring.skipped >= empty
+    assert feed.skipped >= 3 * empty and demo.unreadable >= 3 * empty
+
+
+def valid_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @SHAPES
