@@ -14,7 +14,7 @@ import orjson
 from wearmon.stream.core.issues import Issue
 from wearmon.stream.core.records import Unreadable
 from wearmon.stream.core.validation import Rejection
-from wearmon.stream.worker.metrics import REJECTIONS
+from wearmon.stream.worker.metrics import UNREADABLE
 from wearmon.stream.worker.paging import Topic
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,6 @@ class DeadLetters:
         """Log (no content), count and publish one dead letter, acknowledged."""
         letter = unreadable_letter(what, error, raw, received_ms)
         log.error("%s dead-lettered: %s %s", what, letter.field, letter.reason)
-        REJECTIONS.labels(letter.reason, what).inc()
+        UNREADABLE.labels(what, letter.reason).inc()
         await (await self.topic.send(key=None,
                                      value=orjson.dumps(letter.to_record(self.max_original_bytes))))
