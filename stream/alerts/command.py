@@ -6,13 +6,14 @@ one reply on the replies topic, ``status`` as an HTTP code (200 applied, 404 unk
 cannot apply, 400 malformed) and the number of alert events it caused; those events carry the
 command id, so a sender knows when the result is visible on the alerts topic.
 
+>>> import orjson
 >>> doc = act_command("p-0001", "p-0001:bradycardia:0", "ack", "nurse.jo", now_ms=5)
 >>> parse_command(orjson.dumps(doc))["action"]
 'ack'
 >>> parse_command(b'{"v": 1}')
 Traceback (most recent call last):
 ...
-ValueError: malformed command: KeyError
+wearmon.stream.core.records.Unreadable: id: wrong_type (non-empty text expected)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-import orjson
+from wearmon.stream.core.records import Unreadable, checked, read_json
 
 ACTIONS = ("ack", "snooze", "resolve")
 COMMAND_VERSION = 1
@@ -40,33 +41,46 @@ def tick_command(patient: str, *, now_ms: int) -> dict[str, Any]:
 
 
 def parse_command(raw: bytes | None) -> dict[str, Any]:
-    """A command document, or ``ValueError`` (whatever the record holds).
+    """A command document, or ``Unreadable`` naming the field and reason (whatever the record
+    holds).
 
-    >>> len(_errors([None, b"", b"[]", b'{"id": 1}', b"\\xff", b'{"id": 1, "patient": 2}']))
-    6
+    >>> [e.reason for e in _errors([None, b"", b"[]", b'{"id": 1}', b"\\xff", b'{"id": "1"}'])]
+    ['empty', 'empty', 'not_an_object', 'wrong_type', 'not_json', 'wrong_type']
     """
-    try:
-        if raw is None:
-            raise TypeError("no value")
-        doc = orjson.loads(raw)
-        if not isinstance(doc, dict):
-            raise ValueError("not an object")
-        str(doc["id"]), str(doc["patient"])
-        if doc.get("v") != COMMAND_VERSION or doc.get("type") not in ("act", "tick"):
-            raise ValueError(f"unsupported command {doc.get('v')!r}/{doc.get('type')!r}")
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"malformed command: {type(exc).__name__}") from None
+    return read_json(raw, checked_command)
+
+
+def checked_command(doc: dict[str, Any]) -> dict[str, Any]:
+    for name in ("id", "patient"):
+        if not isinstance(doc.get(name), str) or not doc[name]:
+            raise Unreadable(name, "wrong_type", "non-empty text expected")
+    if doc.get("v") != COMMAND_VERSION or doc.get("type") not in ("act", "tick"):
+        raise Unreadable("type", "unsupported", "not a version 1 act or tick command")
     return doc
 
 
-def _errors(values: list[bytes | None]) -> list[ValueError]:
+def _errors(values: list[bytes | None]) -> list[Unreadable]:
     out = []
     for value in values:
         try:
             parse_command(value)
-        except ValueError as error:
+        except Unreadable as error:
             out.append(error)
     return out
+
+
+#: A reply's fields (``reply`` writes them).
+REPLY_FIELDS: dict[str, Any] = {"id": str, "patient": str, "status": int, "error": str,
+                                "events": int}
+
+
+def read_reply(raw: bytes | None) -> dict[str, Any]:
+    """A reply document, or ``Unreadable``.
+
+    >>> read_reply(b'{"id": "c1", "patient": "p-1", "status": 200, "error": "", "events": 2}')
+    {'id': 'c1', 'patient': 'p-1', 'status': 200, 'error': '', 'events': 2}
+    """
+    return read_json(raw, lambda doc: checked(doc, REPLY_FIELDS))
 
 
 def reply(command_id: str, patient: str, status: int, error: str = "", events: int = 0

@@ -17,6 +17,7 @@ from typing import Any
 
 from wearmon.models.base import Severity
 from wearmon.stream.core.patients import PatientSettings
+from wearmon.stream.core.records import typed
 
 SYSTEM = "system"
 DEVICE_OFFLINE = "device_offline"
@@ -133,7 +134,7 @@ class AlertEvent:
         data["action"] = Action(data["action"])
         data["category"] = Category(data["category"])
         data["notify_levels"] = tuple(data.get("notify_levels", ()))
-        return cls(**data)
+        return typed(cls, data)
 
 
 @dataclass(slots=True)

@@ -24,6 +24,7 @@ import orjson
 from aiokafka.errors import KafkaError
 
 from wearmon.stream.config import Settings
+from wearmon.stream.core.records import Unreadable, checked, read_json
 from wearmon.stream.notify.deliver import Deliverer, DeliveryResult, directory_resolver
 from wearmon.stream.notify.monitoring import (
     delay_text,
@@ -58,23 +59,33 @@ class NoticeMarks:
         self.sent.setdefault(key, at_ms)
 
 
+#: A monitoring record's fields (``WardWatch.tell`` writes them).
+DELAY_FIELDS: dict[str, Any] = {"ward": str, "state": str, "since_ms": int,
+                                "until_ms": int | None, "at_ms": int, "sent": list[str]}
+
+
 class MonitoringRecords(FollowedView):
     """The monitoring topic: each ward's last delay (open or cleared) and the notices sent."""
 
     def __init__(self, settings: Settings) -> None:
         self.by_ward: dict[str, dict[str, Any]] = {}
         self.marks = NoticeMarks()
+        self.skipped = 0  # records that are not a ward's delay
         self.follower = TopicFollower(settings, [settings.topics.monitoring], self.apply,
                                       "monitoring-records")
 
     def apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        """One record: a ward's delay and its notices; any other shape is a logged and counted
+        skip (this never raises: the follower would read the topic again from the start)."""
         try:
-            doc = orjson.loads(value or b"")
-            self.by_ward[str(doc["ward"])] = doc
-            for notice in doc.get("sent", []):
-                self.marks.mark_sent(str(notice), int(doc["at_ms"]))
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-            log.error("monitoring topic: record skipped (%s)", type(exc).__name__)
+            doc = read_json(value, lambda doc: checked(doc, DELAY_FIELDS))
+        except Unreadable as error:
+            self.skipped += 1
+            log.error("monitoring topic: record skipped (%s %s)", error.field, error.reason)
+            return
+        self.by_ward[doc["ward"]] = doc
+        for notice in doc["sent"]:
+            self.marks.mark_sent(notice, doc["at_ms"])
 
     def open_delays(self) -> dict[str, int]:
         return {ward: int(doc["since_ms"]) for ward, doc in self.by_ward.items()

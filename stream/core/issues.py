@@ -34,3 +34,30 @@ def key_name(key: object) -> str:
     if text and len(text) <= 40 and set(text) <= SAFE_KEY_CHARS:
         return text
     return ascii(text[:40])
+
+
+def as_bytes(value: object) -> bytes:
+    """A record's original value as bytes, whatever it is: the error path never fails on it.
+
+    >>> as_bytes(None), as_bytes(b"\\xff"), as_bytes("\\ud800"), as_bytes(7)
+    (b'', b'\\xff', b'\\xed\\xa0\\x80', b'7')
+    """
+    if value is None:
+        return b""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode("utf-8", "surrogatepass")
+
+
+def safe_text(value: object) -> str:
+    """``value`` as text that any encoder takes (lone surrogates escaped).
+
+    >>> safe_text("p-1"), safe_text("\\ud800x"), safe_text(None)
+    ('p-1', '\\\\ud800x', 'None')
+    """
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from wearmon.stream.core.issues import Issue, Reject, key_name
+from wearmon.stream.core.issues import Issue, Reject, as_bytes, key_name, safe_text
 from wearmon.stream.core.sample_batch import parse_many
 from wearmon.stream.core.sample_columns import parse_samples
 from wearmon.stream.core.schema import (
@@ -54,7 +54,7 @@ class Rejection:
     """A whole upload (or part of one) that was not accepted, for the dead-letter topic."""
 
     issues: tuple[Issue, ...]
-    original: bytes
+    original: bytes | None  # None: a tombstone
     received_ms: int
     patient_id: str | None = None
     upload_id: str | None = None
@@ -62,29 +62,33 @@ class Rejection:
 
     @property
     def reason(self) -> str:
-        return self.issues[0].reason
+        return safe_text(self.issues[0].reason) if self.issues else "unknown"
 
     @property
     def field(self) -> str:
-        return self.issues[0].field
+        return safe_text(self.issues[0].field) if self.issues else "$"
 
     def to_record(self, max_original_bytes: int) -> dict[str, Any]:
-        kept = self.original[:max_original_bytes]
+        """The dead-letter record; never fails, whatever the rejection holds (the original may
+        be a tombstone's ``None``, text may hold lone surrogates)."""
+        original = as_bytes(self.original)
+        kept = original[:max(0, max_original_bytes)]
         return {
             "reason": self.reason,
             "field": self.field,
-            "partial": self.partial,
+            "partial": bool(self.partial),
             "issues": [
-                {"field": i.field, "reason": i.reason, "detail": i.detail}
+                {"field": safe_text(i.field), "reason": safe_text(i.reason),
+                 "detail": safe_text(i.detail)}
                 for i in self.issues[:100]
             ],
             "issue_count": len(self.issues),
-            "patient_id": self.patient_id,
-            "upload_id": self.upload_id,
+            "patient_id": None if self.patient_id is None else safe_text(self.patient_id),
+            "upload_id": None if self.upload_id is None else safe_text(self.upload_id),
             "received_ms": self.received_ms,
             "original_b64": base64.b64encode(kept).decode("ascii"),
-            "original_bytes": len(self.original),
-            "original_truncated": len(kept) < len(self.original),
+            "original_bytes": len(original),
+            "original_truncated": len(kept) < len(original),
         }
 
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import apprise
 
 from wearmon.stream.core.patients import PatientDirectory
+from wearmon.stream.core.records import typed
 from wearmon.stream.notify.outbox import Audience, OutboxRecord
 from wearmon.stream.notify.render import Message
 
@@ -57,8 +58,8 @@ class DeliveryResult:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> DeliveryResult:
-        return cls(**{**doc, "audience": Audience(doc["audience"]),
-                      "status": DeliveryStatus(doc["status"])})
+        return typed(cls, {**doc, "audience": Audience(doc["audience"]),
+                           "status": DeliveryStatus(doc["status"])})
 
 
 class SentStore(Protocol):

@@ -16,6 +16,7 @@ from typing import Any
 from wearmon.models.base import Severity
 from wearmon.stream.alerts.lifecycle import SYSTEM, AlertEvent
 from wearmon.stream.core.patients import PatientSettings
+from wearmon.stream.core.records import typed
 from wearmon.stream.notify.next_steps import NextSteps
 from wearmon.stream.notify.render import Message, render_care_team, render_patient
 
@@ -57,7 +58,7 @@ class OutboxRecord:
             raise ValueError(f"outbox record version {doc.get('v')!r} != {RECORD_VERSION}")
         data = {k: v for k, v in doc.items() if k != "v"}
         data["audience"] = Audience(data["audience"])
-        return cls(**data)
+        return typed(cls, data)
 
 
 def plan(event: AlertEvent, settings: PatientSettings, now_ms: int, link: str = "",

@@ -19,6 +19,7 @@ import numpy as np
 from influxdb_client import Point, WritePrecision
 
 from wearmon.stream.alerts.lifecycle import ACTIVE, SYSTEM, AlertEvent
+from wearmon.stream.core.issues import as_bytes, safe_text
 from wearmon.stream.core.pipeline import Result
 from wearmon.stream.core.schema import FLOAT_FIELDS, Columns
 from wearmon.stream.core.validation import Rejection
@@ -192,11 +193,12 @@ def _derived_lines(upload: UploadPoints) -> list[str]:
 
 
 def rejected_line(reason: str, partial: bool, field: str, count: int, received_ms: int,
-                  original: bytes) -> str:
+                  original: bytes | None) -> str:
     """One ``rejected`` point; the nanoseconds come from the upload's bytes, so rejections in
     the same millisecond stay apart and a redelivered one overwrites itself."""
-    p = _point("rejected", received_ms, zlib.crc32(original) % 1_000_000).tag("reason", reason)
-    p.tag("partial", str(partial).lower()).field("count", count).field("field", field)
+    crc = zlib.crc32(as_bytes(original))
+    p = _point("rejected", received_ms, crc % 1_000_000).tag("reason", safe_text(reason))
+    p.tag("partial", str(partial).lower()).field("count", count).field("field", safe_text(field))
     return str(p.to_line_protocol())
 
 

@@ -13,12 +13,12 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-import orjson
 from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 from rich.table import Table
 
 from wearmon.stream.config import Settings
+from wearmon.stream.core.records import Unreadable, read_json
 from wearmon.stream.kafka import client_options
 from wearmon.stream.tools.demo_inbox import InboxMessage
 
@@ -50,6 +50,7 @@ class DemoView:
     opened: set[str] = field(default_factory=set)  # alert ids opened during the run
     repeats: dict[tuple[str, str, str], Repeats] = field(default_factory=dict)
     messages: int = 0
+    unreadable: int = 0  # records that were not what their topic holds
     header: str = ""
 
     def note(self, line: str) -> str:
@@ -129,7 +130,7 @@ async def watch(settings: Settings, view: DemoView, console: Console, live: bool
             batches = await consumer.getmany(timeout_ms=300)
             for tp, messages in batches.items():
                 for msg in messages:
-                    line = show(view, settings, tp.topic, orjson.loads(msg.value))
+                    line = show(view, settings, tp.topic, msg.value)
                     if line is not None and not live:
                         console.print(line, markup=False, highlight=False)
             if not live and time.monotonic() - reported_s >= REPEAT_REPORT_S:
@@ -140,13 +141,24 @@ async def watch(settings: Settings, view: DemoView, console: Console, live: bool
         await consumer.stop()
 
 
-def show(view: DemoView, settings: Settings, topic: str, record: dict[str, object]
-         ) -> str | None:
-    """One record into the view; the line to print, if any."""
-    if topic == settings.topics.anomalies:
-        line = view.add_anomaly(record)
-        return None if line is None else "anomaly: " + line
-    if topic == settings.topics.alerts:
-        return view.add_alert(record)
-    view.rejected[str(record["reason"])] += 1
+def show(view: DemoView, settings: Settings, topic: str, value: bytes | None) -> str | None:
+    """One record into the view; the line to print, if any. A record that is not what its topic
+    holds (a tombstone, not JSON, a missing field) is counted in ``view.unreadable``.
+
+    >>> view = DemoView()
+    >>> [show(view, Settings(), "wearmon.alerts", v) for v in (None, b"\\xff", b"[]", b"{}")]
+    [None, None, None, None]
+    >>> view.unreadable
+    4
+    """
+    try:
+        record = read_json(value, dict)
+        if topic == settings.topics.anomalies:
+            line = view.add_anomaly(record)
+            return None if line is None else "anomaly: " + line
+        if topic == settings.topics.alerts:
+            return view.add_alert(record)
+        view.rejected[str(record["reason"])] += 1
+    except (Unreadable, KeyError):
+        view.unreadable += 1
     return None

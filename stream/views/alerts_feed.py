@@ -17,12 +17,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from wearmon.stream.alerts.board import AlertBoard, AlertCard
-from wearmon.stream.alerts.command import act_command
+from wearmon.stream.alerts.command import act_command, read_reply
 from wearmon.stream.alerts.lifecycle import AlertEvent
 from wearmon.stream.config import Settings
+from wearmon.stream.core.records import Unreadable, read_json
+from wearmon.stream.notify.deliver import DeliveryResult
 from wearmon.stream.views.follow import FollowedView, TopicFollower
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class AlertsFeed(FollowedView):
         self._send = send
         self._changed = asyncio.Event()
         self._pruned_ms = 0
+        self.skipped = 0  # records that could not be read
         self.follower = TopicFollower(
             settings,
             [settings.topics.alerts, settings.topics.deliveries, settings.topics.alert_replies],
@@ -85,18 +86,19 @@ class AlertsFeed(FollowedView):
     # --- the follower's callbacks ---------------------------------------------------------
 
     def _apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
-        if not value:
-            return
+        """One record of the three topics; any other shape is a logged and counted skip (this
+        never raises: the follower would read the topics again from the start)."""
         try:
-            doc = orjson.loads(value)
             if topic == self.settings.topics.alerts:
-                self.board.apply_event(AlertEvent.from_json(doc))
+                self.board.apply_event(read_json(value, AlertEvent.from_json))
             elif topic == self.settings.topics.deliveries:
-                self.board.apply_delivery(doc)
+                self.board.apply_delivery(read_json(value, DeliveryResult.from_json).to_json())
             else:
-                self.board.apply_reply(doc)
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-            log.error("alerts feed: record on %s skipped: %s", topic, type(exc).__name__)
+                self.board.apply_reply(read_reply(value))
+        except Unreadable as error:
+            self.skipped += 1
+            log.error("alerts feed: record on %s skipped: %s %s", topic, error.field,
+                      error.reason)
 
     def _after_batch(self) -> None:
         now_ms = time.time_ns() // 1_000_000

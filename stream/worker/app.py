@@ -31,6 +31,7 @@ from wearmon.stream.worker.care.notifications import (
 )
 from wearmon.stream.worker.care.timer import EscalationTimer, add_escalation_timer
 from wearmon.stream.worker.connections import Connections
+from wearmon.stream.worker.dead_letters import DeadLetters
 from wearmon.stream.worker.faust_consumer import use_worker_consumer
 from wearmon.stream.worker.faust_io import (
     FaustPartitions,
@@ -126,8 +127,10 @@ def create_app(settings: Settings) -> faust.App:
 
     tick_s = settings.worker.alert_tick_s
     timer = EscalationTimer(store, topic["alert_commands"], int(tick_s * 1000))
+    dead_letters = DeadLetters(topic["rejected"], settings.uploads.dead_letter_max_bytes)
     add_command_agent(app, topic["alert_commands"], Commands(
-        store, lock, connections, page_topics, topic["alert_replies"], timer.ticked))
+        store, lock, connections, page_topics, topic["alert_replies"], timer.ticked,
+        dead_letters))
     add_escalation_timer(app, timer, tick_s, connections.directory)
     secret = settings.console.secret_key
     add_notify_agents(app, topic["alerts"], topic["outbox"], Notifications(
@@ -138,7 +141,7 @@ def create_app(settings: Settings) -> faust.App:
                    settings.console.link_ttl_s),
         Delivery(settings.notify.max_attempts, settings.notify.backoff_s,
                  settings.notify.timeout_s),
-        flush, next_steps_of(settings.notify)))
+        flush, dead_letters, next_steps_of(settings.notify)))
     api_token = settings.api.token.get_secret_value() if settings.api.token is not None else ""
     add_api(app, AlertsFeed(settings, topic_sender(topic["alert_commands"])),
             connections.directory, api_token, settings.api.wait_s)

@@ -60,6 +60,9 @@ UPLOADS = Counter("wearmon_uploads", "Uploads processed (valid, not duplicates)"
 SAMPLES = Counter("wearmon_samples", "Valid samples processed")
 REJECTIONS = Counter("wearmon_rejections", "Dead-lettered uploads or values by reason",
                      ["reason", "scope"])
+UNREADABLE = Counter("wearmon_unreadable_records",
+                     "Dead-lettered records of the care-team topics, by record and reason",
+                     ["record", "reason"])
 ANOMALIES = Counter("wearmon_anomalies", "Anomaly findings")
 ALERT_EVENTS = Counter("wearmon_alert_events", "Alert lifecycle events", ["action", "severity"])
 BATCH_SECONDS = Histogram("wearmon_batch_seconds", "One telemetry batch, processing to durable",

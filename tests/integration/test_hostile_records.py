@@ -2,6 +2,9 @@
 
 * a tombstone (a record without a value) amid valid uploads: the worker stays up, every valid
   sample is stored, the tombstone is dead-lettered (``empty``) and counted;
+* unreadable records on the care-team agents' topics (alert commands, alert events, outbox: a
+  tombstone, bytes that are not UTF-8, a field of the wrong type): each is dead-lettered naming
+  the field and the reason, and the worker goes on;
 * a record whose timestamp is five years ahead, with a sample at that time: its arrival is the
   worker's clock, so the sample is ``future_sample`` and the patient's later genuine samples are
   all stored (before, the patient's clock jumped and everything later was ``late_sample``).
@@ -21,6 +24,7 @@ from tests.conftest import Worker
 from tests.integration.conftest import consume, settings_of
 from tests.integration.test_alert_notifications import uploads
 from tests.integration.test_faults import _simulated, _wait_stored
+from tests.unit.test_care_messages import OPENED
 from wearmon.stream.config import Settings
 from wearmon.stream.kafka import ensure_topics, make_producer
 
@@ -29,14 +33,16 @@ YEAR_MS = 365 * 24 * 3_600_000
 
 
 async def produce(settings: Settings, records: list[tuple[bytes | None, bytes | None,
-                                                          int | None]]) -> None:
-    """(key, value, timestamp in ms) each, in order, acknowledged."""
+                                                          int | None]],
+                  topic: str | None = None) -> None:
+    """(key, value, timestamp in ms) each, in order, acknowledged (on the telemetry topic
+    unless ``topic`` is given)."""
     await ensure_topics(settings)
     producer = make_producer(settings)
     await producer.start()
     try:
         for key, value, timestamp_ms in records:
-            await producer.send_and_wait(settings.topics.telemetry, value, key=key,
+            await producer.send_and_wait(topic or settings.topics.telemetry, value, key=key,
                                          timestamp_ms=timestamp_ms)
     finally:
         await producer.stop()
@@ -82,3 +88,26 @@ def test_a_record_from_the_future_does_not_silence_its_patient(
     assert letters[0]["upload_id"] == "from-the-future", letters
     assert "future_sample" in {issue["reason"] for issue in letters[0]["issues"]}, letters
     _wait_stored(settings.influx.url, settings.influx.db, Counter({patient: 18}))
+
+
+def test_unreadable_care_records_are_dead_lettered_and_the_worker_goes_on(
+        make_worker: Callable[..., Worker]) -> None:
+    worker = make_worker()
+    settings = settings_of(worker)
+    topics = settings.topics
+    wrong_patient = orjson.dumps({**OPENED.to_json(), "patient": 5})
+    wrong_command = orjson.dumps({"v": 1, "id": "c1", "patient": 5, "type": "act"})
+    for topic, values in [(topics.alert_commands, [None, wrong_command]),
+                          (topics.alerts, [wrong_patient]),
+                          (topics.outbox, [None, b"\xff\xfe"])]:
+        asyncio.run(produce(settings, [(b"p-0001", v, None) for v in values], topic))
+    worker.start()
+    letters = asyncio.run(consume(settings, topics.rejected, 5))
+    assert sorted((letter["field"], letter["reason"]) for letter in letters) == [
+        ("$", "empty"), ("$", "empty"), ("$", "not_json"), ("patient", "wrong_type"),
+        ("patient", "wrong_type")], letters
+    messages, expected = _simulated(1, 0.1, seed=5)  # and the worker goes on
+    asyncio.run(produce(settings, [(k, v, None) for k, v in messages]))
+    worker.wait_processed(len(messages))
+    assert worker.proc is not None and worker.proc.poll() is None
+    _wait_stored(settings.influx.url, settings.influx.db, expected)

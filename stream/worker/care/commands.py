@@ -28,7 +28,9 @@ import orjson
 from wearmon.stream.alerts import policy
 from wearmon.stream.alerts.command import ACTIONS, ActionName, parse_command, reply
 from wearmon.stream.alerts.lifecycle import ActionError
+from wearmon.stream.core.records import Unreadable
 from wearmon.stream.worker.connections import Connections
+from wearmon.stream.worker.dead_letters import DeadLetters
 from wearmon.stream.worker.faust_io import fail_stop
 from wearmon.stream.worker.paging import Page, PageTopics, Topic, page
 from wearmon.stream.worker.patient_store import PatientStore
@@ -98,6 +100,7 @@ class Commands:
     page_topics: PageTopics
     replies: Topic
     ticked: Callable[[str], None]  # a tick of this patient was applied
+    dead_letters: DeadLetters
 
     async def apply(self, doc: dict[str, Any]) -> dict[str, Any] | None:
         """Apply and page one parsed command; returns its reply (None for a tick)."""
@@ -111,12 +114,12 @@ class Commands:
             self.store.shrink()
         return answer
 
-    async def handle(self, raw: bytes) -> None:
+    async def handle(self, raw: bytes | None) -> None:
         """One record of the commands topic: applied, and its reply sent (an action's)."""
         try:
             doc = parse_command(raw)
-        except ValueError as exc:
-            log.error("alert command dropped: %s", exc)
+        except Unreadable as error:
+            await self.dead_letters.send("alert_command", error, raw, now_ms())
             return
         answer = await self.apply(doc)
         if answer is None:
@@ -128,7 +131,7 @@ class Commands:
 
 def add_command_agent(app: faust.App, topic: Any, commands: Commands) -> None:
     @app.agent(topic, name="alert-commands")
-    async def alert_commands(stream: faust.StreamT[bytes]) -> None:
+    async def alert_commands(stream: faust.StreamT[bytes | None]) -> None:
         async for raw in stream:
             try:
                 await commands.handle(raw)

@@ -27,6 +27,7 @@ import faust
 import orjson
 
 from wearmon.stream.alerts.lifecycle import AlertEvent
+from wearmon.stream.core.records import Unreadable, read_json
 from wearmon.stream.notify.deliver import (
     Deliverer,
     DeliveryResult,
@@ -37,12 +38,17 @@ from wearmon.stream.notify.links import alert_link
 from wearmon.stream.notify.next_steps import NextSteps
 from wearmon.stream.notify.outbox import OutboxRecord, plan
 from wearmon.stream.worker.connections import Connections
+from wearmon.stream.worker.dead_letters import DeadLetters
 from wearmon.stream.worker.faust_io import fail_stop
 from wearmon.stream.worker.metrics import count_notification
 from wearmon.stream.worker.paging import Topic, acknowledged
 
 log = logging.getLogger(__name__)
 MAX_SENT_KEYS = 2_000
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class TableSentStore:
@@ -101,32 +107,33 @@ class Notifications:
     links: LinkSigner
     delivery: Delivery
     flush: Callable[[], Awaitable[None]]  # the producer: the sent mark is in the changelog
+    dead_letters: DeadLetters
     next_steps: NextSteps = field(default_factory=NextSteps)  # the wards' suggested next steps
 
-    async def plan(self, raw: bytes) -> None:
+    async def plan(self, raw: bytes | None) -> None:
         """One alert event → its outbox records (enrolled patients only), acknowledged."""
         try:
-            event = AlertEvent.from_json(orjson.loads(raw))
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-            log.error("alert event dropped (not an AlertEvent): %s", exc)
+            event = read_json(raw, AlertEvent.from_json)
+        except Unreadable as error:
+            await self.dead_letters.send("alert_event", error, raw, now_ms())
             return
         await self.connections.ready()
         patient = self.connections.directory.get(event.patient)
         if patient is None:
             return  # not enrolled: nobody to notify
-        at_ms = time.time_ns() // 1_000_000
+        at_ms = now_ms()
         records = plan(event, patient, at_ms, self.links.link(event.alert_id, at_ms),
                        self.next_steps)
         await acknowledged([await self.outbox.send(key=event.patient.encode(),
                                                    value=orjson.dumps(r.to_json()))
                             for r in records])
 
-    async def deliver(self, raw: bytes) -> None:
+    async def deliver(self, raw: bytes | None) -> None:
         """One outbox record → delivered (at most once per key) → its result recorded."""
         try:
-            record = OutboxRecord.from_json(orjson.loads(raw))
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-            log.error("outbox record dropped: %s", exc)
+            record = read_json(raw, OutboxRecord.from_json)
+        except Unreadable as error:
+            await self.dead_letters.send("outbox_record", error, raw, now_ms())
             return
         await self.connections.ready()
         deliverer = Deliverer(
@@ -151,7 +158,7 @@ class Notifications:
 def add_notify_agents(app: faust.App, alerts: Any, outbox: Any, notifications: Notifications
                       ) -> None:
     @app.agent(alerts, name="plan-notifications")
-    async def plan_notifications(stream: faust.StreamT[bytes]) -> None:
+    async def plan_notifications(stream: faust.StreamT[bytes | None]) -> None:
         async for raw in stream:
             try:
                 await notifications.plan(raw)
@@ -159,7 +166,7 @@ def add_notify_agents(app: faust.App, alerts: Any, outbox: Any, notifications: N
                 fail_stop("planning notifications")
 
     @app.agent(outbox, name="deliver-notifications")
-    async def deliver_notifications(stream: faust.StreamT[bytes]) -> None:
+    async def deliver_notifications(stream: faust.StreamT[bytes | None]) -> None:
         async for raw in stream:
             try:
                 await notifications.deliver(raw)
