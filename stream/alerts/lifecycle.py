@@ -119,6 +119,7 @@ class AlertEvent:
     opened_ms: int | None = None  # when the alert (this episode) was opened, processing time
     due_ms: int | None = None  # next escalation / reminder / snooze end, if any
     command_id: str = ""  # the care-team command that caused this event (read back by senders)
+    ward: str = ""  # the patient's ward from enrolment (set where the events are paged)
 
     def to_json(self) -> dict[str, Any]:
         doc = flat_json(self)

@@ -76,7 +76,8 @@ def vitals_lines(results: Sequence[UploadPoints]) -> list[list[str]]:
     if not results:
         return []
     columns = [r.columns for r in results]
-    prefixes = [f"patient={r.patient_id},device={r.device_id} " for r in results]
+    prefixes = [f"patient={r.patient_id},device={r.device_id}{ward_tag(r.ward)} "
+                for r in results]
     counts = np.array([len(c) for c in columns], dtype=np.int64)
     owner = np.repeat(np.arange(len(results)), counts)  # the result of each sample
     values = np.concatenate([c.values for c in columns], axis=1)
@@ -109,6 +110,17 @@ def vitals_lines(results: Sequence[UploadPoints]) -> list[list[str]]:
         for upload_lines, start, end in zip(out, [0, *ends[:-1]], ends, strict=True):
             upload_lines.extend(beat_lines[start:end])
     return out
+
+
+def ward_tag(ward: str) -> str:
+    """The ``ward`` tag after a point's other tags ("" for no ward). Enrolment allows only
+    letters, digits, ``_ .'/-`` and spaces in a ward; a space is escaped.
+
+    >>> ward_tag("Ward 3"), ward_tag("")
+    (',ward=Ward\\\\ 3', '')
+    """
+    escaped = ward.replace(" ", "\\ ")
+    return f",ward={escaped}" if ward else ""
 
 
 def _value(value: object) -> str:
@@ -172,6 +184,8 @@ def _derived_lines(upload: UploadPoints) -> list[str]:
     for f in upload.findings:
         p = _point("anomaly", f.t_ms).tag("patient", patient).tag("detector", f.detector)
         p.tag("kind", f.kind).tag("severity", f.severity.value).field("score", float(f.score))
+        if upload.ward:
+            p.tag("ward", upload.ward)
         p.field("observed", float(f.observed)).field("explanation", f.explanation)
         if f.baseline is not None:
             p.field("baseline", float(f.baseline))
@@ -185,7 +199,8 @@ def _derived_lines(upload: UploadPoints) -> list[str]:
         battery = "" if q.battery_pct is None else f",battery_pct={float(q.battery_pct)!r}"
         shown = (upload.status or q.status).value
         lines.append(
-            f"quality,device={upload.device_id},patient={patient} samples={q.samples}i,"
+            f"quality,device={upload.device_id},patient={patient}{ward_tag(upload.ward)} "
+            f"samples={q.samples}i,"
             f"worn_samples={q.worn_samples}i,dropped={q.dropped}i,"
             f"sync_lag_s={float(q.sync_lag_s)!r},status=\"{shown}\","
             f"status_code={_STATUS_CODE[shown]}i{battery} {q.t_ms}000000")
@@ -221,6 +236,8 @@ def alert_line(event: AlertEvent) -> str:
     p.tag("patient", event.patient).tag("kind", event.kind).tag("category", event.category.value)
     p.tag("severity", event.severity.value).tag("state", event.state.value)
     p.tag("action", event.action.value)
+    if event.ward:
+        p.tag("ward", event.ward)
     p.field("alert_id", event.alert_id).field("title", alert_title(event))
     p.field("step", event.step).field("level", event.level)
     p.field("code", 2 if event.state in ACTIVE else 0)
@@ -265,6 +282,8 @@ def audit_line(event: AlertEvent) -> str:
     """
     p = _point("alert_audit", event.at_ms, min(event.step, 999_999))
     p.tag("patient", event.patient).tag("kind", event.kind).tag("action", event.action.value)
+    if event.ward:
+        p.tag("ward", event.ward)
     p.field("alert_id", event.alert_id).field("actor", event.actor)
     p.field("state", event.state.value).field("note", event.note)
     return str(p.to_line_protocol())

@@ -64,13 +64,14 @@ class UploadPoints:
     baseline: tuple[int, float, float] | None = None  # (t_ms, resting HR, sd)
     quality: Quality | None = None
     status: Status | None = None  # None: the upload had no data-quality summary
+    ward: str = ""  # the patient's ward from enrolment ("": none)
 
     @classmethod
-    def of(cls, result: Result, status: Status | None) -> UploadPoints:
+    def of(cls, result: Result, status: Status | None, ward: str = "") -> UploadPoints:
         up = result.upload
         return cls(up.patient_id, up.device_id, up.upload_id, up.columns,
                    tuple(Rollup.of(m) for m in result.minutes), tuple(result.findings),
-                   result.baseline, result.quality, status)
+                   result.baseline, result.quality, status, ward)
 
     @classmethod
     def observed(cls, result: Result) -> UploadPoints:
@@ -93,6 +94,7 @@ class UploadPoints:
             "quality": None if q is None else [q.t_ms, q.samples, q.worn_samples, q.dropped,
                                                q.sync_lag_s, q.battery_pct, q.status.value],
             "status": None if self.status is None else self.status.value,
+            "ward": self.ward,
         }
 
     @classmethod
@@ -112,7 +114,8 @@ class UploadPoints:
                   for f in doc["findings"]),
             None if doc["baseline"] is None else tuple(doc["baseline"]),
             None if q is None else Quality(q[0], q[1], q[2], q[3], q[4], q[5], Status(q[6])),
-            None if doc["status"] is None else Status(doc["status"]))
+            None if doc["status"] is None else Status(doc["status"]),
+            str(doc.get("ward", "")))
 
 
 def contiguous(array: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ their events are not sent again.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import orjson
@@ -45,9 +45,12 @@ class Page:
     anomalies: list[dict[str, Any]] = field(default_factory=list)  # → anomalies topic
     alert_patients: set[str] = field(default_factory=set)  # alert states to save
 
-    def add_alert_events(self, patient_id: str, events: Iterable[AlertEvent]) -> None:
+    def add_alert_events(self, patient_id: str, events: Iterable[AlertEvent], *, ward: str
+                         ) -> None:
+        """The patient's events, labelled with the ward (the dashboards and console filter
+        by it)."""
         self.alert_patients.add(patient_id)
-        self.alert_events.extend(events)
+        self.alert_events.extend(replace(e, ward=ward) for e in events)
 
     def merge(self, other: Page) -> None:
         self.alert_events += other.alert_events
@@ -87,5 +90,5 @@ def due_transitions(store: PatientStore, now_ms: int) -> Page:
         if due is not None and due <= now_ms:
             events = policy.tick(state, settings, now_ms)
             if events:
-                found.add_alert_events(patient_id, events)
+                found.add_alert_events(patient_id, events, ward=settings.ward)
     return found

@@ -149,3 +149,29 @@ def test_query_runs_on_influxdb(pipeline_run: Any, patient_with_alerts: str,
         # fill(0) makes zeros out of nothing: such a panel needs a non-zero value
         count = values_in(result, ignore_zero="fill(0)" in query)
         assert count > 0, f"{found.title} ({found.ref_id}) shows no data: {query}"
+
+
+WARD_QUERIES = [q for q in QUERIES if q.where == "wearmon-ward"
+                and q.ref_id in MUST_HAVE_DATA.get((q.where, q.title), set())]
+
+
+def test_the_ward_selector_lists_the_enrolled_ward(pipeline_run: Any) -> None:
+    body = run_influxql(pipeline_run.influx_url, pipeline_run.influx_db,
+                        'SHOW TAG VALUES FROM "quality" WITH KEY = "ward"')
+    (result,) = body["results"]
+    assert [row[1] for s in result["series"] for row in s["values"]] == ["Ward 1"], result
+
+
+@pytest.mark.parametrize("found", WARD_QUERIES, ids=[f"{q.title}:{q.ref_id}" for q in WARD_QUERIES])
+def test_a_ward_overview_panel_shows_its_ward_and_not_another(pipeline_run: Any,
+                                                             found: FoundQuery) -> None:
+    """Every ward panel has rows for the enrolled patients' ward, none for another ward."""
+    run_range = f"time >= {pipeline_run.start_ms}ms AND time <= {pipeline_run.end_ms}ms"
+    counts = {}
+    for ward in ("Ward 1", "Ward 9"):
+        query = substitute_macros(found.query, {"ward": ward}, time_filter=run_range,
+                                  interval=INTERVAL)
+        (result,) = run_influxql(pipeline_run.influx_url, pipeline_run.influx_db, query)["results"]
+        assert "error" not in result, (query, result["error"])
+        counts[ward] = values_in(result, ignore_zero=True)
+    assert counts["Ward 1"] > 0 and counts["Ward 9"] == 0, (found.title, counts)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from wearmon.models.base import Severity
 from wearmon.stream.alerts.lifecycle import Action, AlertEvent, AlertState, Category
-from wearmon.stream.sinks.lines import alert_line
+from wearmon.stream.sinks.lines import alert_line, audit_line
 
 
 def _event(step: int, state: AlertState, action: Action) -> AlertEvent:
@@ -25,3 +27,11 @@ def test_alert_line_tags_fields_and_unique_timestamp() -> None:
     assert "130" not in opened  # the note (with vitals) is not written
     assert opened.endswith(" 1700000000000000000") and resolved.endswith(" 1700000000000000001")
     assert "code=0i" in resolved
+
+
+def test_the_patients_ward_is_a_tag_of_alert_and_audit_points() -> None:
+    acked = replace(_event(1, AlertState.ACKNOWLEDGED, Action.ACKNOWLEDGED), actor="nurse.jo",
+                    ward="Ward 3")
+    assert ",ward=Ward\\ 3" in alert_line(acked)
+    assert ",ward=Ward\\ 3" in audit_line(acked)
+    assert "ward=" not in alert_line(_event(0, AlertState.OPEN, Action.OPENED))

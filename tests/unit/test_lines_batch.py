@@ -120,3 +120,15 @@ def test_empty_batch_and_an_upload_without_samples() -> None:
     mixed = [empty, *batch[:5], empty, *batch[5:]]
     assert batch_lines(points(mixed)) == [result_lines(r) for r in mixed]
     assert batch_lines(points([empty])) == [[]]
+
+
+def test_an_enrolled_patients_points_carry_the_ward_tag() -> None:
+    """The Ward overview filters vitals, beats, quality and anomalies by the ``ward`` tag."""
+    batch = [r for b in processed(10, 1) for r in b]
+    lines = [x for r in batch_lines([UploadPoints.of(r, None, "Ward 3") for r in batch])
+             for x in r]
+    for measurement in ("vitals", "beats", "quality", "anomaly"):
+        found = [x for x in lines if x.startswith(f"{measurement},")]
+        assert found and all(",ward=Ward\\ 3" in x for x in found), measurement
+    assert not any("ward=" in x for x in lines if x.startswith(("rollup_1m,", "baseline,")))
+    assert not any("ward=" in x for r in batch_lines(points(batch)) for x in r)  # no ward

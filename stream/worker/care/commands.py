@@ -50,7 +50,8 @@ def apply_tick(store: PatientStore, patient: str, at_ms: int) -> Page:
         settings = store.settings_for(patient)
         due = policy.next_due_ms(state, settings, at_ms)
         if due is not None and due <= at_ms:
-            found.add_alert_events(patient, policy.tick(state, settings, at_ms))
+            found.add_alert_events(patient, policy.tick(state, settings, at_ms),
+                                   ward=settings.ward)
     return found
 
 
@@ -66,10 +67,10 @@ def apply_action(store: PatientStore, doc: dict[str, Any], at_ms: int
         return reply(command_id, patient, 400, "action: ack, snooze or resolve"), found
     if until_ms is not None and (not isinstance(until_ms, int) or isinstance(until_ms, bool)):
         return reply(command_id, patient, 400, "until_ms: epoch milliseconds"), found
-    state = store.patient_alerts(patient, at_ms)
+    state, settings = store.patient_alerts(patient, at_ms), store.settings_for(patient)
     try:
         events = policy.act(
-            state, store.settings_for(patient), str(doc.get("alert_id", "")),
+            state, settings, str(doc.get("alert_id", "")),
             cast(ActionName, action), str(doc.get("actor", "")), at_ms,
             note=str(doc.get("note") or ""), until_ms=until_ms)
     except ActionError as exc:
@@ -77,7 +78,7 @@ def apply_action(store: PatientStore, doc: dict[str, Any], at_ms: int
         return reply(command_id, patient, status, str(exc)), found
     events = [dataclasses.replace(e, command_id=command_id) for e in events]
     if events:
-        found.add_alert_events(patient, events)
+        found.add_alert_events(patient, events, ward=settings.ward)
     return reply(command_id, patient, 200, events=len(events)), found
 
 

@@ -119,10 +119,11 @@ def settle_message(store: PatientStore, checked: Checked, result: Result,
     output.counts["samples"] += len(up.columns)
     alerts = store.patient_alerts(up.patient_id, message.received_ms)
     output.page.add_alert_events(up.patient_id, policy.observe(
-        alerts, settings, result.findings, result.quality, now_ms=message.received_ms))
+        alerts, settings, result.findings, result.quality, now_ms=message.received_ms),
+        ward=settings.ward)
     status = None if result.quality is None else policy.assessment(
         alerts, settings, message.received_ms, observed=result.quality.status)
-    output.uploads.append((message.partition, UploadPoints.of(result, status)))
+    output.uploads.append((message.partition, UploadPoints.of(result, status, settings.ward)))
     output.page.anomalies.extend(anomaly_records(result))
     output.patients.add(up.patient_id)
 
