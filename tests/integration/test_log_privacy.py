@@ -84,7 +84,7 @@ def running(services: Services, tmp_path: Path) -> Iterator[tuple[Process, Proce
     suffix = uuid.uuid4().hex[:8]
     gateway_port, console_port = free_port(), free_port()
     users = tmp_path / "users.json"
-    add_account(users, "nurse.jo", "correct horse battery", "Jo")
+    add_account(users, "nurse.jo", "correct horse battery", "Jo", admin=True)
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("WEARMON_")}
     env |= {"WEARMON_BROKER": services.broker_url, "WEARMON_PARTITIONS": "2",
             "WEARMON_TOPIC_DEVICES": f"devices-{suffix}",

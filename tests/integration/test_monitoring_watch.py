@@ -81,7 +81,7 @@ class Uploads:
 def watched(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watched]:
     directory: Path = tmp_path_factory.mktemp("watched")
     users = directory / "users.json"
-    add_account(users, NURSE, PASSWORD, NURSE_NAME)
+    add_account(users, NURSE, PASSWORD, NURSE_NAME, admin=True)
     port = free_port()
     worker = new_worker(services, directory, WEARMON_CONSOLE_SECRET_KEY=SECRET,
                         WEARMON_CONSOLE_PORT=str(port), WEARMON_CONSOLE_USERS_FILE=str(users),

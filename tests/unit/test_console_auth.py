@@ -53,7 +53,7 @@ def test_a_missing_accounts_file_names_the_setting(tmp_path: Path) -> None:
 def test_sessions_are_signed_expire_and_change_at_login() -> None:
     keys = SessionKeys(b"k" * 32)
     anonymous = Session.anonymous(now_s=1_000, ttl_s=60)
-    logged_in = Session.login("nurse.jo", now_s=1_000, ttl_s=60)
+    logged_in = Session.login("nurse.jo", 3, now_s=1_000, ttl_s=60)
     assert logged_in.sid != anonymous.sid  # no session fixation
     cookie = keys.encode(logged_in)
     assert keys.decode(cookie, now_s=1_059) == logged_in
