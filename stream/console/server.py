@@ -276,13 +276,14 @@ async def follow_board(console: Console, session: Session, response: web.StreamR
     mark: str | None = None
     changed, sent = False, 0
     while (account := live_account(console, session)) is not None:
+        version = console.feed.board.version
         new = board_mark(seen_cards(console, account, console.feed.board.cards.values()))
         if mark is not None and (new != mark or not changed):
             sent += 1
             await response.write(f"event: {'board' if new != mark else 'tick'}\n"
                                  f"data: {sent}\n\n".encode())
-        mark = new
-        changed = await console.feed.changed(TICK_S)
+        mark = new  # a change while writing is not missed:
+        changed = console.feed.board.version != version or await console.feed.changed(TICK_S)
 
 
 def create_app(console: Console) -> web.Application:
