@@ -10,13 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from click.testing import CliRunner
+
+from wearmon.stream.cli import main
+from wearmon.stream.console.account_store import AccountStore
 from wearmon.stream.console.accounts import (
     AccountError,
     add_account,
     check_login,
+    end_sessions,
     load_accounts,
+    remove_account,
 )
 from wearmon.stream.console.sessions import Session, SessionKeys
+from wearmon.stream.console.throttle import LoginThrottle
 from wearmon.stream.console.web_auth import local_path
 
 PASSWORD = "correct horse battery"
@@ -73,8 +80,12 @@ def test_csrf_tokens_belong_to_one_session() -> None:
 
 
 @pytest.mark.parametrize(("target", "expected"), [
-    ("/alerts/abc", "/alerts/abc"), ("//evil.example/x", "/"), ("https://evil.example", "/"),
-    ("", "/"),
+    ("/alerts/abc", "/alerts/abc"), ("/?ward=Ward%203", "/?ward=Ward%203"),
+    ("//evil.example/x", "/"), ("https://evil.example", "/"), ("", "/"),
+    ("/\t/evil.example/", "/"), ("/\n/evil.example/", "/"), ("/\r/evil.example/", "/"),
+    ("/\\evil.example/", "/"), ("\\\\evil.example/", "/"), ("/\x00/evil.example", "/"),
+    ("/\u2028/evil.example", "/"), ("/ /evil.example", "/"), ("evil.example", "/"),
+    ("javascript:alert(1)", "/"), ("/%09/evil.example/", "/%09/evil.example/"),
 ])
 def test_after_login_only_local_paths(target: str, expected: str) -> None:
     assert local_path(target) == expected
@@ -90,3 +101,88 @@ def test_the_console_refuses_to_start_without_its_secret(tmp_path: Path) -> None
     done = subprocess.run([sys.executable, "-m", "wearmon", "console"], env=short, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "at least 32 characters" in done.stderr
+
+
+def test_accounts_have_wards_an_admin_flag_and_a_session_version(tmp_path: Path) -> None:
+    path = tmp_path / "users.json"
+    add_account(path, "nurse.jo", PASSWORD, "Jo", wards=("Ward 3", " Ward 5 ", "Ward 3"))
+    add_account(path, "charge", PASSWORD, "Chris", admin=True)
+    jo, charge = load_accounts(path)["nurse.jo"], load_accounts(path)["charge"]
+    assert jo.wards == ("Ward 3", "Ward 5") and not jo.admin and jo.session_version == 0
+    assert jo.sees("Ward 3") and not jo.sees("Ward 7") and not jo.sees("")
+    assert charge.sees("Ward 7") and charge.sees("")  # an admin also sees unknown wards
+    add_account(path, "nurse.jo", PASSWORD + "!", "Jo", wards=("Ward 3",))  # a new password
+    assert load_accounts(path)["nurse.jo"].session_version == 1
+    end_sessions(path, "nurse.jo")  # logout
+    assert load_accounts(path)["nurse.jo"].session_version == 2
+    assert remove_account(path, "nurse.jo") and not remove_account(path, "nurse.jo")
+    assert list(load_accounts(path)) == ["charge"]
+    with pytest.raises(AccountError, match="ward"):
+        add_account(path, "nurse.al", PASSWORD, wards=(" ",))
+
+
+def test_an_accounts_file_of_the_first_version_loads_with_no_wards(tmp_path: Path) -> None:
+    path = tmp_path / "users.json"
+    path.write_text(json.dumps({"v": 1, "users": {"jo": {"name": "Jo", "password": "x"}}}))
+    jo = load_accounts(path)["jo"]
+    assert jo.wards == () and not jo.admin and jo.session_version == 0 and not jo.sees("Ward 3")
+    path.write_text(json.dumps({"users": {"jo": {"password": "x", "wards": "Ward 3"}}}))
+    with pytest.raises(AccountError, match="not a valid accounts file"):
+        load_accounts(path)
+
+
+def test_the_console_sees_account_changes_at_once_and_fails_closed(tmp_path: Path) -> None:
+    path = tmp_path / "users.json"
+    add_account(path, "nurse.jo", PASSWORD, wards=("Ward 3",))
+    store = AccountStore(path)
+    assert store.get("nurse.jo") is not None and store.get("") is None
+    add_account(path, "nurse.al", PASSWORD, wards=("Ward 5",))
+    assert store.get("nurse.al") is not None
+    remove_account(path, "nurse.jo")
+    assert store.get("nurse.jo") is None
+    path.write_text("{not json")
+    assert store.accounts() == {}  # an unreadable file: nobody, until it is fixed
+    path.unlink()
+    assert store.accounts() == {}
+    add_account(path, "nurse.al", PASSWORD, wards=("Ward 5",))
+    assert list(store.accounts()) == ["nurse.al"]
+
+
+def test_failed_logins_slow_one_address_with_a_growing_wait() -> None:
+    throttle = LoginThrottle(max_failures=2, first_wait_s=10, max_wait_s=60)
+    t_s = 0.0
+    waits = []
+    for _ in range(7):
+        throttle.failed("jo", "10.0.0.66", t_s)
+        waits.append(throttle.wait_s("jo", "10.0.0.66", t_s))
+        t_s += waits[-1]
+        assert throttle.wait_s("jo", "10.0.0.5", t_s) == 0.0  # the real user, elsewhere
+    assert waits == [0.0, 10.0, 20.0, 40.0, 60.0, 60.0, 60.0]
+    throttle.failed("jo", "10.0.0.66", t_s + 3600)  # an hour later: forgotten, counts anew
+    assert throttle.wait_s("jo", "10.0.0.66", t_s + 3600) == 0.0
+
+
+def test_pairs_beyond_the_bound_are_forgotten_oldest_first() -> None:
+    throttle = LoginThrottle(max_failures=1, max_pairs=2)
+    for address in ("a", "b", "c"):
+        throttle.failed("jo", address, 0)
+    assert [throttle.wait_s("jo", a, 0) > 0 for a in ("a", "b", "c")] == [False, True, True]
+
+
+def test_add_user_needs_wards_or_admin(tmp_path: Path) -> None:
+    path = tmp_path / "users.json"
+    base = ["console", "add-user", "nurse.jo", "--file", str(path), "--password", PASSWORD]
+    refused = CliRunner().invoke(main, base)
+    assert refused.exit_code == 2 and "--ward" in refused.output
+    added = CliRunner().invoke(main, [*base, "--ward", "Ward 3", "--ward", "Ward 5"])
+    assert added.exit_code == 0, added.output
+    assert "added nurse.jo (Ward 3, Ward 5)" in added.output
+    assert load_accounts(path)["nurse.jo"].wards == ("Ward 3", "Ward 5")
+    admin = CliRunner().invoke(main, ["console", "add-user", "charge", "--admin", "--file",
+                                      str(path), "--password", PASSWORD])
+    assert admin.exit_code == 0 and load_accounts(path)["charge"].admin
+    removed = CliRunner().invoke(main, ["console", "remove-user", "nurse.jo", "--file",
+                                        str(path)])
+    assert removed.exit_code == 0 and "nurse.jo" not in load_accounts(path)
+    again = CliRunner().invoke(main, ["console", "remove-user", "nurse.jo", "--file", str(path)])
+    assert again.exit_code == 1 and "no account nurse.jo" in again.output
