@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from click.testing import CliRunner
 
 from wearmon.stream.cli import main
