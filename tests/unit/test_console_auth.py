@@ -7,11 +7,15 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from click.testing import CliRunner
 
 from wearmon.stream.cli import main
+from wearmon.stream.config import load_settings
 from wearmon.stream.console.account_store import AccountStore
 from wearmon.stream.console.accounts import (
     AccountError,
@@ -23,7 +27,7 @@ from wearmon.stream.console.accounts import (
 )
 from wearmon.stream.console.sessions import Session, SessionKeys
 from wearmon.stream.console.throttle import LoginThrottle
-from wearmon.stream.console.web_auth import local_path
+from wearmon.stream.console.web_auth import client_address, local_path
 
 PASSWORD = "correct horse battery"
 
@@ -185,3 +189,15 @@ def test_add_user_needs_wards_or_admin(tmp_path: Path) -> None:
     assert removed.exit_code == 0 and "nurse.jo" not in load_accounts(path)
     again = CliRunner().invoke(main, ["console", "remove-user", "nurse.jo", "--file", str(path)])
     assert again.exit_code == 1 and "no account nurse.jo" in again.output
+
+
+@pytest.mark.parametrize(("trust", "expected"), [("false", "peer"), ("true", "10.0.0.7")])
+def test_the_client_address_is_the_proxys_last_entry_only_when_trusted(
+        trust: str, expected: str) -> None:
+    app = web.Application()
+    app["console"] = SimpleNamespace(settings=load_settings(
+        {"WEARMON_CONSOLE_TRUST_FORWARDED_FOR": trust}))
+    request = make_mocked_request("GET", "/login", app=app,
+                                  headers={"X-Forwarded-For": "6.6.6.6, 10.0.0.7"})
+    peer = request.remote or ""
+    assert client_address(request) == (peer if expected == "peer" else expected)
