@@ -339,7 +339,7 @@ class ConsoleSettings(Section):
     trust_forwarded_for: bool = Field(
         False, description="Behind a reverse proxy: the client address (for the login "
                            "throttle) is the last one in X-Forwarded-For")
-    max_streams_per_session: int = Field(
+    streams_per_session: int = Field(
         4, ge=1, description="Live-update streams one session may hold open (429 beyond)")
     grafana_url: str = Field("", description="Grafana base URL for patient dashboards")
     timezone: str = Field("UTC", description="IANA time zone of the times shown")

@@ -40,7 +40,7 @@ def add_console_commands(main: click.Group) -> None:
                  path: Path | None, password: str) -> None:
         """Add a care-team account, or replace one (new password, wards; its sessions end).
         Only a scrypt hash is stored. The running console sees the change at once."""
-        from wearmon.stream.console.accounts import AccountError, add_account
+        from wearmon.stream.console.access.accounts import AccountError, add_account
 
         if not wards and not admin:
             raise click.UsageError("give the account's wards (--ward, repeatable) or --admin")
@@ -58,7 +58,7 @@ def add_console_commands(main: click.Group) -> None:
                   default=None, help="Accounts file [default: WEARMON_CONSOLE_USERS_FILE]")
     def remove_user(username: str, path: Path | None) -> None:
         """Remove a care-team account: its sessions end at once."""
-        from wearmon.stream.console.accounts import AccountError, remove_account
+        from wearmon.stream.console.access.accounts import AccountError, remove_account
 
         target = path or Path(load_settings().console.users_file)
         try:

@@ -13,12 +13,12 @@ import jinja2
 from aiohttp import web
 
 from wearmon.stream.config import Settings
-from wearmon.stream.console.account_store import AccountStore
-from wearmon.stream.console.accounts import Account
+from wearmon.stream.console.access.account_store import AccountStore
+from wearmon.stream.console.access.accounts import Account
+from wearmon.stream.console.access.sessions import Session, SessionKeys
+from wearmon.stream.console.access.throttle import LoginThrottle
 from wearmon.stream.console.board_view import Refs
 from wearmon.stream.console.history import InfluxReader
-from wearmon.stream.console.sessions import Session, SessionKeys
-from wearmon.stream.console.throttle import LoginThrottle
 from wearmon.stream.console.watch import WardWatch
 from wearmon.stream.notify.next_steps import NextSteps
 from wearmon.stream.views.alerts_feed import AlertsFeed

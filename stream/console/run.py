@@ -20,8 +20,8 @@ import orjson
 from aiohttp import web
 
 from wearmon.stream.config import ConfigError, Settings
-from wearmon.stream.console.account_store import AccountStore
-from wearmon.stream.console.accounts import AccountError
+from wearmon.stream.console.access.account_store import AccountStore
+from wearmon.stream.console.access.accounts import AccountError
 from wearmon.stream.console.context import Console
 from wearmon.stream.console.history import InfluxReader
 from wearmon.stream.console.server import create_app

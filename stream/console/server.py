@@ -13,7 +13,7 @@ Routes (no patient or alert id ever appears in a URL; see ``board_view.Refs``):
   of the window (and the nights view for illness alerts), the alert timeline, a link to the
   Grafana patient dashboard; without ``window`` the shortest one that shows the data;
 * ``GET /events`` — server-sent events: ``board`` when an alert the user may see changes,
-  ``tick`` every 30 s; at most ``WEARMON_CONSOLE_MAX_STREAMS_PER_SESSION`` per session (429);
+  ``tick`` every 30 s; at most ``WEARMON_CONSOLE_STREAMS_PER_SESSION`` per session (429);
 * ``GET /fragments/…`` — the parts of the pages that live updates replace;
 * ``GET /health`` — readiness, without login.
 
@@ -35,14 +35,15 @@ from aiohttp import web
 
 from wearmon.stream.alerts.board import AlertCard
 from wearmon.stream.alerts.command import ACTIONS
-from wearmon.stream.console.accounts import Account
-from wearmon.stream.console.board_view import alert_row, clock_text, open_rows, trail, wards
-from wearmon.stream.console.charts.page import patient_charts, steps_bucket_s, wants_nights
-from wearmon.stream.console.charts.vitals import WINDOWS, bucket_s, default_window
-from wearmon.stream.console.context import HERE, Console, render, templates, wall_ms
-from wearmon.stream.console.scope import board_mark, sees_patient, visible_cards, visible_wards
-from wearmon.stream.console.sessions import Session
-from wearmon.stream.console.web_auth import (
+from wearmon.stream.console.access.accounts import Account
+from wearmon.stream.console.access.scope import (
+    board_mark,
+    sees_patient,
+    visible_cards,
+    visible_wards,
+)
+from wearmon.stream.console.access.sessions import Session
+from wearmon.stream.console.access.web_auth import (
     account_of,
     live_account,
     login,
@@ -53,6 +54,10 @@ from wearmon.stream.console.web_auth import (
     session_middleware,
     user_of,
 )
+from wearmon.stream.console.board_view import alert_row, clock_text, open_rows, trail, wards
+from wearmon.stream.console.charts.page import patient_charts, steps_bucket_s, wants_nights
+from wearmon.stream.console.charts.vitals import WINDOWS, bucket_s, default_window
+from wearmon.stream.console.context import HERE, Console, render, templates, wall_ms
 from wearmon.stream.notify.links import LinkError, verify_token
 
 log = logging.getLogger(__name__)
@@ -250,7 +255,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     the stream ends when the session does (logout, new password, account removed)."""
     console: Console = request.app["console"]
     session: Session = request["session"]
-    limit = console.settings.console.max_streams_per_session
+    limit = console.settings.console.streams_per_session
     if console.streams_of(session.sid) >= limit:
         raise web.HTTPTooManyRequests(
             text=f"at most {limit} live-update streams per session: close another tab")

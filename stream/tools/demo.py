@@ -41,7 +41,7 @@ from rich.console import Console
 from rich.live import Live
 
 from wearmon.stream.config import Settings, variables_only
-from wearmon.stream.console.accounts import add_account
+from wearmon.stream.console.access.accounts import add_account
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
 from wearmon.stream.datasets.simulator import Simulator
 from wearmon.stream.kafka import ensure_topics

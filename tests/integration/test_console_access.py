@@ -5,7 +5,7 @@ embedded broker: the alerts it shows are records on the alerts topic, as the wor
   the account too); a new password and removing the account end it at once, without a restart;
 * after login the redirect stays on the console, whatever ``next`` holds (``/<TAB>/host``,
   ``//host``, ``/\\host``);
-* one session holds at most ``WEARMON_CONSOLE_MAX_STREAMS_PER_SESSION`` live-update streams;
+* one session holds at most ``WEARMON_CONSOLE_STREAMS_PER_SESSION`` live-update streams;
 * failed logins slow down that name from that address only, with a growing wait: the real
   user, from another address, still logs in;
 * a nurse of ward A gets 404 for ward B's alert, its actions, patient page and signed link, and
@@ -36,7 +36,7 @@ from tests.waiting import wait_until
 from wearmon.models.base import Severity
 from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertEvent, AlertState, Category
 from wearmon.stream.config import Settings, load_settings
-from wearmon.stream.console.accounts import add_account, remove_account
+from wearmon.stream.console.access.accounts import add_account, remove_account
 from wearmon.stream.core.patients import PatientSettings, Recipient
 from wearmon.stream.kafka import ensure_topics, make_producer
 from wearmon.stream.notify.links import ALERT, PATIENT, link_token, opaque_ref
@@ -219,7 +219,7 @@ def access(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iter
             "WEARMON_CONSOLE_USERS_FILE": str(users),
             "WEARMON_CONSOLE_LOGIN_MAX_FAILURES": str(MAX_FAILURES),
             "WEARMON_CONSOLE_LOGIN_FIRST_WAIT_S": str(FIRST_WAIT_S),
-            "WEARMON_CONSOLE_MAX_STREAMS_PER_SESSION": str(STREAMS)}
+            "WEARMON_CONSOLE_STREAMS_PER_SESSION": str(STREAMS)}
     settings = load_settings({k: v for k, v in env.items() if k.startswith("WEARMON_")})
     for patient, ward in ((PATIENT_A, WARD_A), (PATIENT_B, WARD_B)):
         in_thread(publish_patient(settings, patient, enrolled(patient, ward)))

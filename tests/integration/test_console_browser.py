@@ -43,7 +43,7 @@ from tests.integration.receivers import Inbox, MailServer, WebhookServer
 from tests.integration.test_alert_notifications import uploads
 from tests.waiting import wait_until
 from wearmon.stream.config import Settings
-from wearmon.stream.console.accounts import add_account
+from wearmon.stream.console.access.accounts import add_account
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
 from wearmon.stream.notify.links import link_token
 from wearmon.stream.tools.services import free_port

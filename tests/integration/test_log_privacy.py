@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import Services
 from tests.waiting import wait_until
 from wearmon.stream.config import load_settings
-from wearmon.stream.console.accounts import add_account
+from wearmon.stream.console.access.accounts import add_account
 from wearmon.stream.gateway.devices import issue_token
 from wearmon.stream.notify.links import link_token
 from wearmon.stream.tools.services import free_port

@@ -39,7 +39,7 @@ from tests.integration.test_console_browser import (
 )
 from tests.integration.test_console_browser import browser as browser
 from wearmon.stream.config import Settings
-from wearmon.stream.console.accounts import add_account
+from wearmon.stream.console.access.accounts import add_account
 from wearmon.stream.core.patients import Recipient
 from wearmon.stream.tools.services import free_port
 from wearmon.stream.views.patients import publish_patient

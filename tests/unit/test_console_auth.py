@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from wearmon.stream.cli import main
 from wearmon.stream.config import load_settings
-from wearmon.stream.console.account_store import AccountStore
-from wearmon.stream.console.accounts import (
+from wearmon.stream.console.access.account_store import AccountStore
+from wearmon.stream.console.access.accounts import (
     AccountError,
     add_account,
     check_login,
@@ -25,9 +25,9 @@ from wearmon.stream.console.accounts import (
     load_accounts,
     remove_account,
 )
-from wearmon.stream.console.sessions import Session, SessionKeys
-from wearmon.stream.console.throttle import LoginThrottle
-from wearmon.stream.console.web_auth import client_address, local_path
+from wearmon.stream.console.access.sessions import Session, SessionKeys
+from wearmon.stream.console.access.throttle import LoginThrottle
+from wearmon.stream.console.access.web_auth import client_address, local_path
 
 PASSWORD = "correct horse battery"
 

@@ -13,7 +13,8 @@ from pydantic import SecretStr
 from wearmon.models.base import Severity
 from wearmon.stream.alerts.board import AlertBoard, AlertCard
 from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertEvent, AlertState, Category
-from wearmon.stream.console.accounts import Account
+from wearmon.stream.console.access.accounts import Account
+from wearmon.stream.console.access.scope import board_mark, visible_cards, visible_wards
 from wearmon.stream.console.board_view import Refs, alert_row, open_rows
 from wearmon.stream.console.charts.nights import nights_chart
 from wearmon.stream.console.charts.page import alert_periods
@@ -24,7 +25,6 @@ from wearmon.stream.console.charts.vitals import (
     vital_charts,
 )
 from wearmon.stream.console.context import templates
-from wearmon.stream.console.scope import board_mark, visible_cards, visible_wards
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient, Thresholds
 
 NOW = 1_772_460_000_000

@@ -11,7 +11,12 @@ import logging
 import os
 from pathlib import Path
 
-from wearmon.stream.console.accounts import Account, AccountError, end_sessions, load_accounts
+from wearmon.stream.console.access.accounts import (
+    Account,
+    AccountError,
+    end_sessions,
+    load_accounts,
+)
 
 log = logging.getLogger(__name__)
 Stamp = tuple[int, int, int]  # (mtime_ns, size, inode): the file changed when it changes

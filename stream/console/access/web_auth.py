@@ -24,9 +24,9 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
-from wearmon.stream.console.accounts import Account, check_login
+from wearmon.stream.console.access.accounts import Account, check_login
+from wearmon.stream.console.access.sessions import COOKIE, Session
 from wearmon.stream.console.context import Console, render
-from wearmon.stream.console.sessions import COOKIE, Session
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

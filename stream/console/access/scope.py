@@ -5,7 +5,7 @@ patient of no known ward is seen by admins only. Pure functions.
 What an account may not see does not exist for it: the pages answer 404, as for an unknown
 reference, and the live stream does not move when only such alerts change.
 
->>> from wearmon.stream.console.accounts import Account
+>>> from wearmon.stream.console.access.accounts import Account
 >>> jo = Account("jo", "Jo", "", wards=("Ward 3",))
 >>> patients = {p: PatientSettings.model_construct(patient_id=p, ward=w)
 ...             for p, w in (("p-0001", "Ward 3"), ("p-0002", "Ward 5"))}
@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 
 from wearmon.stream.alerts.board import AlertCard
-from wearmon.stream.console.accounts import Account
+from wearmon.stream.console.access.accounts import Account
 from wearmon.stream.core.patients import PatientSettings
 
 
