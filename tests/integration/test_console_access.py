@@ -377,3 +377,16 @@ def test_the_live_stream_moves_only_for_the_nurses_own_wards(access: Access) -> 
     finally:
         nurse.close_streams()
         charge.close_streams()
+
+
+def test_no_patient_id_in_the_consoles_log(access: Access) -> None:
+    """Run last: after every page, link, action and stream above, and a patients-topic record
+    the console cannot use (its id also as a field name)."""
+    bad = "p-7c01"
+    in_thread(publish_patient(access.settings, bad, orjson.dumps({"patient_id": bad, bad: 1})))
+    wait_until(lambda: "patients topic: a record was ignored" in access.log.read_text(),
+               "the console to skip the record", 30)
+    text = access.log.read_text()
+    assert "console: nurse.a logged in" in text  # the log is the console's, and it logs
+    for patient in (PATIENT_A, PATIENT_B, bad):
+        assert patient not in text
