@@ -329,9 +329,18 @@ class ConsoleSettings(Section):
     link_ttl_s: float = Field(12 * 3600.0, gt=0, description="Message links expire")
     session_ttl_s: float = Field(12 * 3600.0, gt=0, description="Login lasts")
     login_max_failures: int = Field(
-        5, ge=1, description="Failed logins of one user name that lock its login for a while")
+        5, ge=1, description="Failed logins of one user name from one address before that "
+                             "pair's tries are slowed down")
+    login_first_wait_s: float = Field(
+        30.0, gt=0, description="The first wait after those failures; each further failure "
+                                "doubles it")
     login_lockout_s: float = Field(
-        300.0, gt=0, description="The while: failures count within it, and the lock lasts it")
+        300.0, gt=0, description="The longest wait between tries of one name from one address")
+    trust_forwarded_for: bool = Field(
+        False, description="Behind a reverse proxy: the client address (for the login "
+                           "throttle) is the last one in X-Forwarded-For")
+    streams_per_session: int = Field(
+        4, ge=1, description="Live-update streams one session may hold open (429 beyond)")
     grafana_url: str = Field("", description="Grafana base URL for patient dashboards")
     timezone: str = Field("UTC", description="IANA time zone of the times shown")
     keep_resolved_s: float = Field(

@@ -1,12 +1,10 @@
 """The care-team console: a small web application next to the workers (``wearmon console``).
 
-* ``accounts`` — named care-team accounts with scrypt password hashes, in a file;
-* ``sessions`` — signed, expiring session cookies and CSRF tokens;
+* ``access`` — accounts, sessions, the login throttle, who sees what, login and CSRF;
 * ``board_view`` — what the pages show about alerts (pure: rows, sorting, ward filter);
 * ``history`` — a patient's recent vitals and alert timeline from InfluxDB;
 * ``charts`` — small server-rendered SVG charts (pure);
 * ``context`` — what the handlers share (the ``Console``, ``render``);
-* ``web_auth`` — login, session middleware, CSRF checks;
 * ``server`` — the aiohttp application: pages, actions, live updates (server-sent events);
 * ``run`` / ``cli`` — ``wearmon console`` and ``wearmon console add-user``.
 

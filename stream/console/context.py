@@ -1,5 +1,6 @@
 """What the console's handlers share: the ``Console`` (settings, views, accounts, keys) and
-``render`` (a Jinja2 page with the user and the session's CSRF token)."""
+``render`` (a Jinja2 page with the user, the session's CSRF token and the banners of the
+user's wards)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import jinja2
 from aiohttp import web
 
 from wearmon.stream.config import Settings
-from wearmon.stream.console.accounts import Account
+from wearmon.stream.console.access.account_store import AccountStore
+from wearmon.stream.console.access.accounts import Account
+from wearmon.stream.console.access.sessions import Session, SessionKeys
+from wearmon.stream.console.access.throttle import LoginThrottle
 from wearmon.stream.console.board_view import Refs
 from wearmon.stream.console.history import InfluxReader
-from wearmon.stream.console.sessions import Session, SessionKeys
-from wearmon.stream.console.throttle import LoginThrottle
 from wearmon.stream.console.watch import WardWatch
 from wearmon.stream.notify.next_steps import NextSteps
 from wearmon.stream.views.alerts_feed import AlertsFeed
@@ -30,25 +32,30 @@ class Console:
     settings: Settings
     feed: AlertsFeed
     patients: PatientsView
-    accounts: dict[str, Account]
+    accounts: AccountStore
     secret: bytes
     reader: InfluxReader | None = None
     watch: WardWatch | None = None  # which wards are not monitored now (a banner on every page)
     next_steps: NextSteps = field(default_factory=NextSteps)  # the wards' suggested next steps
     keys: SessionKeys = field(init=False)
     refs: Refs = field(init=False)
-    streams: set[web.StreamResponse] = field(default_factory=set)
+    streams: dict[web.StreamResponse, str] = field(default_factory=dict)  # → session id
     throttle: LoginThrottle = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = SessionKeys(self.secret)
         self.refs = Refs(self.secret)
-        self.throttle = LoginThrottle(self.settings.console.login_max_failures,
-                                      self.settings.console.login_lockout_s)
+        console = self.settings.console
+        self.throttle = LoginThrottle(console.login_max_failures, console.login_first_wait_s,
+                                      console.login_lockout_s)
 
     @property
     def people(self) -> dict[str, str]:
-        return {a.username: a.name for a in self.accounts.values()}
+        return {a.username: a.name for a in self.accounts.accounts().values()}
+
+    def streams_of(self, sid: str) -> int:
+        """Live-update streams the session holds open."""
+        return sum(1 for owner in self.streams.values() if owner == sid)
 
     @property
     def secure(self) -> bool:
@@ -70,8 +77,9 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     console: Console = request.app["console"]
     env: jinja2.Environment = request.app["templates"]
     session: Session = request["session"]
-    user = console.accounts.get(session.user)
+    user: Account | None = request.get("account")
+    banners = console.watch.banners(user.sees) if console.watch and user else []
     html = env.get_template(template).render(
         user=user, csrf=console.keys.csrf_token(request.get("new_session") or session),
-        monitoring=console.watch.banners() if console.watch is not None else [], **context)
+        monitoring=banners, **context)
     return web.Response(text=html, content_type="text/html", status=status)

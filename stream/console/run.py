@@ -2,8 +2,9 @@
 
 It needs the broker (the alerts view and the commands), ``WEARMON_CONSOLE_SECRET_KEY`` (shared
 with the workers, which sign the message links with it) and the accounts file; InfluxDB is
-optional (the patient page says when it cannot show history). The access log is off: signed
-link tokens stay out of the logs.
+optional (the patient page says when it cannot show history). The accounts file is re-read
+whenever it changes (``account_store``). The access log is off: signed link tokens stay out of
+the logs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import orjson
 from aiohttp import web
 
 from wearmon.stream.config import ConfigError, Settings
-from wearmon.stream.console.accounts import AccountError, load_accounts
+from wearmon.stream.console.access.account_store import AccountStore
+from wearmon.stream.console.access.accounts import AccountError
 from wearmon.stream.console.context import Console
 from wearmon.stream.console.history import InfluxReader
 from wearmon.stream.console.server import create_app
@@ -32,9 +34,9 @@ from wearmon.stream.views.patients import PatientsView
 log = logging.getLogger(__name__)
 
 
-def load_console_accounts(settings: Settings) -> dict[str, Any]:
+def load_console_accounts(settings: Settings) -> AccountStore:
     try:
-        return dict(load_accounts(Path(settings.console.users_file)))
+        return AccountStore(Path(settings.console.users_file))
     except AccountError as exc:
         raise ConfigError(f"{exc} (WEARMON_CONSOLE_USERS_FILE)") from None
 
@@ -74,7 +76,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await web.TCPSite(runner, settings.console.host, settings.console.port).start()
         log.info("care-team console on %s:%d (public URL %s), %d accounts",
                  settings.console.host, settings.console.port, settings.console.url,
-                 len(accounts))
+                 len(accounts.accounts()))
         await stop.wait()
     finally:
         watching.cancel()

@@ -12,12 +12,15 @@ Routes (no patient or alert id ever appears in a URL; see ``board_view.Refs``):
   skin temperature and steps on fixed clinical scales with the patient's limits and the alerts
   of the window (and the nights view for illness alerts), the alert timeline, a link to the
   Grafana patient dashboard; without ``window`` the shortest one that shows the data;
-* ``GET /events`` — server-sent events: ``board`` when any alert changes, ``tick`` every 30 s;
+* ``GET /events`` — server-sent events: ``board`` when an alert the user may see changes,
+  ``tick`` every 30 s; at most ``WEARMON_CONSOLE_STREAMS_PER_SESSION`` per session (429);
 * ``GET /fragments/…`` — the parts of the pages that live updates replace;
 * ``GET /health`` — readiness, without login.
 
-POSTs need the session's CSRF token; cookies are HttpOnly and SameSite=Lax; responses carry a
-strict Content-Security-Policy and are not cached.
+Every page, link, live update and action is scoped to the user's wards (``scope``): an alert or
+patient of another ward answers 404, like one that does not exist. POSTs need the session's CSRF
+token; cookies are HttpOnly and SameSite=Lax; responses carry a strict Content-Security-Policy
+and are not cached.
 """
 
 from __future__ import annotations
@@ -25,17 +28,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
 from wearmon.stream.alerts.board import AlertCard
 from wearmon.stream.alerts.command import ACTIONS
-from wearmon.stream.console.board_view import alert_row, clock_text, open_rows, trail, wards
-from wearmon.stream.console.charts.page import patient_charts, steps_bucket_s, wants_nights
-from wearmon.stream.console.charts.vitals import WINDOWS, bucket_s, default_window
-from wearmon.stream.console.context import HERE, Console, render, templates, wall_ms
-from wearmon.stream.console.web_auth import (
+from wearmon.stream.console.access.accounts import Account
+from wearmon.stream.console.access.scope import (
+    board_mark,
+    sees_patient,
+    visible_cards,
+    visible_wards,
+)
+from wearmon.stream.console.access.sessions import Session
+from wearmon.stream.console.access.web_auth import (
+    account_of,
+    live_account,
     login,
     login_page,
     login_required,
@@ -44,6 +54,10 @@ from wearmon.stream.console.web_auth import (
     session_middleware,
     user_of,
 )
+from wearmon.stream.console.board_view import alert_row, clock_text, open_rows, trail, wards
+from wearmon.stream.console.charts.page import patient_charts, steps_bucket_s, wants_nights
+from wearmon.stream.console.charts.vitals import WINDOWS, bucket_s, default_window
+from wearmon.stream.console.context import HERE, Console, render, templates, wall_ms
 from wearmon.stream.notify.links import LinkError, verify_token
 
 log = logging.getLogger(__name__)
@@ -65,9 +79,16 @@ async def view_ready(console: Console, timeout_s: float = 10.0) -> None:
         raise web.HTTPServiceUnavailable(text="the alerts view is still loading") from None
 
 
-def card_of(request: web.Request) -> AlertCard:
+def seen_cards(console: Console, account: Account, cards: Iterable[AlertCard]
+               ) -> list[AlertCard]:
+    return visible_cards(account, cards, console.patients.by_patient)
+
+
+def card_of(request: web.Request, ref: str = "") -> AlertCard:
+    """The alert of the reference, if the user may see it; otherwise 404 (as if none)."""
     console: Console = request.app["console"]
-    card = console.refs.find_alert(request.match_info["ref"], console.feed.board.cards.values())
+    cards = seen_cards(console, account_of(request), console.feed.board.cards.values())
+    card = console.refs.find_alert(ref or request.match_info["ref"], cards)
     if card is None:
         raise web.HTTPNotFound(text="no such alert (it may have been resolved long ago)")
     return card
@@ -84,8 +105,9 @@ def alert_context(console: Console, card: AlertCard) -> dict[str, Any]:
     }
 
 
-def rows_context(console: Console, ward: str) -> dict[str, Any]:
-    rows = open_rows(console.feed.board.open_cards(), dict(console.patients.by_patient),
+def rows_context(console: Console, account: Account, ward: str) -> dict[str, Any]:
+    cards = seen_cards(console, account, console.feed.board.open_cards())
+    rows = open_rows(cards, dict(console.patients.by_patient),
                      console.refs, wall_ms(), console.settings.console.timezone,
                      console.people, ward, console.next_steps)
     return {"rows": [r for r in rows if r.needs_action],
@@ -105,9 +127,9 @@ async def health(request: web.Request) -> web.Response:
 async def alerts_page(request: web.Request) -> web.Response:
     console: Console = request.app["console"]
     await view_ready(console)
-    ward = request.query.get("ward", "")
-    return render(request, "alerts.html", wards=wards(console.patients.by_patient.values()),
-                  **rows_context(console, ward))
+    ward, account = request.query.get("ward", ""), account_of(request)
+    shown = visible_wards(account, wards(console.patients.by_patient.values()))
+    return render(request, "alerts.html", wards=shown, **rows_context(console, account, ward))
 
 
 @login_required
@@ -115,7 +137,8 @@ async def alerts_fragment(request: web.Request) -> web.Response:
     console: Console = request.app["console"]
     await view_ready(console)
     ward = request.query.get("ward", "")
-    return render(request, "_alert_rows.html", **rows_context(console, ward))
+    return render(request, "_alert_rows.html",
+                  **rows_context(console, account_of(request), ward))
 
 
 @login_required
@@ -179,6 +202,8 @@ async def signed_link(request: web.Request) -> web.Response:
                       "in the list of open alerts.")
     if not user_of(request):
         raise web.HTTPSeeOther(f"/login?next=/alerts/{ref}")
+    await view_ready(console)
+    card_of(request, ref)  # another ward's alert: 404
     raise web.HTTPSeeOther(f"/alerts/{ref}")
 
 
@@ -187,7 +212,9 @@ async def patient_page(request: web.Request) -> web.Response:
     console: Console = request.app["console"]
     await view_ready(console)
     cards = console.feed.board.cards.values()
-    patients = {*console.patients.by_patient, *(c.patient for c in cards)}
+    account = account_of(request)
+    patients = {p for p in {*console.patients.by_patient, *(c.patient for c in cards)}
+                if sees_patient(account, p, console.patients.by_patient)}
     patient = console.refs.find_patient(request.match_info["ref"], patients)
     if patient is None:
         raise web.HTTPNotFound(text="no such patient")
@@ -224,24 +251,44 @@ async def patient_page(request: web.Request) -> web.Response:
 
 @login_required
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: ``board`` on every change of the alerts view, ``tick`` otherwise."""
+    """Server-sent events: ``board`` when an alert the user may see changes, ``tick`` otherwise;
+    the stream ends when the session does (logout, new password, account removed)."""
     console: Console = request.app["console"]
+    session: Session = request["session"]
+    limit = console.settings.console.streams_per_session
+    if console.streams_of(session.sid) >= limit:
+        raise web.HTTPTooManyRequests(
+            text=f"at most {limit} live-update streams per session: close another tab")
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
-    await response.prepare(request)
-    console.streams.add(response)
+    console.streams[response] = session.sid  # counted before the first await
     try:
+        await response.prepare(request)
         await response.write(b"retry: 3000\n\n")
-        while True:
-            changed = await console.feed.changed(TICK_S)
-            name = "board" if changed else "tick"
-            await response.write(f"event: {name}\ndata: {console.feed.board.version}\n\n".encode())
+        await follow_board(console, session, response)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
-        console.streams.discard(response)
+        console.streams.pop(response, None)
     return response
+
+
+async def follow_board(console: Console, session: Session, response: web.StreamResponse
+                       ) -> None:
+    """Write ``board`` when the user's alerts change and ``tick`` when nothing changed for
+    ``TICK_S``; nothing when only other wards' alerts changed."""
+    mark: str | None = None
+    changed, sent = False, 0
+    while (account := live_account(console, session)) is not None:
+        version = console.feed.board.version
+        new = board_mark(seen_cards(console, account, console.feed.board.cards.values()))
+        if mark is not None and (new != mark or not changed):
+            sent += 1
+            await response.write(f"event: {'board' if new != mark else 'tick'}\n"
+                                 f"data: {sent}\n\n".encode())
+        mark = new  # a change while writing is not missed:
+        changed = console.feed.board.version != version or await console.feed.changed(TICK_S)
 
 
 def create_app(console: Console) -> web.Application:

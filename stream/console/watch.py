@@ -106,9 +106,11 @@ class WardWatch:
             max_attempts=settings.notify.max_attempts, backoff_s=settings.notify.backoff_s,
             timeout_s=settings.notify.timeout_s)
 
-    def banners(self) -> list[str]:
+    def banners(self, sees: Callable[[str], bool]) -> list[str]:
+        """The delays of the wards ``sees`` accepts (an account's own wards)."""
         tz = self.settings.console.timezone
-        return [delay_text(ward, since, tz) for ward, since in sorted(self.delays.items())]
+        return [delay_text(ward, since, tz) for ward, since in sorted(self.delays.items())
+                if sees(ward)]
 
     async def run(self) -> None:
         await self.records.wait_ready()

@@ -41,7 +41,7 @@ from rich.console import Console
 from rich.live import Live
 
 from wearmon.stream.config import Settings, variables_only
-from wearmon.stream.console.accounts import add_account
+from wearmon.stream.console.access.accounts import add_account
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
 from wearmon.stream.datasets.simulator import Simulator
 from wearmon.stream.kafka import ensure_topics
@@ -296,7 +296,7 @@ def _start(demo: Demo, workers: int, notify_url: str, view: DemoView) -> Setting
                       "Kafka topics only, the console's patient pages show no history")
     password = secrets.token_urlsafe(9)
     add_account(Path(values["WEARMON_CONSOLE_USERS_FILE"]), DEMO_USER, password,
-                "Demo nurse")
+                "Demo nurse", admin=True)  # the demo's patients are on several wards
     base = {k: v for k, v in os.environ.items() if not k.startswith("WEARMON_")}
     for index in range(1, workers + 1):
         port = free_port()

@@ -66,7 +66,7 @@ class PatientsView(FollowedView):
                 raise SettingsError([("patient_id", "does not match the record key")])
             self.directory.upsert(one)
         except SettingsError as exc:
-            self.skip(f"invalid settings ({', '.join(where for where, _ in exc.problems)})")
+            self.skip(f"invalid settings ({fields_of(exc)})")
             return
         except Exception as exc:  # any other shape: contained to this record
             self.skip(f"unreadable settings ({type(exc).__name__})")
@@ -76,6 +76,18 @@ class PatientsView(FollowedView):
     def skip(self, why: str) -> None:
         self.skipped += 1
         log.error("patients topic: a record was ignored: %s", why)
+
+
+def fields_of(exc: SettingsError) -> str:
+    """The settings fields at fault, by name only: a key the record made up (it may be a
+    patient id) is an unknown field.
+
+    >>> fields_of(SettingsError([("ward", ""), ("care_team.0.url", ""), ("p-0042", "")]))
+    'ward, care_team, an unknown field'
+    """
+    known = PatientSettings.model_fields
+    names = (where.split(".")[0] for where, _ in exc.problems)
+    return ", ".join(dict.fromkeys(n if n in known else "an unknown field" for n in names))
 
 
 async def read_patients(settings: Settings) -> dict[str, PatientSettings]:

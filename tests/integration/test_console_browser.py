@@ -43,7 +43,7 @@ from tests.integration.receivers import Inbox, MailServer, WebhookServer
 from tests.integration.test_alert_notifications import uploads
 from tests.waiting import wait_until
 from wearmon.stream.config import Settings
-from wearmon.stream.console.accounts import add_account
+from wearmon.stream.console.access.accounts import add_account
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
 from wearmon.stream.notify.links import link_token
 from wearmon.stream.tools.services import free_port
@@ -118,8 +118,8 @@ def care(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     console_port = free_port()
     console_url = f"http://127.0.0.1:{console_port}"
     users = directory / "users.json"
-    add_account(users, NURSE, PASSWORD, NURSE_NAME)
-    add_account(users, COLLEAGUE, PASSWORD, "Al Jones (RN)")
+    add_account(users, NURSE, PASSWORD, NURSE_NAME, wards=("Ward 3", "Ward 5"))
+    add_account(users, COLLEAGUE, PASSWORD, "Al Jones (RN)", admin=True)
     first = new_worker(services, directory, WEARMON_ALERT_TICK_S="1",
                        WEARMON_API_TOKEN="browser-test-token",
                        WEARMON_CONSOLE_SECRET_KEY=SECRET,

@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import Services
 from tests.waiting import wait_until
 from wearmon.stream.config import load_settings
-from wearmon.stream.console.accounts import add_account
+from wearmon.stream.console.access.accounts import add_account
 from wearmon.stream.gateway.devices import issue_token
 from wearmon.stream.notify.links import link_token
 from wearmon.stream.tools.services import free_port
@@ -84,7 +84,7 @@ def running(services: Services, tmp_path: Path) -> Iterator[tuple[Process, Proce
     suffix = uuid.uuid4().hex[:8]
     gateway_port, console_port = free_port(), free_port()
     users = tmp_path / "users.json"
-    add_account(users, "nurse.jo", "correct horse battery", "Jo")
+    add_account(users, "nurse.jo", "correct horse battery", "Jo", admin=True)
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("WEARMON_")}
     env |= {"WEARMON_BROKER": services.broker_url, "WEARMON_PARTITIONS": "2",
             "WEARMON_TOPIC_DEVICES": f"devices-{suffix}",

@@ -39,7 +39,7 @@ from tests.integration.test_console_browser import (
 )
 from tests.integration.test_console_browser import browser as browser
 from wearmon.stream.config import Settings
-from wearmon.stream.console.accounts import add_account
+from wearmon.stream.console.access.accounts import add_account
 from wearmon.stream.core.patients import Recipient
 from wearmon.stream.tools.services import free_port
 from wearmon.stream.views.patients import publish_patient
@@ -81,7 +81,7 @@ class Uploads:
 def watched(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watched]:
     directory: Path = tmp_path_factory.mktemp("watched")
     users = directory / "users.json"
-    add_account(users, NURSE, PASSWORD, NURSE_NAME)
+    add_account(users, NURSE, PASSWORD, NURSE_NAME, admin=True)
     port = free_port()
     worker = new_worker(services, directory, WEARMON_CONSOLE_SECRET_KEY=SECRET,
                         WEARMON_CONSOLE_PORT=str(port), WEARMON_CONSOLE_USERS_FILE=str(users),

@@ -1,16 +1,20 @@
 """What the console shows, without services: the order of the alert list, the banner when
 nobody is left to page, resolved alerts, and the patient page's charts (fixed clinical scales,
-the patient's limits, alert markers at their time, a default window that shows the data)."""
+the patient's limits, alert markers at their time, a default window that shows the data), and
+what each account sees (its wards)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from pydantic import SecretStr
 
 from wearmon.models.base import Severity
 from wearmon.stream.alerts.board import AlertBoard, AlertCard
 from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertEvent, AlertState, Category
+from wearmon.stream.console.access.accounts import Account
+from wearmon.stream.console.access.scope import board_mark, visible_cards, visible_wards
 from wearmon.stream.console.board_view import Refs, alert_row, open_rows
 from wearmon.stream.console.charts.nights import nights_chart
 from wearmon.stream.console.charts.page import alert_periods
@@ -183,3 +187,24 @@ def test_sparse_readings_are_one_line_and_a_lone_reading_a_dot() -> None:
                                   [], "30m", NOW, "UTC", MINUTE_MS)
     assert chart.path.count("M") == 2  # the 15 readings, and the one after a 5-minute silence
     assert chart.path.endswith("M98.33 25.0 L98.33 25.0")  # a dot: a segment onto itself
+
+
+def test_an_account_sees_its_wards_and_follows_only_their_changes() -> None:
+    other = SETTINGS.model_copy(update={"patient_id": "p-0002", "ward": "Ward 7"})
+    patients = {"p-0001": SETTINGS, "p-0002": other}
+    board = AlertBoard()
+    board.apply_event(event("a5", Action.OPENED, AlertState.OPEN, NOW, 0))
+    seven = replace(event("a7", Action.OPENED, AlertState.OPEN, NOW, 0), patient="p-0002")
+    board.apply_event(seven)
+    board.apply_event(replace(seven, alert_id="a-none", patient="p-0404"))
+    nurse = Account("jo", "Jo", "", wards=("Ward 5",))
+    admin = Account("al", "Al", "", admin=True)
+    assert [c.alert_id for c in visible_cards(nurse, board.cards.values(), patients)] == ["a5"]
+    assert len(visible_cards(admin, board.cards.values(), patients)) == 3  # also no ward known
+    assert visible_wards(nurse, ["Ward 5", "Ward 7"]) == ["Ward 5"]
+    mark = board_mark(visible_cards(nurse, board.cards.values(), patients))
+    board.apply_event(replace(event("a7", Action.ESCALATED, AlertState.ESCALATED, NOW + 1, 1,
+                                    level=1), patient="p-0002"))
+    assert board_mark(visible_cards(nurse, board.cards.values(), patients)) == mark
+    board.apply_event(event("a5", Action.ESCALATED, AlertState.ESCALATED, NOW + 1, 1, level=1))
+    assert board_mark(visible_cards(nurse, board.cards.values(), patients)) != mark
