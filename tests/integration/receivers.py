@@ -11,6 +11,8 @@ import email
 import json
 import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as email_policy
@@ -114,3 +116,17 @@ class WebhookServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextmanager
+def running_receivers() -> Iterator[tuple[Inbox, MailServer, WebhookServer]]:
+    """An inbox, with a mail server and a webhook server that deliver into it, started."""
+    inbox = Inbox()
+    mail, hooks = MailServer(inbox), WebhookServer(inbox)
+    mail.start()
+    hooks.start()
+    try:
+        yield inbox, mail, hooks
+    finally:
+        mail.stop()
+        hooks.stop()

@@ -21,7 +21,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.integration.conftest import consume, send_messages, settings_of
-from tests.integration.receivers import Inbox, MailServer, WebhookServer
+from tests.integration.receivers import Inbox, MailServer, WebhookServer, running_receivers
 from tests.integration.test_alert_notifications import TOKEN, api, listed_alert, uploads
 from wearmon.stream.core.patients import AlertPolicy, PatientSettings, Recipient
 from wearmon.stream.views.patients import publish_patient
@@ -34,13 +34,8 @@ START_S = 120.0  # the worker starts up before the first message
 
 @pytest.fixture
 def receivers() -> Iterator[tuple[Inbox, MailServer, WebhookServer]]:
-    inbox = Inbox()
-    mail, hooks = MailServer(inbox), WebhookServer(inbox)
-    mail.start()
-    hooks.start()
-    yield inbox, mail, hooks
-    mail.stop()
-    hooks.stop()
+    with running_receivers() as running:
+        yield running
 
 
 def team(mail: MailServer, hooks: WebhookServer) -> list[Recipient]:

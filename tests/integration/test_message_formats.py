@@ -13,7 +13,7 @@ import markdown
 import pytest
 from pydantic import SecretStr
 
-from tests.integration.receivers import Arrival, Inbox, MailServer, WebhookServer
+from tests.integration.receivers import Arrival, Inbox, MailServer, WebhookServer, running_receivers
 from wearmon.models.base import Severity
 from wearmon.stream.alerts.lifecycle import Action, AlertEvent, AlertState, Category
 from wearmon.stream.core.patients import PatientSettings, Recipient
@@ -37,13 +37,8 @@ ACKED = AlertEvent("p-0001:bradycardia:0", "p-0001", "bradycardia", Severity.CRI
 
 @pytest.fixture(scope="module")
 def receivers() -> Iterator[tuple[Inbox, MailServer, WebhookServer]]:
-    inbox = Inbox()
-    mail, hooks = MailServer(inbox), WebhookServer(inbox)
-    mail.start()
-    hooks.start()
-    yield inbox, mail, hooks
-    mail.stop()
-    hooks.stop()
+    with running_receivers() as running:
+        yield running
 
 
 def send(url: str, message: Message, inbox: Inbox) -> Arrival:
