@@ -122,9 +122,10 @@ def budget_summary(budget: float, patients: int) -> dict[str, Any]:
         "false_alerts_per_week_on_curve": measured_week,
         "expected_sensitivity": sens,
         "text": (
-            f"With {patients} patients and a budget of {budget:g} false illness alert-days per "
-            f"patient-month, expect about {per_week:g} illness alerts a week that are not "
-            f"followed by an illness (on the population curve: {measured_week:g}); about "
+            f"With {patients} patient{'' if patients == 1 else 's'} and a budget of {budget:g} "
+            f"false illness alert-days per patient-month, expect about {per_week:g} illness "
+            "alerts a week that are not followed by an illness (on the population curve: "
+            f"{measured_week:g}); about "
             f"{100 * sens:.0f}% of illness onsets are flagged between 7 days before and 3 days "
             "after symptoms start (measured on people the threshold was not chosen on)."),
     }

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from wearmon.models.alarm_budget import budget_summary
 from wearmon.models.base import Severity
 from wearmon.stream.alerts.board import AlertCard
 from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertState, due_action
@@ -238,6 +239,18 @@ def open_rows(cards: Iterable[AlertCard], patients: dict[str, PatientSettings], 
             for c in cards]
     rows = [r for r in rows if not ward or r.ward == ward]
     return sorted(rows, key=lambda r: not r.needs_action)  # stable: keeps the board's order
+
+
+def illness_budget_text(settings: PatientSettings | None,
+                        patients: Iterable[PatientSettings]) -> str:
+    """What the patient's illness alarm budget means for their ward: the expected illness
+    alerts for nothing a week over the ward's enrolled patients, and the sensitivity measured
+    on people never seen ("" for a patient without a ward)."""
+    if settings is None or not settings.ward:
+        return ""
+    ward_size = sum(1 for p in patients if p.ward == settings.ward)
+    summary = budget_summary(settings.policy.illness_alarm_budget_per_30d, ward_size)
+    return f"{settings.ward}: {summary['text']}"
 
 
 def wards(patients: Iterable[PatientSettings]) -> list[str]:

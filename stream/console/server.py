@@ -54,7 +54,14 @@ from wearmon.stream.console.access.web_auth import (
     session_middleware,
     user_of,
 )
-from wearmon.stream.console.board_view import alert_row, clock_text, open_rows, trail, wards
+from wearmon.stream.console.board_view import (
+    alert_row,
+    clock_text,
+    illness_budget_text,
+    open_rows,
+    trail,
+    wards,
+)
 from wearmon.stream.console.charts.page import patient_charts, steps_bucket_s, wants_nights
 from wearmon.stream.console.charts.vitals import WINDOWS, bucket_s, default_window
 from wearmon.stream.console.context import HERE, Console, render, templates, wall_ms
@@ -246,7 +253,9 @@ async def patient_page(request: web.Request) -> web.Response:
                   window=window, window_text=WINDOWS[window][1], chosen=chosen,
                   windows=WINDOWS, charts=charts, rows=rows, timeline=timeline, grafana=grafana,
                   error=history.error if history else "InfluxDB is not configured",
-                  patient_ref=request.match_info["ref"], tz=tz)
+                  patient_ref=request.match_info["ref"], tz=tz,
+                  illness_budget=illness_budget_text(
+                      settings, console.patients.by_patient.values()))
 
 
 @login_required

@@ -6,8 +6,8 @@ due index: when each patient's alert state next needs the timer. The telemetry b
 care-team commands and the escalation timer read and change patients only through this store.
 ``PatientStore.in_memory()`` is the same store over plain dicts (the bench and unit tests).
 
-An enrolled patient's clinical thresholds are applied to their detectors when the enrolment
-changes (or when their state is loaded), not on every message.
+An enrolled patient's clinical thresholds and illness alarm budget are applied to their
+detectors when the enrolment changes (or when their state is loaded), not on every message.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ class NoEnrolments:
 
 
 def apply_thresholds(state: PatientState, enrolled: PatientSettings) -> None:
-    """An enrolled patient's thresholds (and SpO2 scale) drive their clinical bands."""
+    """An enrolled patient's thresholds (and SpO2 scale) drive their clinical bands; the ward's
+    illness alarm budget sets the illness score's threshold (``models.alarm_budget``)."""
+    state.models.slow.alert_score = enrolled.policy.illness_alert_score()
     bands = state.models.bands
     wanted = dataclasses.replace(
         BandSettings(), spo2_scale=enrolled.spo2_scale,
@@ -145,5 +147,6 @@ class PatientStore:
         """Partitions moved: reload state from the (recovered) tables when next needed."""
         self.patients.forget()
         self.alerts.forget()
+        self.applied.clear()
         self.due_ms.clear()
         self.applied.clear()

@@ -343,6 +343,8 @@ def test_the_care_team_loop_from_the_message_to_the_acknowledgement(
     page.set_viewport_size({"width": 1366, "height": 768})
     page.click(f"a:has-text('Patient {LINKED}: vitals and alerts')")
     assert_patient_charts(page, readings_clock)
+    budget = page.inner_text("p.budget")  # what the ward's illness alarm budget means
+    assert budget.startswith("Illness alerts. Ward 3: With 1 patient and a budget of 0.5 "), budget
     timeline = page.inner_text("section:has(#tl-h)")
     assert "Tachycardia at rest: acknowledged (critical)" in timeline and NURSE_NAME in timeline
     assert "on my way" in timeline

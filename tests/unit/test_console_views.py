@@ -15,7 +15,7 @@ from wearmon.stream.alerts.board import AlertBoard, AlertCard
 from wearmon.stream.alerts.lifecycle import SYSTEM, Action, AlertEvent, AlertState, Category
 from wearmon.stream.console.access.accounts import Account
 from wearmon.stream.console.access.scope import board_mark, visible_cards, visible_wards
-from wearmon.stream.console.board_view import Refs, alert_row, open_rows
+from wearmon.stream.console.board_view import Refs, alert_row, illness_budget_text, open_rows
 from wearmon.stream.console.charts.nights import nights_chart
 from wearmon.stream.console.charts.page import alert_periods
 from wearmon.stream.console.charts.vitals import (
@@ -208,3 +208,17 @@ def test_an_account_sees_its_wards_and_follows_only_their_changes() -> None:
     assert board_mark(visible_cards(nurse, board.cards.values(), patients)) == mark
     board.apply_event(event("a5", Action.ESCALATED, AlertState.ESCALATED, NOW + 1, 1, level=1))
     assert board_mark(visible_cards(nurse, board.cards.values(), patients)) != mark
+
+
+def test_the_patient_page_says_what_the_wards_illness_budget_means() -> None:
+    others = [SETTINGS.model_copy(update={"patient_id": f"p-{i:04d}"}) for i in range(2, 41)]
+    elsewhere = SETTINGS.model_copy(update={"patient_id": "p-0099", "ward": "Ward 6"})
+    text = illness_budget_text(SETTINGS, [SETTINGS, *others, elsewhere])
+    assert text.startswith("Ward 5: With 40 patients and a budget of 0.5 false illness "), text
+    assert "about 4.7 illness alerts a week" in text and "% of illness onsets" in text
+    generous = SETTINGS.model_copy(update={"policy": AlertPolicy(
+        illness_alarm_budget_per_30d=1.5)})
+    assert "With 1 patient and a budget of 1.5" in illness_budget_text(generous, [generous])
+    no_ward = SETTINGS.model_copy(update={"ward": ""})
+    assert illness_budget_text(no_ward, [SETTINGS]) == ""
+    assert illness_budget_text(None, [SETTINGS]) == ""
